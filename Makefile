@@ -1,0 +1,50 @@
+# The interface users and CI see. Everything except `up` runs offline (no Pulumi CLI, no cloud).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?=
+STATE_DIR := $(CURDIR)/.pulumi-state
+
+.PHONY: help setup test plan manifests check up destroy promote loadtest bench-local
+
+help:
+	@echo "make setup                      create $(VENV) and install requirements (idempotent)"
+	@echo "make test                       the whole test suite"
+	@echo "make plan STACK=kubernetes-prod offline plan under Pulumi's mocks [MANIFESTS=dir]"
+	@echo "make up STACK=local-dev         pulumi up (needs the Pulumi CLI; local file backend by default)"
+
+# Idempotent: the venv is created once; pip install is re-run only when requirements change.
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+test: setup
+	$(PY) -m pytest -q
+
+plan: setup
+	@$(PY) -m tools.plan $(STACK) $(if $(MANIFESTS),--manifests $(MANIFESTS))
+
+manifests: setup
+	@$(PY) -m tools.plan $(STACK) --manifests $(or $(MANIFESTS),build/manifests/$(STACK))
+
+# The real thing: needs the Pulumi CLI. Without PULUMI_BACKEND_URL (or a `pulumi login`), state
+# goes to a file backend under the repo so nothing leaves this machine.
+define require_pulumi
+	@command -v pulumi >/dev/null || { echo "The Pulumi CLI is not installed. Install it with the official installer: https://www.pulumi.com/docs/iac/download-install/ (curl -fsSL https://get.pulumi.com | sh), then re-run."; exit 127; }
+	@test -n "$(STACK)" || { echo "name a stack: make $@ STACK=<target>-<phase> (see stacks/)"; exit 2; }
+endef
+PULUMI_ENV = PULUMI_BACKEND_URL=$${PULUMI_BACKEND_URL:-file://$(STATE_DIR)} PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE-}
+
+up: setup
+	$(require_pulumi)
+	@mkdir -p $(STATE_DIR)
+	@$(PY) -m tools.plan $(STACK) > /dev/null
+	$(PULUMI_ENV) pulumi stack select --create $(STACK)
+	$(PULUMI_ENV) pulumi up --stack $(STACK)
+
+destroy: setup
+	$(require_pulumi)
+	$(PULUMI_ENV) pulumi destroy --stack $(STACK)

@@ -1,0 +1,186 @@
+"""The API gateway's nginx.conf, rendered from the stack spec.
+
+Pure Python (no Pulumi import): the Kubernetes, AWS (ECS) and local targets all ship this
+same text and differ only in `upstream_servers` and file paths, so routing, retries and
+timeouts cannot drift between clouds. The result runs as a non-root user
+(`nginx -c FILE -p DIR`): no `user` directive, every writable path under `temp_dir`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping, Sequence
+
+from components.spec import StackSpec
+
+# nginx balancing directive per spec algorithm. Algorithms missing here (ewma,
+# least_outstanding_requests, weighted_random) are carried out by a mesh or the ALB in front
+# of the services, so nginx keeps its default round robin.
+BALANCING = {
+    "round_robin": None,
+    "least_connections": "least_conn;",
+    "random": "random two least_conn;",  # power of two choices: random without hot spots
+    "source_ip_hash": "hash $remote_addr consistent;",
+}
+
+UPSTREAM_KEEPALIVE = 32
+PROXY_NEXT_UPSTREAM_TRIES = 3
+CLIENT_MAX_BODY_SIZE = "10m"
+
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})$")
+_UNSAFE = re.compile(r"[;{}\"'#\\\s]")  # would end or escape an nginx directive
+
+LOG_FORMAT = (
+    '{"time":"$time_iso8601","remote_addr":"$remote_addr","request":"$request",'
+    '"status":"$status","body_bytes_sent":"$body_bytes_sent","request_time":"$request_time",'
+    '"upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",'
+    '"upstream_response_time":"$upstream_response_time","request_id":"$request_id",'
+    '"client_request_id":"$http_x_request_id","host":"$host","user_agent":"$http_user_agent"}'
+)
+
+
+def upstream_name(service: str) -> str:
+    return "svc_" + service.replace("-", "_")
+
+
+def _check(value: str, what: str, allow_spaces: bool = False) -> str:
+    bad = _UNSAFE.search(value.replace(" ", "") if allow_spaces else value)
+    if not value or bad:
+        raise ValueError(f"{what}: {value!r} is empty or contains {bad.group() if bad else ''!r}; "
+                         "not allowed in nginx.conf")
+    return value
+
+
+def _validate(spec: StackSpec, upstream_servers: Mapping[str, Sequence[str]]) -> None:
+    for service in spec.services:
+        servers = upstream_servers.get(service.name)
+        if not servers:
+            raise ValueError(f"service {service.name!r}: upstream_servers has no entry for it "
+                             "(need at least one 'host:port')")
+        for entry in servers:
+            match = _HOST_PORT.match(str(entry))
+            if not match or not 1 <= int(match.group(3)) <= 65535:
+                raise ValueError(f"upstream_servers[{service.name!r}]: {entry!r} is not "
+                                 "'host:port' (port 1-65535)")
+    health = spec.gateway.health_check_path
+    for route in spec.routes:
+        if route.path_prefix.rstrip("/") == health.rstrip("/"):
+            raise ValueError(f"service {route.service}: path_prefix {route.path_prefix!r} "
+                             f"collides with the gateway health path {health!r}")
+
+
+def _upstream(name: str, servers: Sequence[str], algorithm: str, max_fails: int,
+              fail_timeout_s: int) -> list[str]:
+    lines = [f"upstream {upstream_name(name)} {{",
+             # Shared memory, so all workers agree on which server max_fails took out.
+             f"    zone {upstream_name(name)} 64k;"]
+    if algorithm not in BALANCING:
+        lines.append(f"    # {algorithm}: applied by the mesh/load balancer, not nginx; round robin here")
+    elif BALANCING[algorithm]:
+        # Must come before `keepalive`: a method set after it drops upstream keepalive.
+        lines.append(f"    {BALANCING[algorithm]}")
+    # Passive health: with one entry (a k8s/ECS Service name) nginx never marks it down;
+    # readiness is the platform's job there. With several (local), this mirrors the spec.
+    lines += [f"    server {s} max_fails={max_fails} fail_timeout={fail_timeout_s}s;" for s in servers]
+    return lines + [f"    keepalive {UPSTREAM_KEEPALIVE};", "}"]
+
+
+def _route_locations(prefix: str, upstream: str) -> list[str]:
+    # `proxy_pass http://name;` without a URI part: the backend sees the full original path.
+    body = f"    proxy_pass http://{upstream};"
+    base = prefix.rstrip("/")
+    if not base:
+        return ["location / {", body, "}"]
+    return [f"location = {base} {{", body, "}", f"location {base}/ {{", body, "}"]
+
+
+def render_gateway_config(
+    spec: StackSpec,
+    upstream_servers: Mapping[str, Sequence[str]],
+    *,
+    listen_port: int | None = None,
+    pid_path: str = "/tmp/nginx.pid",
+    temp_dir: str = "/tmp",
+    access_log: str = "/dev/stdout",
+    error_log: str = "/dev/stderr",
+    resolver: str | None = None,
+    instance_id: str | None = None,
+) -> str:
+    """Return a complete nginx.conf for the gateway; raise ValueError on bad input."""
+    _validate(spec, upstream_servers)
+    port = spec.gateway.port if listen_port is None else listen_port
+    if not 1 <= port <= 65535:
+        raise ValueError(f"listen_port: {port} is not a port (1-65535)")
+    for value, what in ((pid_path, "pid_path"), (temp_dir, "temp_dir"), (access_log, "access_log"),
+                        (error_log, "error_log"), (instance_id, "instance_id")):
+        if value is not None:
+            _check(value, what)
+    temp = temp_dir.rstrip("/") or "/"
+    hc = spec.load_balancer.health_check
+
+    http: list[str] = [
+        "server_tokens off;",
+        "default_type application/octet-stream;",
+        f"log_format gateway escape=json '{LOG_FORMAT}';",
+        f"access_log {access_log} gateway;",
+        *(f"{kind}_temp_path {temp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+        f"client_max_body_size {CLIENT_MAX_BODY_SIZE};",
+        "client_header_timeout 10s;",
+        "client_body_timeout 30s;",
+        "send_timeout 30s;",
+        # Longer than the 60 s idle timeout of cloud load balancers in front, so the
+        # gateway never closes a connection the balancer is about to reuse (502s).
+        "keepalive_timeout 75s;",
+        # Keep the scheme the outer load balancer saw when it terminated TLS.
+        "map $http_x_forwarded_proto $forwarded_proto {",
+        '    ""      $scheme;',
+        "    default $http_x_forwarded_proto;",
+        "}",
+        # Keep a caller's request id so traces join across hops; otherwise use nginx's.
+        "map $http_x_request_id $gateway_request_id {",
+        '    ""      $request_id;',
+        "    default $http_x_request_id;",
+        "}",
+    ]
+    if resolver is not None:
+        http.append(f"resolver {_check(resolver, 'resolver', allow_spaces=True)};")
+    for service in spec.services:
+        # fail_timeout = one check interval: as long as an active check would take to notice.
+        http += _upstream(service.name, upstream_servers[service.name], spec.load_balancer.algorithm,
+                          hc.unhealthy_threshold, hc.interval_s)
+
+    server = [
+        f"listen {port};",
+        "proxy_http_version 1.1;",
+        'proxy_set_header Connection "";',  # required for upstream keepalive
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header X-Forwarded-Proto $forwarded_proto;",
+        "proxy_set_header X-Forwarded-Host $host;",
+        "proxy_set_header X-Request-ID $gateway_request_id;",
+        "proxy_connect_timeout 2s;",
+        "proxy_send_timeout 30s;",
+        "proxy_read_timeout 30s;",
+        # No `non_idempotent`: POST, PATCH, ... are never replayed on another server, since
+        # the first may already have acted; only idempotent requests are retried.
+        "proxy_next_upstream error timeout http_502 http_503 http_504;",
+        f"proxy_next_upstream_tries {PROXY_NEXT_UPSTREAM_TRIES};",
+        "proxy_next_upstream_timeout 10s;",
+        # Headers live here only: a location with its own add_header would drop these.
+        "add_header X-Upstream-Addr $upstream_addr always;",
+        "add_header X-Request-ID $gateway_request_id always;",
+    ]
+    if instance_id is not None:
+        server.append(f"add_header X-Gateway-Instance {instance_id} always;")
+    server += [f"location = {spec.gateway.health_check_path} {{", "    access_log off;",
+               "    default_type text/plain;", '    return 200 "ok";', "}"]
+    for route in spec.routes:
+        server += _route_locations(route.path_prefix, upstream_name(route.service))
+    if not any(r.path_prefix.rstrip("/") == "" for r in spec.routes):
+        server += ["location / {", "    default_type application/json;",
+                   "    return 404 '{\"error\":\"no route for this path\"}';", "}"]
+
+    http += ["server {", *("    " + line for line in server), "}"]
+    main = ["worker_processes auto;", f"pid {pid_path};", f"error_log {error_log} warn;",
+            "events {", "    worker_connections 1024;", "}",
+            "http {", *("    " + line for line in http), "}"]
+    return "\n".join(main) + "\n"

@@ -1,0 +1,55 @@
+"""The `<project>:kubernetes` block: where and how the platform lands on a cluster.
+
+Pure Python; registered with the spec so bad values are reported with the rest.
+Azure and GCP reuse these options for the workloads they run on AKS and GKE.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.spec import TARGET_OPTION_PARSERS
+from components.validation import DNS_LABEL, Problems
+
+EXPOSURES = ("load_balancer", "ingress")
+
+
+@dataclass(frozen=True)
+class KubernetesOptions:
+    namespace: str = "apigw"
+    exposure: str = "load_balancer"
+    """How clients reach the gateway: a Service of type LoadBalancer, or an Ingress."""
+    ingress_class: str = "nginx"
+    host: str | None = None
+    """Ingress host name; required with TLS so the certificate matches."""
+    hpa_cpu_utilization_percent: int = 70
+    ingress_namespace: str = "ingress-nginx"
+    """Where the ingress controller runs: prod NetworkPolicies admit the gateway's traffic from it."""
+
+
+def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
+    p.unknown_keys(raw, ("namespace", "exposure", "ingress_class", "host", "hpa_cpu_utilization_percent",
+                         "ingress_namespace"), "kubernetes")
+    namespace = p.string(raw, "namespace", "kubernetes.namespace", "apigw")
+    if namespace and not DNS_LABEL.match(namespace):
+        p.add("kubernetes.namespace", namespace, "a DNS label (lowercase letters, digits, '-')")
+    exposure = p.choice(raw, "exposure", "kubernetes.exposure", "load_balancer", EXPOSURES)
+    options = KubernetesOptions(
+        namespace=namespace or "apigw",
+        exposure=exposure or "load_balancer",
+        ingress_class=p.string(raw, "ingress_class", "kubernetes.ingress_class", "nginx") or "nginx",
+        host=p.string(raw, "host", "kubernetes.host", None),
+        hpa_cpu_utilization_percent=p.integer(raw, "hpa_cpu_utilization_percent",
+                                              "kubernetes.hpa_cpu_utilization_percent", 70, 10, 100) or 70,
+        ingress_namespace=p.string(raw, "ingress_namespace", "kubernetes.ingress_namespace",
+                                   "ingress-nginx") or "ingress-nginx",
+    )
+    if options.exposure == "load_balancer" and spec.load_balancer.tls_certificate:
+        # The gateway speaks plain HTTP inside the cluster; TLS ends at the Ingress controller.
+        p.add("kubernetes.exposure", options.exposure,
+              "ingress when load_balancer.tls_certificate is set (TLS terminates at the Ingress)")
+    if options.exposure == "ingress" and spec.load_balancer.tls_certificate and not options.host:
+        p.add("kubernetes.host", None, "a host name when exposure is ingress and TLS is on")
+    return options
+
+
+TARGET_OPTION_PARSERS["kubernetes"] = parse_kubernetes_options

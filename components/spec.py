@@ -1,0 +1,346 @@
+"""The stack spec: one typed, validated model of a stack, read from its config.
+
+`parse_spec(raw)` takes the project's config as plain data (key -> value, objects
+already decoded) and returns a `StackSpec`, or raises `SpecError` listing every
+problem with its key path, the value found and what is allowed. Nothing here
+imports Pulumi: validation runs before any resource is registered.
+
+Units are in the names (cpu_millicores, memory_mib, interval_s) so one key never
+means different things on different targets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from components.phases import PHASES, PRESETS
+from components.validation import DNS_LABEL, Problems, SpecError
+
+TARGETS = ("aws", "azure", "gcp", "kubernetes", "local")
+MESHES = ("none", "istio", "linkerd")
+DEFAULT_REGION = {"aws": "us-east-1", "azure": "westeurope", "gcp": "europe-west1",
+                  "kubernetes": "", "local": ""}
+
+DEFAULT_GATEWAY_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
+GATEWAY_HEALTH_PATH = "/healthz"
+
+# What each target can actually do when spreading requests over instances.
+# local: HAProxy balance modes. aws: ALB target-group algorithms. Kubernetes-based
+# targets: kube-proxy spreads connections and cannot be tuned; a mesh can.
+_HAPROXY_ALGORITHMS = ("round_robin", "least_connections", "random", "source_ip_hash")
+_MESH_ALGORITHMS = {"none": ("round_robin",), "istio": _HAPROXY_ALGORITHMS, "linkerd": ("ewma",)}
+
+
+def allowed_algorithms(target: str, mesh: str) -> tuple[str, ...]:
+    if target == "local":
+        return _HAPROXY_ALGORITHMS
+    if target == "aws":
+        return ("round_robin", "least_outstanding_requests", "weighted_random")
+    return _MESH_ALGORITHMS.get(mesh, ("round_robin",))
+
+
+# Target-specific option blocks (`<project>:<target>`), each parsed by a pure function
+# registered here by the target's options module.
+TargetOptionsParser = Callable[[dict, Problems, "StackSpec"], Any]
+TARGET_OPTION_PARSERS: dict[str, TargetOptionsParser] = {}
+
+
+@dataclass(frozen=True)
+class Instances:
+    """How many copies of a program run: `instances: {min: N, max: M}`, 1 <= min <= max."""
+
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    path: str = "/healthz"
+    interval_s: int = 10
+    timeout_s: int = 5
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 3
+    matcher: str = "200"
+    """HTTP status codes that count as healthy: "200", "200-299" or "200,204"."""
+
+
+@dataclass(frozen=True)
+class Gateway:
+    image: str
+    port: int
+    instances: Instances
+    cpu_millicores: int
+    memory_mib: int
+    health_check_path: str = GATEWAY_HEALTH_PATH
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    image: str
+    port: int
+    path_prefix: str
+    health_check_path: str
+    instances: Instances
+    cpu_millicores: int
+    memory_mib: int
+    environment: dict[str, str] = field(default_factory=dict)
+    command: str | None = None
+    """local target only: the program to run, with `{port}` where its port goes."""
+
+
+@dataclass(frozen=True)
+class Route:
+    path_prefix: str
+    service: str
+    port: int
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    algorithm: str
+    health_check: HealthCheck
+    tls_certificate: str | None
+    """Target-specific reference: an ACM ARN (aws), a TLS Secret name (kubernetes), ..."""
+    http_to_https_redirect: bool
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    enabled: bool
+    alarm_topic: str | None = None
+    """Where alarms go: an SNS topic ARN (aws), an action group id (azure), ..."""
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    project: str
+    target: str
+    phase: str
+    region: str
+    gateway: Gateway
+    services: tuple[Service, ...]
+    load_balancer: LoadBalancer
+    mesh: str
+    monitoring: Monitoring
+    labels: dict[str, str]
+    min_zones: int
+    options: Any = None
+    """The parsed `<project>:<target>` block (a target-specific dataclass)."""
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """The gateway's routes, longest prefix first so nginx and HAProxy agree on matching."""
+        return tuple(sorted((Route(s.path_prefix, s.name, s.port) for s in self.services),
+                            key=lambda r: (-len(r.path_prefix), r.path_prefix)))
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+
+TOP_LEVEL_KEYS = ("target", "phase", "region", "gateway", "services", "load_balancer", "mesh",
+                  "monitoring", "labels", *TARGETS)
+
+
+def parse_spec(raw: dict[str, Any], project: str = "apigw") -> StackSpec:
+    """Validate `raw` (the project's config keys without the `project:` prefix)."""
+    p = Problems()
+    p.unknown_keys(raw, TOP_LEVEL_KEYS, "")
+    target = p.choice(raw, "target", "target", None, TARGETS)
+    phase = p.choice(raw, "phase", "phase", None, PHASES)
+    preset = PRESETS[phase or "dev"]
+    mesh = p.choice(raw, "mesh", "mesh", "none", MESHES)
+    # Pulumi.yaml declares region with default "" (= the target's default region).
+    region = p.string({k: v for k, v in raw.items() if v != ""}, "region", "region",
+                      DEFAULT_REGION.get(target or "", ""))
+
+    if target == "local" and phase and phase != "dev":
+        p.add("phase", phase, "dev only on the local target (one host is never staging or prod: "
+                              "use kubernetes, aws, azure or gcp)")
+    if target == "local" and mesh != "none":
+        p.add("mesh", mesh, "none on the local target")
+
+    gateway = _parse_gateway(p.mapping(raw, "gateway", "gateway"), p, preset)
+    services = _parse_services(raw, p, preset)
+    lb = _parse_load_balancer(p.mapping(raw, "load_balancer", "load_balancer"), p, preset,
+                              target, mesh or "none", phase)
+    monitoring_raw = p.mapping(raw, "monitoring", "monitoring")
+    p.unknown_keys(monitoring_raw, ("enabled", "alarm_topic"), "monitoring")
+    monitoring = Monitoring(p.boolean(monitoring_raw, "enabled", "monitoring.enabled", preset.monitoring),
+                            p.string(monitoring_raw, "alarm_topic", "monitoring.alarm_topic", None))
+    labels = p.string_map(raw, "labels", "labels")
+    for key in (k for k in raw if k in TARGETS and k != target):
+        p.add(key, raw[key], f"only the block of this stack's target ({target})")
+
+    spec = StackSpec(project=project, target=target or "", phase=phase or "", region=region or "",
+                     gateway=gateway, services=services, load_balancer=lb, mesh=mesh or "none",
+                     monitoring=monitoring, labels=labels, min_zones=preset.min_zones)
+    parser = TARGET_OPTION_PARSERS.get(target or "")
+    if parser is not None:
+        options = parser(p.mapping(raw, target, target), p, spec)
+        spec = _replace(spec, options=options)
+    p.raise_if_any()
+    return spec
+
+
+def _replace(spec: StackSpec, **changes: Any) -> StackSpec:
+    from dataclasses import replace
+    return replace(spec, **changes)
+
+
+def _parse_instances(raw: dict, path: str, p: Problems, default_min: int, default_max: int) -> Instances:
+    block = p.mapping(raw, "instances", path)
+    p.unknown_keys(block, ("min", "max"), path)
+    lo = p.integer(block, "min", f"{path}.min", default_min, 1, 1000)
+    hi = p.integer(block, "max", f"{path}.max", max(default_max, lo or 0), 1, 1000)
+    if lo is not None and hi is not None and lo > hi:
+        p.add(path, {"min": lo, "max": hi}, "min <= max")
+    return Instances(lo or default_min, hi or default_max)
+
+
+def _parse_path(p: Problems, raw: dict, key: str, path: str, default: str | None) -> str | None:
+    value = p.string(raw, key, path, default)
+    if value is not None and not value.startswith("/"):
+        p.add(path, value, "a path starting with '/'")
+    elif value is not None and any(c.isspace() or c in "{};#\"'" for c in value):
+        p.add(path, value, "a path without spaces, quotes, braces, ';' or '#'")
+    return value
+
+
+def _parse_gateway(raw: dict, p: Problems, preset) -> Gateway:
+    p.unknown_keys(raw, ("image", "port", "instances", "cpu_millicores", "memory_mib"), "gateway")
+    image = _parse_image(p, raw, "image", "gateway.image", DEFAULT_GATEWAY_IMAGE)
+    return Gateway(
+        image=image,
+        port=p.integer(raw, "port", "gateway.port", 8080, 1, 65535),
+        instances=_parse_instances(raw, "gateway.instances", p, preset.gateway_min, preset.gateway_max),
+        cpu_millicores=p.integer(raw, "cpu_millicores", "gateway.cpu_millicores", 250, 10, 64000),
+        memory_mib=p.integer(raw, "memory_mib", "gateway.memory_mib", 128, 16, 262144),
+    )
+
+
+def _parse_image(p: Problems, raw: dict, key: str, path: str, default: str | None) -> str:
+    image = p.string(raw, key, path, default)
+    if image is None:
+        p.add(path, None, "an image reference with a pinned tag or digest (required)")
+        return ""
+    name, _, tag = image.rpartition(":") if "@" not in image else (image, "", "digest")
+    if "@" not in image and ("/" in tag or not name):
+        p.add(path, image, "an image with an explicit tag or digest (repo:tag or repo@sha256:...)")
+    elif tag == "latest":
+        p.add(path, image, "a pinned tag or digest, never 'latest'")
+    return image
+
+
+SERVICE_KEYS = ("image", "port", "path_prefix", "health_check_path", "instances", "cpu_millicores",
+                "memory_mib", "environment", "command")
+
+
+def _parse_services(raw: dict, p: Problems, preset) -> tuple[Service, ...]:
+    block = p.mapping(raw, "services", "services")
+    if not block:
+        p.add("services", raw.get("services"), "at least one service, keyed by its name")
+    services: list[Service] = []
+    seen_prefixes: dict[str, str] = {}
+    for name in sorted(block):
+        path = f"services.{name}"
+        body = block[name] if isinstance(block[name], dict) else {}
+        if not isinstance(block[name], dict):
+            p.add(path, block[name], "a mapping with image, port, path_prefix, ...")
+        if not DNS_LABEL.match(str(name)):
+            p.add(path, name, "a DNS label: lowercase letters, digits and '-', starting with a letter, "
+                              "at most 63 characters")
+        p.unknown_keys(body, SERVICE_KEYS, path)
+        prefix = _parse_path(p, body, "path_prefix", f"{path}.path_prefix", f"/{name}")
+        if prefix is not None:
+            normalized = prefix.rstrip("/") or "/"
+            if normalized in seen_prefixes:
+                p.add(f"{path}.path_prefix", prefix,
+                      f"a prefix not already used by services.{seen_prefixes[normalized]}")
+            seen_prefixes.setdefault(normalized, name)
+        command = p.string(body, "command", f"{path}.command", None)
+        if command is not None and "{port}" not in command:
+            p.add(f"{path}.command", command, "a command containing {port} where the port goes")
+        services.append(Service(
+            name=str(name),
+            image=_parse_image(p, body, "image", f"{path}.image", None),
+            port=p.integer(body, "port", f"{path}.port", 8080, 1, 65535),
+            path_prefix=prefix or f"/{name}",
+            health_check_path=_parse_path(p, body, "health_check_path", f"{path}.health_check_path",
+                                          "/health") or "/health",
+            instances=_parse_instances(body, f"{path}.instances", p, preset.service_min, preset.service_max),
+            cpu_millicores=p.integer(body, "cpu_millicores", f"{path}.cpu_millicores", 100, 10, 64000),
+            memory_mib=p.integer(body, "memory_mib", f"{path}.memory_mib", 128, 16, 262144),
+            environment=p.string_map(body, "environment", f"{path}.environment"),
+            command=command,
+        ))
+    return tuple(services)
+
+
+def _parse_load_balancer(raw: dict, p: Problems, preset, target: str | None, mesh: str,
+                         phase: str | None) -> LoadBalancer:
+    p.unknown_keys(raw, ("algorithm", "health_check", "tls_certificate", "http_to_https_redirect"),
+                   "load_balancer")
+    allowed = allowed_algorithms(target or "", mesh)
+    algorithm = raw.get("algorithm", allowed[0])
+    if target and algorithm not in allowed:
+        where = f"the {target} target" + (f" with mesh {mesh}" if target in ("kubernetes", "azure", "gcp") else "")
+        p.add("load_balancer.algorithm", algorithm, f"one of {', '.join(allowed)} on {where}")
+    hc_raw = p.mapping(raw, "health_check", "load_balancer.health_check")
+    p.unknown_keys(hc_raw, ("path", "interval_s", "timeout_s", "healthy_threshold", "unhealthy_threshold",
+                            "matcher"), "load_balancer.health_check")
+    hp = "load_balancer.health_check"
+    defaults = HealthCheck()
+    health = HealthCheck(
+        path=_parse_path(p, hc_raw, "path", f"{hp}.path", GATEWAY_HEALTH_PATH) or GATEWAY_HEALTH_PATH,
+        interval_s=p.integer(hc_raw, "interval_s", f"{hp}.interval_s", defaults.interval_s, 1, 300),
+        timeout_s=p.integer(hc_raw, "timeout_s", f"{hp}.timeout_s", defaults.timeout_s, 1, 120),
+        healthy_threshold=p.integer(hc_raw, "healthy_threshold", f"{hp}.healthy_threshold",
+                                    defaults.healthy_threshold, 1, 10),
+        unhealthy_threshold=p.integer(hc_raw, "unhealthy_threshold", f"{hp}.unhealthy_threshold",
+                                      defaults.unhealthy_threshold, 1, 10),
+        matcher=_parse_matcher(p, hc_raw, f"{hp}.matcher"),
+    )
+    if health.timeout_s >= health.interval_s:
+        p.add(f"{hp}.timeout_s", health.timeout_s,
+              f"less than interval_s ({health.interval_s}), so one check ends before the next starts")
+    tls = p.string(raw, "tls_certificate", "load_balancer.tls_certificate", None)
+    redirect = p.boolean(raw, "http_to_https_redirect", "load_balancer.http_to_https_redirect",
+                         preset.http_to_https_redirect)
+    if phase == "prod" and not tls:
+        p.add("load_balancer.tls_certificate", tls, "a certificate reference: prod serves HTTPS")
+    if redirect and not tls and target != "local":
+        p.add("load_balancer.http_to_https_redirect", redirect,
+              "false unless load_balancer.tls_certificate is set (nothing to redirect to)")
+    return LoadBalancer(algorithm=str(algorithm), health_check=health, tls_certificate=tls,
+                        http_to_https_redirect=redirect)
+
+
+def _parse_matcher(p: Problems, raw: dict, path: str) -> str:
+    value = raw.get("matcher", "200")
+    text = str(value)
+    parts = [part.split("-") for part in text.split(",")]
+    valid = all(1 <= len(bounds) <= 2 and all(b.isdigit() and 200 <= int(b) <= 499 for b in bounds)
+                for bounds in parts)
+    if not valid:
+        p.add(path, value, 'HTTP codes from 200 to 499: "200", "200-299" or "200,204"')
+        return "200"
+    return text
+
+
+def load_target_options() -> None:
+    """Import the pure option parsers of every target so they register themselves."""
+    import importlib
+    for target in TARGETS:
+        try:
+            importlib.import_module(f"components.{target}.options")
+        except ModuleNotFoundError as err:
+            if err.name != f"components.{target}.options" and err.name != f"components.{target}":
+                raise
+
+
+load_target_options()
+
+__all__ = ["StackSpec", "Service", "Gateway", "LoadBalancer", "HealthCheck", "Instances", "Route",
+           "Monitoring", "SpecError", "parse_spec", "allowed_algorithms", "TARGETS", "MESHES", "PHASES",
+           "TARGET_OPTION_PARSERS"]

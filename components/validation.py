@@ -1,0 +1,121 @@
+"""Collect every problem in a raw config before failing, each with its key path.
+
+Pure Python (no Pulumi import) so the spec and target options can be tested
+directly and so `make plan` can report bad input without a traceback.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the config: where, what was found, what is allowed."""
+
+    path: str
+    found: Any
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: found {self.found!r}; allowed: {self.allowed}"
+
+
+class SpecError(ValueError):
+    """Raised once with every problem found, so a user fixes them all in one pass."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+_MISSING = object()
+
+
+@dataclass
+class Problems:
+    """A collector handed to every parser; `raise_if_any` ends validation."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, path: str, found: Any, allowed: str) -> None:
+        self.items.append(Problem(path, found, allowed))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise SpecError(self.items)
+
+    # Typed readers: each returns the default (or None) after recording a problem,
+    # so parsing continues and later problems are reported too.
+
+    def mapping(self, raw: dict, key: str, path: str, default: dict | None = None) -> dict:
+        value = raw.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return dict(default or {})
+        if not isinstance(value, dict):
+            self.add(path, value, "a mapping of keys to values")
+            return dict(default or {})
+        return value
+
+    def integer(self, raw: dict, key: str, path: str, default: int | None, lo: int, hi: int) -> int | None:
+        value = raw.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if default is None:
+                self.add(path, None, f"an integer from {lo} to {hi} (required)")
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            self.add(path, value, f"an integer from {lo} to {hi}")
+            return default
+        if not lo <= value <= hi:
+            self.add(path, value, f"an integer from {lo} to {hi}")
+            return default
+        return int(value)
+
+    def boolean(self, raw: dict, key: str, path: str, default: bool) -> bool:
+        value = raw.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        if not isinstance(value, bool):
+            self.add(path, value, "true or false")
+            return default
+        return value
+
+    def string(self, raw: dict, key: str, path: str, default: str | None) -> str | None:
+        value = raw.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        if not isinstance(value, str) or not value:
+            self.add(path, value, "a non-empty string")
+            return default
+        return value
+
+    def choice(self, raw: dict, key: str, path: str, default: str | None, allowed: Iterable[str]) -> str | None:
+        allowed = tuple(allowed)
+        value = raw.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if default is None:
+                self.add(path, None, f"one of {', '.join(allowed)} (required)")
+            return default
+        if value not in allowed:
+            self.add(path, value, f"one of {', '.join(allowed)}")
+            return default
+        return value
+
+    def string_map(self, raw: dict, key: str, path: str) -> dict[str, str]:
+        value = self.mapping(raw, key, path)
+        result: dict[str, str] = {}
+        for k, v in value.items():
+            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                self.add(f"{path}.{k}", v, "a string (quote numbers and booleans)")
+                continue
+            result[str(k)] = str(v)
+        return result
+
+    def unknown_keys(self, raw: dict, known: Iterable[str], path: str) -> None:
+        known = tuple(known)
+        for key in raw:
+            if key not in known:
+                self.add(f"{path}.{key}" if path else key, raw[key], f"known keys: {', '.join(known)}")

@@ -1,0 +1,180 @@
+"""Run the real Pulumi program for a stack under Pulumi's mocks and capture what it registers.
+
+No Pulumi CLI, no cloud account: the engine is replaced by `pulumi.runtime.set_mocks`, and a
+monitor subclass records each registration (type, name, URN, parent, dependencies, inputs) so
+the plan printer, the manifest writer, the offline policy check and the tests all read the same
+capture. Inputs arrive in wire form (camelCase for Kubernetes, numbers as floats).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import runpy
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import ROOT
+from pulumi.runtime.stack import wait_for_rpcs
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+STACKS_DIR = REPO / "stacks"
+PROGRAM = REPO / "infra" / "__main__.py"
+
+
+def project_file() -> dict:
+    return yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+
+
+def project_name() -> str:
+    return project_file()["name"]
+
+
+def stack_names() -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+
+
+class StackFileError(Exception):
+    pass
+
+
+def stack_config(stack: str, stack_file: pathlib.Path | None = None) -> dict[str, Any]:
+    """The config the CLI would pass: Pulumi.yaml defaults overlaid by the stack file."""
+    path = stack_file or STACKS_DIR / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise StackFileError(f"no stack file {path.relative_to(REPO) if path.is_relative_to(REPO) else path}; "
+                             f"stacks: {', '.join(stack_names())}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise StackFileError(f"{path.name}: not valid YAML: {err}") from None
+    project = project_name()
+    config: dict[str, Any] = {}
+    for key, declared in (project_file().get("config") or {}).items():
+        if isinstance(declared, dict) and "default" in declared:
+            # Unqualified keys in Pulumi.yaml belong to the project's namespace.
+            config[key if ":" in key else f"{project}:{key}"] = declared["default"]
+    config.update(data.get("config") or {})
+    return config
+
+
+def engine_config(config: dict[str, Any]) -> dict[str, str]:
+    """Encode values the way the engine hands them to a program (objects as JSON strings)."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, (dict, list)):
+            out[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = str(value)
+    return out
+
+
+@dataclass
+class CapturedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: str
+    inputs: dict[str, Any]
+    protect: bool = False
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    config: dict[str, Any]
+    resources: list[CapturedResource] = field(default_factory=list)
+    stack_urn: str = ""
+
+    def by_type(self, type_token: str) -> list[CapturedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str) -> CapturedResource:
+        matches = [r for r in self.resources if r.type == type_token and r.name == name]
+        if len(matches) != 1:
+            names = sorted(r.name for r in self.by_type(type_token))
+            raise KeyError(f"{type_token} {name!r}: {len(matches)} matches; names: {names}")
+        return matches[0]
+
+
+# Targets add fake outputs for computed properties (e.g. a load balancer's DNS name) and
+# answers to provider functions (e.g. the availability-zones lookup) here.
+MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict]] = {}
+MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict]] = {}
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        outputs = dict(args.inputs)
+        extra = MOCK_OUTPUTS.get(args.typ)
+        if extra:
+            outputs.update(extra(args))
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        answer = MOCK_CALLS.get(args.token)
+        return (answer(args) if answer else {}), None
+
+
+class _CaptureMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks, plan: Plan):
+        super().__init__(mocks)
+        self.plan = plan
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.plan.stack_urn = response.urn
+            return response
+        pulumi_mocks._ensure_event_loop()
+        self.plan.resources.append(CapturedResource(
+            urn=response.urn, type=request.type, name=request.name, custom=bool(request.custom),
+            parent=request.parent, dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            provider=request.provider, inputs=_plain(rpc.deserialize_properties(request.object)),
+            protect=bool(request.protect),
+        ))
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Drop the SDK's unknown sentinels and containers so inputs are plain JSON-like data."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run_program(stack: str, config: dict[str, Any] | None = None) -> Plan:
+    """Run infra/__main__.py for `stack` under mocks; returns everything it registered.
+
+    Raises SpecError (from the program) when the stack's config is invalid.
+    """
+    project = project_name()
+    if config is None:
+        config = stack_config(stack)
+    plan = Plan(project=project, stack=stack, config=config)
+    set_all_config(engine_config(config), [])
+    ROOT.set(None)  # a fresh root stack per run, so several plans can run in one process
+    mocks = _Mocks()
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True,
+                             monitor=_CaptureMonitor(mocks, plan))
+    loop = asyncio.get_event_loop()
+    runpy.run_path(str(PROGRAM), run_name="__main__")
+    loop.run_until_complete(wait_for_rpcs())
+    return plan

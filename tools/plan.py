@@ -1,0 +1,130 @@
+"""Offline plan: `python -m tools.plan STACK [--manifests DIR]`.
+
+Runs the real program for STACK under Pulumi's mocks (no CLI, no cloud account), prints every
+resource by type and name as a tree under its component, then a count per type. With
+--manifests, writes the Kubernetes resources as YAML files ready for `kubectl diff -f DIR`.
+
+This is a preview of what the program would ask the engine for, not a deployment: nothing is
+created and no provider is contacted.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import pathlib
+import sys
+
+import yaml
+from pulumi import RunError
+
+from components.spec import SpecError, parse_spec
+from tools.offline import CapturedResource, Plan, StackFileError, run_program, stack_config, stack_names
+
+
+def spec_problems(stack: str, config: dict, project: str) -> list[str]:
+    """Validate before running anything, so a bad stack registers nothing."""
+    prefix = f"{project}:"
+    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    try:
+        parse_spec(raw, project)
+    except SpecError as err:
+        return [f"{project}:{problem}" for problem in err.problems]
+    return []
+
+
+def print_tree(plan: Plan, out=sys.stdout) -> None:
+    children: dict[str, list[CapturedResource]] = collections.defaultdict(list)
+    for resource in plan.resources:
+        children[resource.parent].append(resource)
+
+    def walk(parent_urn: str, depth: int) -> None:
+        for resource in sorted(children.get(parent_urn, []), key=lambda r: (r.custom, r.type, r.name)):
+            out.write(f"{'    ' * depth}{'+ ' if resource.custom else '= '}{resource.type}  {resource.name}\n")
+            walk(resource.urn, depth + 1)
+
+    out.write(f"stack {plan.project}/{plan.stack} (offline plan under mocks: nothing is created)\n")
+    walk(plan.stack_urn, 1)
+    counts = collections.Counter(r.type for r in plan.resources if r.custom)
+    out.write("\nresources per type:\n")
+    for type_token, count in sorted(counts.items()):
+        out.write(f"  {count:4d}  {type_token}\n")
+    components = sum(1 for r in plan.resources if not r.custom)
+    out.write(f"  {sum(counts.values()):4d}  resources in all, in {components} components\n")
+
+
+def manifest(resource: CapturedResource) -> dict | None:
+    """A Kubernetes resource's inputs are already its manifest (apiVersion, kind, camelCase)."""
+    if not resource.type.startswith("kubernetes:") or "apiVersion" not in resource.inputs:
+        return None
+    return _ints(resource.inputs)
+
+
+def _ints(value):
+    # The mock engine hands numbers over as floats (3.0); Kubernetes wants integers.
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def write_manifests(plan: Plan, directory: pathlib.Path) -> list[pathlib.Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.yaml"):
+        stale.unlink()
+    written = []
+    for resource in plan.resources:
+        body = manifest(resource)
+        if body is None:
+            continue
+        meta = body.get("metadata", {})
+        name = "-".join(filter(None, [body["kind"].lower(), meta.get("namespace"), meta.get("name")]))
+        path = directory / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(body, sort_keys=False))
+        written.append(path)
+    return sorted(written)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make plan", description=__doc__.splitlines()[0])
+    parser.add_argument("stack", nargs="?", default=os.environ.get("STACK"),
+                        help=f"one of: {', '.join(stack_names())}")
+    parser.add_argument("--manifests", metavar="DIR", default=os.environ.get("MANIFESTS") or None,
+                        help="also write the Kubernetes resources as YAML manifests into DIR")
+    args = parser.parse_args(argv)
+    if not args.stack:
+        parser.error(f"name a stack (STACK=...): {', '.join(stack_names())}")
+    try:
+        config = stack_config(args.stack)
+    except StackFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from tools.offline import project_name
+    problems = spec_problems(args.stack, config, project_name())
+    if problems:
+        print(f"stack {args.stack}: {len(problems)} problem(s) in stacks/Pulumi.{args.stack}.yaml; "
+              "nothing was planned:", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    try:
+        plan = run_program(args.stack, config)
+    except RunError as err:
+        print(f"stack {args.stack}: {err}", file=sys.stderr)
+        return 1
+    print_tree(plan)
+    if args.manifests:
+        written = write_manifests(plan, pathlib.Path(args.manifests))
+        print(f"\nwrote {len(written)} Kubernetes manifests to {args.manifests} "
+              f"(try: kubectl diff -f {args.manifests})")
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    # The mock runtime leaves an event loop whose finalizer complains at interpreter exit.
+    os._exit(code)
