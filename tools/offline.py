@@ -8,6 +8,7 @@ capture. Inputs arrive in wire form (camelCase for Kubernetes, numbers as floats
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import pathlib
 import runpy
@@ -111,8 +112,24 @@ class Plan:
 
 # Targets add fake outputs for computed properties (e.g. a load balancer's DNS name) and
 # answers to provider functions (e.g. the availability-zones lookup) here.
+# Each target that needs them keeps its own in components/<target>/offline_mocks.py, exposing
+# dicts named MOCK_OUTPUTS and MOCK_CALLS keyed by type token / function token.
 MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict]] = {}
 MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict]] = {}
+
+
+def _load_target_mocks() -> None:
+    import importlib
+    from components.spec import TARGETS
+    for target in TARGETS:
+        name = f"components.{target}.offline_mocks"
+        if importlib.util.find_spec(f"components.{target}") and importlib.util.find_spec(name):
+            module = importlib.import_module(name)
+            MOCK_OUTPUTS.update(getattr(module, "MOCK_OUTPUTS", {}))
+            MOCK_CALLS.update(getattr(module, "MOCK_CALLS", {}))
+
+
+_load_target_mocks()
 
 
 class _Mocks(pulumi_mocks.Mocks):

@@ -94,18 +94,21 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"one of: {', '.join(stack_names())}")
     parser.add_argument("--manifests", metavar="DIR", default=os.environ.get("MANIFESTS") or None,
                         help="also write the Kubernetes resources as YAML manifests into DIR")
+    parser.add_argument("--stack-file", metavar="PATH", type=pathlib.Path,
+                        help="read the stack's config from PATH instead of stacks/Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
     if not args.stack:
         parser.error(f"name a stack (STACK=...): {', '.join(stack_names())}")
     try:
-        config = stack_config(args.stack)
+        config = stack_config(args.stack, args.stack_file)
     except StackFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     from tools.offline import project_name
     problems = spec_problems(args.stack, config, project_name())
     if problems:
-        print(f"stack {args.stack}: {len(problems)} problem(s) in stacks/Pulumi.{args.stack}.yaml; "
+        source = args.stack_file or f"stacks/Pulumi.{args.stack}.yaml"
+        print(f"stack {args.stack}: {len(problems)} problem(s) in {source}; "
               "nothing was planned:", file=sys.stderr)
         for line in problems:
             print(f"  {line}", file=sys.stderr)

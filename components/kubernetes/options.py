@@ -24,11 +24,14 @@ class KubernetesOptions:
     hpa_cpu_utilization_percent: int = 70
     ingress_namespace: str = "ingress-nginx"
     """Where the ingress controller runs: prod NetworkPolicies admit the gateway's traffic from it."""
+    install_monitoring_stack: bool = True
+    """With monitoring on: install kube-prometheus-stack (false: the cluster already runs one)."""
+    monitoring_namespace: str = "monitoring"
 
 
 def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
     p.unknown_keys(raw, ("namespace", "exposure", "ingress_class", "host", "hpa_cpu_utilization_percent",
-                         "ingress_namespace"), "kubernetes")
+                         "ingress_namespace", "install_monitoring_stack", "monitoring_namespace"), "kubernetes")
     namespace = p.string(raw, "namespace", "kubernetes.namespace", "apigw")
     if namespace and not DNS_LABEL.match(namespace):
         p.add("kubernetes.namespace", namespace, "a DNS label (lowercase letters, digits, '-')")
@@ -42,6 +45,10 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
                                               "kubernetes.hpa_cpu_utilization_percent", 70, 10, 100) or 70,
         ingress_namespace=p.string(raw, "ingress_namespace", "kubernetes.ingress_namespace",
                                    "ingress-nginx") or "ingress-nginx",
+        install_monitoring_stack=p.boolean(raw, "install_monitoring_stack",
+                                           "kubernetes.install_monitoring_stack", True),
+        monitoring_namespace=p.string(raw, "monitoring_namespace", "kubernetes.monitoring_namespace",
+                                      "monitoring") or "monitoring",
     )
     if options.exposure == "load_balancer" and spec.load_balancer.tls_certificate:
         # The gateway speaks plain HTTP inside the cluster; TLS ends at the Ingress controller.

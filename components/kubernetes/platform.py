@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.gateway import GatewayFleet
+from components.kubernetes.monitoring import Monitoring
 from components.kubernetes.network import NetworkPolicies
 from components.kubernetes.options import KubernetesOptions
 from components.kubernetes.service import BackendService
@@ -42,6 +43,7 @@ class Platform(pulumi.ComponentResource):
                 depends_on=[svc.service for svc in self.services.values()])))
         self.network_policies = NetworkPolicies(f"{name}-network", ctx, opts=child) \
             if spec.phase == "prod" else None
+        self.monitoring = Monitoring(f"{name}-monitoring", ctx, opts=child) if spec.monitoring.enabled else None
         if spec.mesh == "istio":
             for service in spec.services:
                 k8s.apiextensions.CustomResource(

@@ -1,0 +1,67 @@
+"""Monitoring on Kubernetes: Prometheus + Grafana (kube-prometheus-stack) and the platform's alerts.
+
+The reference's essential metrics map to what the chart collects: resource utilisation per
+instance (cAdvisor), health-check success (kube-state-metrics readiness), and request
+distribution, latency and errors per instance from the ingress controller or the mesh.
+"""
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes.gateway import GATEWAY_APP
+from components.kubernetes.workload import WorkloadContext, labels
+
+CHART = "kube-prometheus-stack"
+CHART_REPO = "https://prometheus-community.github.io/helm-charts"
+CHART_VERSION = "65.1.1"  # pinned: a chart upgrade is a reviewed change, never a side effect of `up`
+
+
+class Monitoring(pulumi.ComponentResource):
+    def __init__(self, name: str, ctx: WorkloadContext, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{ctx.spec.project}:kubernetes:Monitoring", name, None, opts)
+        spec, options = ctx.spec, ctx.options
+        child = pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=self))
+        self.release = None
+        if options.install_monitoring_stack:
+            self.release = k8s.helm.v3.Release(
+                f"{name}-prometheus-stack",
+                name=CHART, chart=CHART, version=CHART_VERSION,
+                repository_opts={"repo": CHART_REPO},
+                namespace=options.monitoring_namespace, create_namespace=True,
+                # Pick up rules and monitors from every namespace, not only the chart's release label.
+                values={"prometheus": {"prometheusSpec": {
+                    "ruleSelectorNilUsesHelmValues": False,
+                    "serviceMonitorSelectorNilUsesHelmValues": False,
+                    "podMonitorSelectorNilUsesHelmValues": False}}},
+                opts=child)
+        rule_opts = pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(depends_on=[self.release] if self.release else []))
+        self.alerts = k8s.apiextensions.CustomResource(
+            f"{name}-alerts", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+            metadata={"name": "apigw-alerts", "namespace": ctx.namespace,
+                      "labels": labels(spec, spec.project, "monitoring")},
+            spec={"groups": [{"name": "apigw", "rules": alert_rules(spec, options.namespace)}]},
+            opts=rule_opts)
+        self.register_outputs({})
+
+
+def alert_rules(spec, namespace: str) -> list[dict]:
+    apps = [GATEWAY_APP, *(s.name for s in spec.services)]
+    deployments = "|".join(apps)
+    selector = f'namespace="{namespace}", deployment=~"{deployments}"'
+    return [
+        {"alert": "ApigwInstancesUnavailable",
+         "expr": f"kube_deployment_status_replicas_unavailable{{{selector}}} > 0",
+         "for": "5m", "labels": {"severity": "warning"},
+         "annotations": {"summary": "{{ $labels.deployment }} has instances failing their health checks"}},
+        {"alert": "ApigwSingleInstance",
+         "expr": f"kube_deployment_status_replicas_available{{{selector}}} < 2",
+         "for": "5m", "labels": {"severity": "critical" if spec.phase == "prod" else "info"},
+         "annotations": {"summary": "{{ $labels.deployment }} runs on fewer than 2 instances"}},
+        {"alert": "ApigwAutoscalerAtMax",
+         "expr": (f'kube_horizontalpodautoscaler_status_current_replicas{{namespace="{namespace}"}}'
+                  f' >= kube_horizontalpodautoscaler_spec_max_replicas{{namespace="{namespace}"}}'),
+         "for": "15m", "labels": {"severity": "warning"},
+         "annotations": {"summary": "{{ $labels.horizontalpodautoscaler }} is at its maximum instances"}},
+    ]

@@ -1,0 +1,224 @@
+"""The kubernetes stacks under mocks: exact inputs by type token, per phase."""
+from __future__ import annotations
+
+import pytest
+
+from components.kubernetes.workload import GATEWAY_UID, SERVICE_UID
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+SERVICE = "kubernetes:core/v1:Service"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SERVICES = ("users-api", "locations-api", "payments-api")
+
+# (gateway min, max), {service: (min, max)} as the shipped stack files say.
+EXPECTED_BOUNDS = {
+    "kubernetes-dev": ((1, 2), {s: (1, 2) for s in SERVICES}),
+    "kubernetes-staging": ((2, 4), {s: (2, 4) for s in SERVICES}),
+    "kubernetes-prod": ((3, 12), {"users-api": (3, 10), "locations-api": (2, 8), "payments-api": (2, 8)}),
+}
+
+
+def deployment(plan, app):
+    return plan.one(DEPLOYMENT, f"apigw-{app}-deployment").inputs
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED_BOUNDS))
+def test_replicas_and_autoscaler_bounds(plan_of, stack):
+    plan = plan_of(stack)
+    (gw_min, gw_max), services = EXPECTED_BOUNDS[stack]
+    for app, (lo, hi) in {"gateway": (gw_min, gw_max), **services}.items():
+        assert deployment(plan, app)["spec"]["replicas"] == lo
+        hpa = plan.one(HPA, f"apigw-{app}-hpa").inputs["spec"]
+        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (lo, hi)
+        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": app}
+        assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+    assert len(plan.by_type(DEPLOYMENT)) == 4 and len(plan.by_type(HPA)) == 4
+
+
+def test_prod_autoscaler_target_comes_from_options(plan_of):
+    hpa = plan_of("kubernetes-prod").one(HPA, "apigw-users-api-hpa").inputs["spec"]
+    assert hpa["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 65}}}]
+
+
+@pytest.mark.parametrize("stack, expected", [("kubernetes-dev", 0), ("kubernetes-staging", 4),
+                                             ("kubernetes-prod", 4)])
+def test_disruption_budgets_allow_one_eviction(plan_of, stack, expected):
+    budgets = plan_of(stack).by_type(PDB)
+    assert len(budgets) == expected  # one instance (dev) cannot both allow an eviction and keep one ready
+    for budget in budgets:
+        app = budget.name.removeprefix("apigw-").removesuffix("-pdb")
+        assert budget.inputs["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {"app": app}}}
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED_BOUNDS))
+def test_every_container_is_hardened_and_probed(plan_of, stack):
+    plan = plan_of(stack)
+    for app in ("gateway", *SERVICES):
+        pod = deployment(plan, app)["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+        assert {"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+        (container,) = pod["containers"]
+        uid = GATEWAY_UID if app == "gateway" else SERVICE_UID
+        assert container["securityContext"] == {
+            "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"}}
+        assert not container["image"].endswith(":latest") and ":" in container["image"]
+        assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+        assert container["resources"]["limits"] == {"memory": container["resources"]["requests"]["memory"]}
+        assert container["readinessProbe"]["httpGet"]["port"] == container["ports"][0]["containerPort"]
+        assert container["livenessProbe"]["httpGet"] == container["readinessProbe"]["httpGet"]
+
+
+def test_probes_follow_the_stack_health_check(plan_of):
+    plan = plan_of("kubernetes-prod")  # interval 10, timeout 3, healthy 2, unhealthy 3
+    users = deployment(plan, "users-api")["spec"]["template"]["spec"]["containers"][0]
+    assert users["readinessProbe"] == {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10,
+                                       "timeoutSeconds": 3, "successThreshold": 2, "failureThreshold": 3}
+    assert users["livenessProbe"] == {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10,
+                                      "timeoutSeconds": 3, "successThreshold": 1, "failureThreshold": 6}
+    assert users["resources"] == {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}
+    assert users["env"] == [{"name": "WHOAMI_PORT_NUMBER", "value": "8080"}]
+    gateway = deployment(plan, "gateway")["spec"]["template"]["spec"]["containers"][0]
+    assert gateway["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
+    assert gateway["command"] == ["nginx", "-c", "/etc/nginx/gateway/nginx.conf", "-g", "daemon off;"]
+    assert gateway["image"] == "nginxinc/nginx-unprivileged:1.27.3-alpine"
+
+
+@pytest.mark.parametrize("stack, phase", [("kubernetes-dev", "dev"), ("kubernetes-staging", "staging"),
+                                          ("kubernetes-prod", "prod")])
+def test_labels_on_everything(plan_of, stack, phase):
+    plan = plan_of(stack)
+    for resource in plan.resources:
+        if not resource.type.startswith("kubernetes:") or resource.type.startswith("kubernetes:helm"):
+            continue
+        found = resource.inputs["metadata"]["labels"]
+        assert found["phase"] == phase and "app" in found and "component" in found, resource.name
+    users = deployment(plan, "users-api")
+    assert users["metadata"]["labels"]["app"] == "users-api"
+    assert users["metadata"]["labels"]["component"] == "service"
+    assert users["spec"]["template"]["metadata"]["labels"]["phase"] == phase
+
+
+def test_extra_labels_from_config(plan_of):
+    labels = deployment(plan_of("kubernetes-prod"), "gateway")["metadata"]["labels"]
+    assert labels["team"] == "platform" and labels["cost-center"] == "api"
+
+
+def test_namespace_enforces_restricted_pod_security(plan_of):
+    ns = plan_of("kubernetes-prod").one(NAMESPACE, "apigw-namespace").inputs["metadata"]
+    assert ns["name"] == "apigw"
+    for mode in ("enforce", "audit", "warn"):
+        assert ns["labels"][f"pod-security.kubernetes.io/{mode}"] == "restricted"
+
+
+def test_topology_spread_only_in_prod(plan_of):
+    for app in ("gateway", *SERVICES):
+        pod = deployment(plan_of("kubernetes-prod"), app)["spec"]["template"]["spec"]
+        assert pod["topologySpreadConstraints"] == [
+            {"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 1, "minDomains": 2,
+             "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": app}}},
+            {"topologyKey": "kubernetes.io/hostname", "maxSkew": 1,
+             "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": app}}},
+        ]
+        for stack in ("kubernetes-dev", "kubernetes-staging"):
+            assert "topologySpreadConstraints" not in deployment(plan_of(stack), app)["spec"]["template"]["spec"]
+
+
+def test_network_policies_only_in_prod(plan_of):
+    assert plan_of("kubernetes-dev").by_type(NETWORK_POLICY) == []
+    assert plan_of("kubernetes-staging").by_type(NETWORK_POLICY) == []
+    plan = plan_of("kubernetes-prod")
+    policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan.by_type(NETWORK_POLICY)}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert policies["allow-dns"]["egress"][0]["ports"] == [{"protocol": "UDP", "port": 53},
+                                                          {"protocol": "TCP", "port": 53}]
+    assert policies["allow-lb-to-gateway"] == {
+        "podSelector": {"matchLabels": {"app": "gateway"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"protocol": "TCP", "port": 8080}]}]}
+    egress = policies["allow-gateway-to-services"]["egress"][0]
+    assert egress["to"][0]["podSelector"]["matchExpressions"][0]["values"] == [
+        "locations-api", "payments-api", "users-api"]
+    for app in SERVICES:
+        assert policies[f"allow-gateway-to-{app}"] == {
+            "podSelector": {"matchLabels": {"app": app}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "gateway"}}}],
+                         "ports": [{"protocol": "TCP", "port": 8080}]}]}
+
+
+def test_exposure_load_balancer_service_in_dev(plan_of):
+    plan = plan_of("kubernetes-dev")
+    gateway = plan.one(SERVICE, "apigw-gateway-service").inputs["spec"]
+    assert gateway["type"] == "LoadBalancer" and gateway["selector"] == {"app": "gateway"}
+    assert plan.by_type(INGRESS) == []
+
+
+def test_exposure_ingress_with_tls_in_prod(plan_of):
+    plan = plan_of("kubernetes-prod")
+    assert plan.one(SERVICE, "apigw-gateway-service").inputs["spec"]["type"] == "ClusterIP"
+    ingress = plan.one(INGRESS, "apigw-gateway-ingress").inputs
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"secretName": "api-example-com-tls", "hosts": ["api.example.com"]}]
+    assert ingress["spec"]["rules"][0]["host"] == "api.example.com"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+
+
+def test_gateway_config_addresses_services_by_dns_name(plan_of):
+    plan = plan_of("kubernetes-prod")
+    conf = plan.one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
+    for app in SERVICES:
+        assert f"server {app}.apigw.svc.cluster.local:80" in conf
+    pod_annotations = deployment(plan, "gateway")["spec"]["template"]["metadata"]["annotations"]
+    assert len(pod_annotations["checksum/nginx-config"]) == 64
+    backend = plan.one(SERVICE, "apigw-users-api-service").inputs
+    assert backend["metadata"]["name"] == "users-api"
+    assert backend["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+
+
+def test_monitoring_follows_the_phase(plan_of):
+    assert plan_of("kubernetes-dev").by_type("kubernetes:helm.sh/v3:Release") == []
+    release = plan_of("kubernetes-prod").one("kubernetes:helm.sh/v3:Release", "apigw-monitoring-prometheus-stack")
+    assert release.inputs["chart"] == "kube-prometheus-stack" and release.inputs["version"] == "65.1.1"
+    rule = plan_of("kubernetes-prod").one("kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+                                          "apigw-monitoring-alerts").inputs
+    alerts = [r["alert"] for r in rule["spec"]["groups"][0]["rules"]]
+    assert alerts == ["ApigwInstancesUnavailable", "ApigwSingleInstance", "ApigwAutoscalerAtMax"]
+
+
+def test_istio_mesh_labels_namespace_and_sets_the_algorithm():
+    from tests.conftest import variant_config
+    from tools.offline import run_program
+
+    def use_istio(config):
+        config["apigw:mesh"] = "istio"
+        config["apigw:load_balancer"]["algorithm"] = "least_connections"
+
+    plan = run_program("kubernetes-prod", variant_config("kubernetes-prod", use_istio))
+    labels = plan.one(NAMESPACE, "apigw-namespace").inputs["metadata"]["labels"]
+    assert labels["istio-injection"] == "enabled"
+    rules = {r.inputs["metadata"]["name"]: r.inputs for r in
+             plan.by_type("kubernetes:networking.istio.io/v1:DestinationRule")}
+    assert sorted(rules) == sorted(SERVICES)
+    assert rules["users-api"]["spec"] == {"host": "users-api.apigw.svc.cluster.local",
+                                          "trafficPolicy": {"loadBalancer": {"simple": "LEAST_REQUEST"}}}
+
+
+def test_linkerd_mesh_annotates_namespace():
+    from tests.conftest import variant_config
+    from tools.offline import run_program
+
+    def use_linkerd(config):
+        config["apigw:mesh"] = "linkerd"
+
+    plan = run_program("kubernetes-dev", variant_config("kubernetes-dev", use_linkerd))
+    meta = plan.one(NAMESPACE, "apigw-namespace").inputs["metadata"]
+    assert meta["annotations"] == {"linkerd.io/inject": "enabled"}
+    assert plan.by_type("kubernetes:networking.istio.io/v1:DestinationRule") == []

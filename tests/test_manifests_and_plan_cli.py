@@ -1,0 +1,99 @@
+"""Rendered manifests validate against the Kubernetes schemas; `make plan` output and errors."""
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tools.offline import REPO
+from tools.plan import manifest, write_manifests
+
+KUBERNETES_STACKS = ("kubernetes-dev", "kubernetes-staging", "kubernetes-prod")
+# Custom resources whose schemas come with their operators, not with Kubernetes.
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "PrometheusRule"), ("networking.istio.io/v1", "DestinationRule")}
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_every_manifest_validates_strictly(plan_of, stack, tmp_path):
+    written = write_manifests(plan_of(stack), tmp_path)
+    assert len(written) >= 14
+    checked = 0
+    for path in written:
+        body = yaml.safe_load(path.read_text())
+        if (body["apiVersion"], body["kind"]) in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(body, kubernetes_validate.latest_version(), strict=True)
+        checked += 1
+    assert checked >= 14
+
+
+def test_manifest_numbers_are_integers(plan_of):
+    plan = plan_of("kubernetes-prod")
+    body = manifest(plan.one("kubernetes:apps/v1:Deployment", "apigw-gateway-deployment"))
+    assert body["spec"]["replicas"] == 3 and isinstance(body["spec"]["replicas"], int)
+    assert body["apiVersion"] == "apps/v1" and body["kind"] == "Deployment"
+
+
+def test_strict_validation_can_fail():
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+           "spec": {"replicas": 1, "selector": {}, "template": {}, "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, kubernetes_validate.latest_version(), strict=True)
+
+
+def run_plan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tools.plan", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_plan_prints_tree_and_counts():
+    result = run_plan("kubernetes-prod")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "stack apigw/kubernetes-prod (offline plan under mocks: nothing is created)" in out
+    assert "    = apigw:kubernetes:Platform  apigw\n" in out
+    assert "        = apigw:kubernetes:GatewayFleet  apigw-gateway\n" in out
+    assert "            + kubernetes:apps/v1:Deployment  apigw-gateway-deployment\n" in out
+    assert "     4  kubernetes:apps/v1:Deployment\n" in out
+    assert "     7  kubernetes:networking.k8s.io/v1:NetworkPolicy\n" in out
+
+
+def test_plan_writes_manifests(tmp_path):
+    result = run_plan("kubernetes-dev", "--manifests", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "deployment-apigw-dev-users-api.yaml").exists()
+    assert f"Kubernetes manifests to {tmp_path}" in result.stdout
+
+
+def bad_stack_file(tmp_path: pathlib.Path, **changes) -> pathlib.Path:
+    config = yaml.safe_load((REPO / "stacks" / "Pulumi.kubernetes-dev.yaml").read_text())
+    config["config"].update(changes)
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_plan_on_bad_stack_prints_one_line_per_problem(tmp_path):
+    services = yaml.safe_load((REPO / "stacks" / "Pulumi.kubernetes-dev.yaml").read_text())["config"][
+        "apigw:services"]
+    services["users-api"]["instances"] = {"min": 3, "max": 1}
+    path = bad_stack_file(tmp_path, **{"apigw:phase": "qa", "apigw:services": services})
+    result = run_plan("bad", "--stack-file", str(path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"stack bad: 2 problem(s) in {path}; nothing was planned:"
+    assert lines[1:] == ["  apigw:phase: found 'qa'; allowed: one of dev, staging, prod",
+                         "  apigw:services.users-api.instances: found {'min': 3, 'max': 1}; allowed: min <= max"]
+    assert result.stdout == ""
+
+
+def test_plan_on_unknown_stack_names_the_stacks():
+    result = run_plan("nope")
+    assert result.returncode == 2
+    assert "no stack file stacks/Pulumi.nope.yaml; stacks: " in result.stderr
+    assert "kubernetes-prod" in result.stderr and "Traceback" not in result.stderr
