@@ -169,7 +169,7 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw") -> StackSpec:
     monitoring = Monitoring(p.boolean(monitoring_raw, "enabled", "monitoring.enabled", preset.monitoring),
                             p.string(monitoring_raw, "alarm_topic", "monitoring.alarm_topic", None))
     labels = p.string_map(raw, "labels", "labels")
-    for key in (k for k in raw if k in TARGETS and k != target):
+    for key in (k for k in raw if k in TARGETS and k != target and raw[k] != {}):
         p.add(key, raw[key], f"only the block of this stack's target ({target})")
 
     spec = StackSpec(project=project, target=target or "", phase=phase or "", region=region or "",

@@ -49,17 +49,21 @@ def main() -> None:
         # RunError ends the program with the messages above and no traceback.
         raise pulumi.RunError(f"{len(err.problems)} problem(s) in the config of stack "
                               f"{pulumi.get_stack()}; nothing was created") from None
-    try:
-        builder = importlib.import_module(BUILDERS[spec.target])
-    except ModuleNotFoundError as err:
-        if err.name != BUILDERS[spec.target]:
-            raise
+    if not _module_exists(BUILDERS[spec.target]):
         raise pulumi.RunError(f"{project}:target: {spec.target!r} is not implemented yet; "
-                              f"implemented: {', '.join(implemented_targets())}") from None
+                              f"implemented: {', '.join(implemented_targets())}")
+    builder = importlib.import_module(BUILDERS[spec.target])
     outputs = builder.build(spec)
     for name, value in (outputs or {}).items():
         pulumi.export(name, value)
 
 
 def implemented_targets() -> list[str]:
-    return [target for target, module in BUILDERS.items() if importlib.util.find_spec(module) is not None]
+    return [target for target, module in BUILDERS.items() if _module_exists(module)]
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the target's package itself is missing
+        return False

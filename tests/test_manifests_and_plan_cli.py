@@ -97,3 +97,17 @@ def test_plan_on_unknown_stack_names_the_stacks():
     assert result.returncode == 2
     assert "no stack file stacks/Pulumi.nope.yaml; stacks: " in result.stderr
     assert "kubernetes-prod" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_on_a_target_not_built_yet_says_so(tmp_path):
+    config = yaml.safe_load((REPO / "stacks" / "Pulumi.kubernetes-dev.yaml").read_text())
+    config["config"]["apigw:target"] = "gcp"
+    del config["config"]["apigw:kubernetes"]
+    path = tmp_path / "Pulumi.gcp-dev.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run_plan("gcp-dev", "--stack-file", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = next(l for l in result.stderr.splitlines() if "not implemented" in l)
+    implemented = line.split("implemented: ")[-1].split(", ")
+    assert "apigw:target: 'gcp' is not implemented yet;" in line
+    assert "kubernetes" in implemented and "gcp" not in implemented

@@ -81,7 +81,7 @@ def with_service(**fields) -> dict:
      "\"200\", \"200-299\" or \"200,204\""),
     (base(kubernetes={"exposure": "nodeport"}),
      "kubernetes.exposure: found 'nodeport'; allowed: one of load_balancer, ingress"),
-    (base(aws={}), "aws: found {}; allowed: only the block of this stack's target (kubernetes)"),
+    (base(aws={"zones": 3}), "aws: found {'zones': 3}; allowed: only the block of this stack's target (kubernetes)"),
 ])
 def test_rejection_names_key_value_and_allowed(raw, expected):
     assert expected in problems(raw)
@@ -135,3 +135,14 @@ def test_shipped_stack_is_valid(stack):
     spec = parse_spec(copy.deepcopy(raw), project)
     assert spec.target == raw["target"] and spec.phase == raw["phase"]
     assert stack == f"{spec.target}-{spec.phase}", "stack names follow <target>-<phase>"
+
+
+def test_pulumi_yaml_declares_every_key_the_spec_reads():
+    from components.spec import TOP_LEVEL_KEYS
+    from tools.offline import project_file
+
+    declared = project_file()["config"]
+    assert sorted(declared) == sorted(TOP_LEVEL_KEYS)
+    for key, declaration in declared.items():
+        assert declaration["description"], key
+        assert "type" in declaration or declaration.get("default") == {}, key
