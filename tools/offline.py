@@ -89,6 +89,7 @@ class CapturedResource:
     provider: str
     inputs: dict[str, Any]
     protect: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -142,7 +143,7 @@ class _Mocks(pulumi_mocks.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs):
         answer = MOCK_CALLS.get(args.token)
-        return (answer(args) if answer else {}), None
+        return (answer(args) if answer else {}), []  # [] = no check failures
 
 
 class _CaptureMonitor(pulumi_mocks.MockMonitor):
@@ -161,7 +162,7 @@ class _CaptureMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent, dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             provider=request.provider, inputs=_plain(rpc.deserialize_properties(request.object)),
-            protect=bool(request.protect),
+            protect=bool(request.protect), ignore_changes=list(request.ignoreChanges),
         ))
         return response
 

@@ -1,0 +1,239 @@
+"""ECS on Fargate: the cluster with its Service Connect namespace, and one reusable
+`FargateService` that runs the gateway fleet and every backend service alike.
+
+A FargateService is a task definition (one hardened container), an ECS service in private
+subnets without public IPs, its log group, an empty task role and its autoscaling. Service
+Connect makes each backend reachable as `<service name>:<port>` from every task in the
+namespace; the gateway joins as a client only.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.autoscaling import Autoscaling, ScalingArgs
+from components.aws.options import AwsOptions, partition
+from components.aws.sizing import cpu_units, program_task_size
+from components.spec import HealthCheck, StackSpec
+
+PORT_NAME = "http"
+SCRATCH_PATH = "/tmp"
+CONTAINER_START_PERIOD_S = 30
+"""Container health-check failures in a task's first seconds do not count (image warm-up)."""
+HEALTH_CHECK_GRACE_S = 60
+"""ALB health-check failures of a new gateway task are ignored this long after it starts."""
+EXECUTION_POLICY = "iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+
+def ecs_tasks_trust_policy(region: str, account_id: str) -> str:
+    """Only ECS tasks of this account and region may assume the role (confused-deputy guard)."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
+                          "ArnLike": {"aws:SourceArn": f"arn:{partition(region)}:ecs:{region}:{account_id}:*"}},
+        }],
+    }, sort_keys=True)
+
+
+class EcsCluster(pulumi.ComponentResource):
+    """The cluster, the Cloud Map namespace Service Connect uses and the shared execution role."""
+
+    def __init__(self, name: str, spec: StackSpec, account_id: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{spec.project}:aws:Cluster", name, None, opts)
+        options: AwsOptions = spec.options
+        child = pulumi.ResourceOptions(parent=self)
+        self.namespace = aws.servicediscovery.HttpNamespace(
+            f"{name}-namespace", name=options.service_connect_namespace,
+            description=f"{spec.project} {spec.phase}: ECS Service Connect", opts=child)
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-ecs", settings=[{"name": "containerInsights", "value": options.container_insights}],
+            service_connect_defaults={"namespace": self.namespace.arn}, opts=child)
+        # Pulls images and writes logs on the tasks' behalf; the managed policy grants exactly that.
+        self.execution_role = aws.iam.Role(
+            f"{name}-execution", description="ECS task execution: image pulls and CloudWatch Logs",
+            assume_role_policy=pulumi.Output.from_input(account_id).apply(
+                lambda account: ecs_tasks_trust_policy(spec.region, account)),
+            opts=child)
+        self.execution_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-execution", role=self.execution_role.name,
+            policy_arn=f"arn:{partition(spec.region)}:{EXECUTION_POLICY}", opts=child)
+        self.account_id = account_id
+        self.register_outputs({"cluster": self.cluster.name, "namespace": self.namespace.name})
+
+
+@dataclass(frozen=True)
+class FargateServiceArgs:
+    """One program (the gateway or a backend service) as it runs on Fargate."""
+
+    program: str
+    """The gateway or the service's name: container name, log stream and Service Connect names."""
+    image: str
+    port: int
+    cpu_millicores: int
+    memory_mib: int
+    scratch_mib: int
+    """Size of the in-memory /tmp (the root filesystem is read-only)."""
+    health: HealthCheck
+    """Interval, timeout and retries of the container health check."""
+    health_check_command: str | None
+    """A CMD-SHELL command; None for images without a shell (no container health check)."""
+    user: str | None
+    """"uid:gid" to run as; None keeps the image's USER."""
+    security_group_id: pulumi.Input[str]
+    scaling: ScalingArgs
+    environment: dict[str, str] = field(default_factory=dict)
+    entry_point: list[str] | None = None
+    command: list[str] | None = None
+    discoverable: bool = True
+    """Service Connect server (backends) or client only (the gateway)."""
+    component: str = "service"
+    """Tagged as `component` (gateway or service), like the Kubernetes target's labels; the
+    policy pack holds the gateway fleet to its own floor by it."""
+    target_group_arn: pulumi.Input[str] | None = None
+
+
+def container_definition(args: FargateServiceArgs, log_group: str, region: str) -> dict:
+    """The container in ECS's own field names, so what a reviewer reads is what ECS shows."""
+    container: dict = {
+        "name": args.program,
+        "image": args.image,
+        "essential": True,
+        "cpu": cpu_units(args.cpu_millicores),
+        # Hard limit includes the tmpfs: its pages are charged to the container.
+        "memory": args.memory_mib + args.scratch_mib,
+        "memoryReservation": args.memory_mib,
+        "portMappings": [{"name": PORT_NAME, "containerPort": args.port, "protocol": "tcp", "appProtocol": "http"}],
+        "environment": [{"name": k, "value": v} for k, v in sorted(args.environment.items())],
+        "readonlyRootFilesystem": True,
+        "linuxParameters": {
+            "initProcessEnabled": True,  # reaps zombies and forwards SIGTERM for a clean drain
+            "capabilities": {"drop": ["ALL"]},
+            "tmpfs": [{"containerPath": SCRATCH_PATH, "size": args.scratch_mib,
+                       "mountOptions": ["nosuid", "nodev", "noexec"]}],
+        },
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            # non-blocking: when CloudWatch Logs throttles, lines are dropped from a bounded
+            # buffer instead of stalling the program's writes (and its requests).
+            "options": {"awslogs-group": log_group, "awslogs-region": region,
+                        "awslogs-stream-prefix": args.program, "mode": "non-blocking", "max-buffer-size": "4m"},
+        },
+    }
+    if args.user is not None:
+        container["user"] = args.user
+    if args.entry_point is not None:
+        container["entryPoint"] = args.entry_point
+    if args.command is not None:
+        container["command"] = args.command
+    if args.health_check_command is not None:
+        container["healthCheck"] = {
+            "command": ["CMD-SHELL", args.health_check_command],
+            "interval": args.health.interval_s,
+            "timeout": min(args.health.timeout_s, 60),  # ECS allows 2-60 s
+            "retries": args.health.unhealthy_threshold,
+            "startPeriod": CONTAINER_START_PERIOD_S,
+        }
+    return container
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """What every FargateService shares."""
+
+    spec: StackSpec
+    cluster: EcsCluster
+    subnet_ids: list[pulumi.Input[str]]
+    prefix: str
+    """<project>-<stack>, e.g. apigw-aws-prod: task families are <prefix>-<program>, log groups
+    /ecs/<prefix>/<program> (fixed names, so dashboards and runbooks can point at them)."""
+
+
+class FargateService(pulumi.ComponentResource):
+    def __init__(self, name: str, ctx: ServiceContext, args: FargateServiceArgs,
+                 depends_on: list[pulumi.Resource] | None = None, opts: pulumi.ResourceOptions | None = None):
+        """`depends_on`: what the ECS service itself must wait for (a component's dependencies
+        do not pass to its children)."""
+        spec = ctx.spec
+        super().__init__(f"{spec.project}:aws:FargateService", name, None, opts)
+        options: AwsOptions = spec.options
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"app": args.program, "component": args.component}
+        log_group_name = f"/ecs/{ctx.prefix}/{args.program}"
+        self.log_group = aws.cloudwatch.LogGroup(f"{name}-logs", name=log_group_name,
+                                                 retention_in_days=options.log_retention_days, opts=child)
+        # The programs call no AWS APIs: their role has no permissions at all.
+        self.task_role = aws.iam.Role(
+            f"{name}-task", description=f"{args.program} tasks: no AWS permissions",
+            assume_role_policy=pulumi.Output.from_input(ctx.cluster.account_id).apply(
+                lambda account: ecs_tasks_trust_policy(spec.region, account)),
+            opts=child)
+        task_cpu, task_memory = program_task_size(args.cpu_millicores, args.memory_mib, args.scratch_mib)
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"{ctx.prefix}-{args.program}",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(task_cpu),
+            memory=str(task_memory),
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": options.cpu_architecture},
+            execution_role_arn=ctx.cluster.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=json.dumps([container_definition(args, log_group_name, spec.region)]),
+            tags=tags,
+            opts=child,
+        )
+        service_connect: dict = {
+            "enabled": True,
+            "namespace": ctx.cluster.namespace.arn,
+            "log_configuration": {"log_driver": "awslogs", "options": {
+                "awslogs-group": log_group_name, "awslogs-region": spec.region,
+                "awslogs-stream-prefix": "service-connect"}},
+        }
+        if args.discoverable:
+            service_connect["services"] = [{"port_name": PORT_NAME, "discovery_name": args.program,
+                                            "client_alias": [{"dns_name": args.program, "port": args.port}]}]
+        load_balancers = None
+        if args.target_group_arn is not None:
+            load_balancers = [{"target_group_arn": args.target_group_arn, "container_name": args.program,
+                               "container_port": args.port}]
+        spread = len(ctx.subnet_ids) > 1
+        self.service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=ctx.cluster.cluster.arn,
+            task_definition=self.task_definition.arn,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            # Application Auto Scaling owns the count after creation; ignoring it below keeps a
+            # later `pulumi up` from scaling a busy fleet back down to its minimum.
+            desired_count=args.scaling.instances.min,
+            deployment_minimum_healthy_percent=100,  # never below the running count during a rollout
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            network_configuration={"subnets": ctx.subnet_ids, "security_groups": [args.security_group_id],
+                                   "assign_public_ip": False},
+            load_balancers=load_balancers,
+            health_check_grace_period_seconds=HEALTH_CHECK_GRACE_S if load_balancers else None,
+            service_connect_configuration=service_connect,
+            availability_zone_rebalancing="ENABLED" if spread else "DISABLED",
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            enable_execute_command=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                ignore_changes=["desired_count"],
+                depends_on=[ctx.cluster.execution_policy, self.log_group, *(depends_on or [])])),
+        )
+        self.service_name = self.service.name
+        self.autoscaling = Autoscaling(
+            f"{name}-scaling", spec.project,
+            pulumi.Output.concat("service/", ctx.cluster.cluster.name, "/", self.service.name), args.scaling,
+            tags=tags, opts=child)
+        self.register_outputs({"service": self.service.name, "log_group": self.log_group.name})

@@ -1,0 +1,348 @@
+"""The `<project>:aws` block, and the AWS-specific rules for the neutral spec.
+
+Pure Python (no Pulumi import); registered with the spec so a bad value is reported with every
+other problem, with its key path, the value found and what AWS allows, before any resource is
+registered. Ranges come from the provider's and AWS's documentation (cited per rule).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from components.aws.sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB, program_task_size
+from components.spec import TARGET_OPTION_PARSERS
+from components.validation import Problems
+
+GATEWAY_PROGRAM = "gateway"
+"""The gateway fleet's name in per-program maps (container_health_checks, container_users)."""
+
+GATEWAY_KEEPALIVE_S = 75
+"""nginx's `keepalive_timeout` in components/gateway/nginx.py: the ALB's idle timeout must stay
+below it, or the gateway closes connections the ALB is about to reuse (sporadic 502s)."""
+
+NAT_MODES = ("per_zone", "single")
+TASK_ZONES = ("all", "one")
+DESYNC_MODES = ("defensive", "strictest")  # `monitor` forwards desync-prone requests: not offered
+CONTAINER_INSIGHTS = ("enhanced", "enabled", "disabled")
+CPU_ARCHITECTURES = ("X86_64", "ARM64")
+# CloudWatch Logs retention values (provider docs, aws.cloudwatch.LogGroup.retention_in_days);
+# 0 (never expire) is left out on purpose: logs that never expire are a cost that never stops.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
+TLS13_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
+DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2: AWS's recommended default
+
+_REGION = r"[a-z]{2}(?:-gov)?-[a-z]+-\d"
+_PARTITION = r"aws(?:-cn|-us-gov)?"
+REGION_RE = re.compile(rf"^{_REGION}$")
+ACM_ARN_RE = re.compile(rf"^arn:{_PARTITION}:acm:(?P<region>{_REGION}):\d{{12}}:certificate/"
+                        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SNS_ARN_RE = re.compile(rf"^arn:{_PARTITION}:sns:{_REGION}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+USER_RE = re.compile(r"^[0-9]+(:[0-9]+)?$")
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region: aws, aws-cn (China) or aws-us-gov (GovCloud)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+@dataclass(frozen=True)
+class PhaseDefaults:
+    zones: int
+    nat_gateways: str
+    task_zones: str
+    log_retention_days: int
+    container_insights: str
+    waf: bool
+    access_logs: bool
+    deletion_protection: bool
+
+
+PHASE_DEFAULTS: dict[str, PhaseDefaults] = {
+    # dev: the reference's "several instances on one host": one task per program in one zone,
+    # one NAT gateway; the ALB still spans two zones because AWS requires it.
+    "dev": PhaseDefaults(2, "single", "one", 7, "enabled", waf=False, access_logs=False,
+                         deletion_protection=False),
+    "staging": PhaseDefaults(2, "single", "all", 30, "enabled", waf=False, access_logs=False,
+                             deletion_protection=False),
+    "prod": PhaseDefaults(3, "per_zone", "all", 90, "enhanced", waf=True, access_logs=True,
+                          deletion_protection=True),
+}
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    vpc_cidr: str = "10.0.0.0/16"
+    """Private IPv4 range of the VPC, /16 to /24; each zone gets a public and a private /+4 subnet."""
+    zones: int = 2
+    """Availability zones to use (2-6; fewer when the region has fewer). ALB needs at least 2."""
+    nat_gateways: str = "single"
+    """per_zone (one NAT gateway per zone: egress survives a zone outage; required in prod) or single."""
+    task_zones: str = "all"
+    """Where tasks run: all zones, or one (dev: cheaper, no cross-zone traffic)."""
+    ssl_policy: str = DEFAULT_SSL_POLICY
+    """HTTPS listener security policy: an ELBSecurityPolicy-TLS13-* policy."""
+    desync_mitigation_mode: str = "defensive"
+    """ALB HTTP desync mitigation: defensive (AWS default) or strictest."""
+    idle_timeout_s: int = 60
+    """ALB idle timeout, 1-74 s: below the gateway's 75 s keepalive."""
+    deletion_protection: bool = False
+    deregistration_delay_s: int = 30
+    """Time a draining gateway task keeps serving in-flight requests, 0-3600 s (ALB default 300)."""
+    slow_start_s: int = 0
+    """Ramp-up of a new gateway task, 0 (off) or 30-900 s; ALB allows it with round_robin only."""
+    log_retention_days: int = 30
+    container_insights: str = "enabled"
+    cpu_architecture: str = "X86_64"
+    waf: bool = False
+    """A WAFv2 web ACL (AWS managed rule groups + per-IP rate limit) associated with the ALB."""
+    waf_rate_limit: int = 2000
+    """Requests per client IP per 5 minutes before WAF blocks it (100 to 2,000,000,000)."""
+    access_logs: bool = False
+    """ALB access logs to S3."""
+    access_logs_bucket: str | None = None
+    """An existing bucket for the access logs; unset: the stack creates one."""
+    access_logs_prefix: str = "alb"
+    access_logs_retention_days: int = 90
+    service_connect_namespace: str = ""
+    """Cloud Map namespace of Service Connect; default <project>-<phase>."""
+    cpu_target_percent: int = 70
+    """Target tracking on average CPU, every service."""
+    requests_per_target: int = 1000
+    """Target tracking on ALBRequestCountPerTarget (requests per gateway task per minute)."""
+    alarm_5xx_percent: int = 5
+    """Alarm when gateway 5xx responses exceed this share of requests (5-minute windows)."""
+    alarm_p99_ms: int = 1000
+    """Alarm when the p99 target response time exceeds this."""
+    container_health_checks: dict[str, str] = field(default_factory=dict)
+    """Per program (gateway or a service name): a CMD-SHELL command, or none for images
+    without a shell. Default: wget the program's health path on localhost."""
+    container_users: dict[str, str] = field(default_factory=dict)
+    """Per program: "uid[:gid]" (default 101 for the gateway, 65532 for services) or image."""
+
+
+def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
+    known = tuple(AwsOptions.__dataclass_fields__)
+    p.unknown_keys(raw, known, "aws")
+    phase = PHASE_DEFAULTS.get(spec.phase, PHASE_DEFAULTS["dev"])
+    programs = (GATEWAY_PROGRAM, *(s.name for s in spec.services))
+
+    options = AwsOptions(
+        vpc_cidr=_vpc_cidr(p, raw),
+        zones=p.integer(raw, "zones", "aws.zones", phase.zones, 2, 6) or phase.zones,
+        nat_gateways=p.choice(raw, "nat_gateways", "aws.nat_gateways", phase.nat_gateways, NAT_MODES)
+        or phase.nat_gateways,
+        task_zones=p.choice(raw, "task_zones", "aws.task_zones", phase.task_zones, TASK_ZONES) or phase.task_zones,
+        ssl_policy=_ssl_policy(p, raw),
+        desync_mitigation_mode=p.choice(raw, "desync_mitigation_mode", "aws.desync_mitigation_mode", "defensive",
+                                        DESYNC_MODES) or "defensive",
+        idle_timeout_s=p.integer(raw, "idle_timeout_s", "aws.idle_timeout_s", 60, 1, GATEWAY_KEEPALIVE_S - 1) or 60,
+        deletion_protection=p.boolean(raw, "deletion_protection", "aws.deletion_protection",
+                                      phase.deletion_protection),
+        deregistration_delay_s=_int(p.integer(raw, "deregistration_delay_s", "aws.deregistration_delay_s",
+                                              30, 0, 3600), 30),
+        slow_start_s=_slow_start(p, raw, spec),
+        log_retention_days=_retention(p, raw, phase.log_retention_days),
+        container_insights=p.choice(raw, "container_insights", "aws.container_insights", phase.container_insights,
+                                    CONTAINER_INSIGHTS) or phase.container_insights,
+        cpu_architecture=p.choice(raw, "cpu_architecture", "aws.cpu_architecture", "X86_64", CPU_ARCHITECTURES)
+        or "X86_64",
+        waf=p.boolean(raw, "waf", "aws.waf", phase.waf),
+        waf_rate_limit=p.integer(raw, "waf_rate_limit", "aws.waf_rate_limit", 2000, 100, 2_000_000_000) or 2000,
+        access_logs=p.boolean(raw, "access_logs", "aws.access_logs", phase.access_logs),
+        access_logs_bucket=_bucket(p, raw),
+        access_logs_prefix=_prefix(p, raw),
+        access_logs_retention_days=p.integer(raw, "access_logs_retention_days", "aws.access_logs_retention_days",
+                                             90, 1, 3650) or 90,
+        service_connect_namespace=_namespace(p, raw, f"{spec.project}-{spec.phase or 'dev'}"),
+        cpu_target_percent=p.integer(raw, "cpu_target_percent", "aws.cpu_target_percent", 70, 10, 95) or 70,
+        requests_per_target=p.integer(raw, "requests_per_target", "aws.requests_per_target", 1000, 1, 1_000_000)
+        or 1000,
+        alarm_5xx_percent=p.integer(raw, "alarm_5xx_percent", "aws.alarm_5xx_percent", 5, 1, 100) or 5,
+        alarm_p99_ms=p.integer(raw, "alarm_p99_ms", "aws.alarm_p99_ms", 1000, 10, 60_000) or 1000,
+        container_health_checks=_per_program(p, raw, "container_health_checks", programs, _check_command),
+        container_users=_per_program(p, raw, "container_users", programs, _check_user),
+    )
+    _check_prod(p, options, spec)
+    _check_spec_for_aws(p, spec)
+    return options
+
+
+def _int(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _vpc_cidr(p: Problems, raw: dict) -> str:
+    value = p.string(raw, "vpc_cidr", "aws.vpc_cidr", "10.0.0.0/16") or "10.0.0.0/16"
+    allowed = "a private IPv4 network (10/8, 172.16/12 or 192.168/16) with a prefix from /16 to /24"
+    try:
+        network = ipaddress.IPv4Network(value)
+    except ValueError:
+        p.add("aws.vpc_cidr", value, allowed)
+        return "10.0.0.0/16"
+    if not network.is_private or not 16 <= network.prefixlen <= 24:
+        p.add("aws.vpc_cidr", value, allowed)
+        return "10.0.0.0/16"
+    return str(network)
+
+
+def _ssl_policy(p: Problems, raw: dict) -> str:
+    value = p.string(raw, "ssl_policy", "aws.ssl_policy", DEFAULT_SSL_POLICY) or DEFAULT_SSL_POLICY
+    if not value.startswith(TLS13_POLICY_PREFIX):
+        p.add("aws.ssl_policy", value, f"a TLS 1.3 ALB security policy ({TLS13_POLICY_PREFIX}*, "
+                                       f"e.g. {DEFAULT_SSL_POLICY})")
+        return DEFAULT_SSL_POLICY
+    return value
+
+
+def _slow_start(p: Problems, raw: dict, spec) -> int:
+    value = _int(p.integer(raw, "slow_start_s", "aws.slow_start_s", 0, 0, 900), 0)
+    if 0 < value < 30:
+        p.add("aws.slow_start_s", value, "0 (off) or an integer from 30 to 900")
+        return 0
+    algorithm = spec.load_balancer.algorithm
+    if value and algorithm != "round_robin":
+        # AWS: the least outstanding requests and weighted random algorithms cannot be used
+        # with slow start mode.
+        p.add("aws.slow_start_s", value, f"0 with load_balancer.algorithm {algorithm} "
+                                         "(ALB allows slow start with round_robin only)")
+        return 0
+    return value
+
+
+def _retention(p: Problems, raw: dict, default: int) -> int:
+    value = raw.get("log_retention_days", default)
+    if value not in LOG_RETENTION_DAYS or isinstance(value, bool):
+        p.add("aws.log_retention_days", value,
+              f"one of the CloudWatch Logs retention values: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return default
+    return int(value)
+
+
+def _bucket(p: Problems, raw: dict) -> str | None:
+    value = p.string(raw, "access_logs_bucket", "aws.access_logs_bucket", None)
+    if value is not None and (not BUCKET_RE.match(value) or ".." in value):
+        p.add("aws.access_logs_bucket", value, "an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-', "
+                                               "starting and ending with a letter or digit")
+        return None
+    return value
+
+
+def _prefix(p: Problems, raw: dict) -> str:
+    value = p.string(raw, "access_logs_prefix", "aws.access_logs_prefix", "alb") or "alb"
+    if value.startswith("/") or value.endswith("/") or "AWSLogs" in value or not re.match(r"^[A-Za-z0-9/._-]+$", value):
+        p.add("aws.access_logs_prefix", value, "letters, digits, '/', '.', '_' and '-', without a leading or "
+                                               "trailing '/' and without 'AWSLogs' (ALB adds it)")
+        return "alb"
+    return value
+
+
+def _namespace(p: Problems, raw: dict, default: str) -> str:
+    value = p.string(raw, "service_connect_namespace", "aws.service_connect_namespace", default) or default
+    if len(value) > 253 or not NAMESPACE_RE.match(value):
+        p.add("aws.service_connect_namespace", value,
+              "a DNS-style name: lowercase letters, digits, '-' and '.', at most 253 characters")
+        return default
+    return value
+
+
+def _check_command(value: str) -> str | None:
+    return None if value.strip() and "\n" not in value else "a shell command on one line, or none"
+
+
+def _check_user(value: str) -> str | None:
+    if value == "image":
+        return None
+    if not USER_RE.match(value):
+        return '"uid" or "uid:gid" (numbers), or image to keep the image\'s USER'
+    if value.split(":")[0] == "0":
+        return "a non-root uid (not 0); image keeps the image's USER"
+    return None
+
+
+def _per_program(p: Problems, raw: dict, key: str, programs: tuple[str, ...], check) -> dict[str, str]:
+    path = f"aws.{key}"
+    value = p.string_map(raw, key, path)
+    result = {}
+    for name, entry in value.items():
+        if name not in programs:
+            p.add(f"{path}.{name}", entry, f"a program of this stack: {', '.join(programs)}")
+            continue
+        problem = check(entry)
+        if problem:
+            p.add(f"{path}.{name}", entry, problem)
+            continue
+        result[name] = entry
+    return result
+
+
+def _check_prod(p: Problems, options: AwsOptions, spec) -> None:
+    """Prod keeps the safe settings; dev and staging may opt out (each stack file says why)."""
+    if spec.phase != "prod":
+        return
+    required = {
+        "aws.nat_gateways": (options.nat_gateways, "per_zone",
+                             "a single NAT gateway is one zone's failure taking every zone's egress"),
+        "aws.task_zones": (options.task_zones, "all", "tasks in one zone share its failures"),
+        "aws.deletion_protection": (options.deletion_protection, True, "the ALB is the platform's front door"),
+        "aws.waf": (options.waf, True, "the ALB faces the internet"),
+        "aws.access_logs": (options.access_logs, True, "requests must be traceable after an incident"),
+    }
+    for path, (value, wanted, why) in required.items():
+        if value != wanted:
+            p.add(path, value, f"{str(wanted).lower() if isinstance(wanted, bool) else wanted} in prod ({why})")
+
+
+def _check_spec_for_aws(p: Problems, spec) -> None:
+    """What the neutral spec allows but AWS does not (or this target cannot honour)."""
+    if not REGION_RE.match(spec.region):
+        p.add("region", spec.region, "an AWS region name such as us-east-1 or eu-west-3")
+
+    hc, hp = spec.load_balancer.health_check, "load_balancer.health_check"
+    # ALB target group health-check ranges (provider docs, aws.lb.TargetGroup health_check).
+    for key, value, lo, hi in (("interval_s", hc.interval_s, 5, 300), ("timeout_s", hc.timeout_s, 2, 120),
+                               ("healthy_threshold", hc.healthy_threshold, 2, 10),
+                               ("unhealthy_threshold", hc.unhealthy_threshold, 2, 10)):
+        if not lo <= value <= hi:
+            p.add(f"{hp}.{key}", value, f"an integer from {lo} to {hi} on the aws target (ALB health check range)")
+
+    tls = spec.load_balancer.tls_certificate
+    if tls is not None:
+        match = ACM_ARN_RE.match(tls)
+        if not match:
+            p.add("load_balancer.tls_certificate", tls,
+                  "an ACM certificate ARN: arn:aws:acm:<region>:<12-digit account>:certificate/<uuid>")
+        elif match.group("region") != spec.region:
+            p.add("load_balancer.tls_certificate", tls,
+                  f"a certificate in the stack's region {spec.region} (an ALB uses ACM certificates of its region)")
+    elif spec.phase == "staging":
+        p.add("load_balancer.tls_certificate", None,
+              "an ACM certificate ARN: on aws only dev may serve plain HTTP")
+
+    topic = spec.monitoring.alarm_topic
+    if topic is not None and not SNS_ARN_RE.match(topic):
+        p.add("monitoring.alarm_topic", topic,
+              "an SNS standard topic ARN: arn:aws:sns:<region>:<12-digit account>:<topic name>")
+    if topic is None and spec.phase == "prod" and spec.monitoring.enabled:
+        p.add("monitoring.alarm_topic", None, "an SNS topic ARN: prod alarms must reach someone")
+
+    for service in spec.services:
+        if service.name == GATEWAY_PROGRAM:
+            p.add(f"services.{service.name}", service.name,
+                  f"a name other than {GATEWAY_PROGRAM!r} (the gateway fleet's name on aws)")
+    sized = [("gateway", spec.gateway, GATEWAY_SCRATCH_MIB),
+             *((f"services.{s.name}", s, SERVICE_SCRATCH_MIB) for s in spec.services)]
+    for path, program, scratch in sized:
+        try:
+            program_task_size(program.cpu_millicores, program.memory_mib, scratch)
+        except ValueError as err:
+            p.add(path, {"cpu_millicores": program.cpu_millicores, "memory_mib": program.memory_mib},
+                  f"a size one Fargate task can hold ({err})")
+
+
+TARGET_OPTION_PARSERS["aws"] = parse_aws_options
