@@ -11,7 +11,10 @@ help:
 	@echo "make setup                      create $(VENV) and install requirements (idempotent)"
 	@echo "make test                       the whole test suite"
 	@echo "make plan STACK=kubernetes-prod offline plan under Pulumi's mocks [MANIFESTS=dir]"
+	@echo "make check [STACK=aws-prod]     offline policy check (every stack when STACK is unset); exit 1 on a mandatory violation"
 	@echo "make up STACK=local-dev         pulumi up (needs the Pulumi CLI; local file backend by default)"
+	@echo "make loadtest URL=... [REQUESTS=600] [CONCURRENCY=8]  bounded load: distribution, p50/p95/p99, errors, PNG"
+	@echo "make bench-local                latency/throughput per hop and failover of the local topology"
 
 # Idempotent: the venv is created once; pip install is re-run only when requirements change.
 $(VENV)/.installed: requirements.txt
@@ -26,6 +29,16 @@ test: setup
 
 plan: setup
 	@$(PY) -m tools.plan $(STACK) $(if $(MANIFESTS),--manifests $(MANIFESTS))
+
+check: setup
+	@$(PY) -m tools.check $(STACK)
+
+loadtest: setup
+	@test -n "$(URL)" || { echo "name a URL: make loadtest URL=http://127.0.0.1:8000/users [REQUESTS=600] [CONCURRENCY=8]"; exit 2; }
+	@$(PY) -m tools.loadtest --url "$(URL)" --requests $(or $(REQUESTS),600) --concurrency $(or $(CONCURRENCY),8) --out $(or $(OUT),build/loadtest)
+
+bench-local: setup
+	@$(PY) -m tools.bench_local
 
 manifests: setup
 	@$(PY) -m tools.plan $(STACK) --manifests $(or $(MANIFESTS),build/manifests/$(STACK))

@@ -244,3 +244,11 @@ def test_live_gateway_routes_balances_and_fails_over(tmp_path):
         for proc in procs:
             proc.wait(5)
     assert '"status":"200"' in (tmp_path / "access.log").read_text()
+
+
+def test_listen_host_binds_one_address():
+    lines = [x.strip() for x in render_gateway_config(make_spec(), LOCAL_SERVERS, listen_port=9000,
+                                                      listen_host="127.0.0.1").splitlines()]
+    assert "listen 127.0.0.1:9000;" in lines and "listen 9000;" not in lines
+    with pytest.raises(ValueError, match="listen_host"):
+        render_gateway_config(make_spec(), LOCAL_SERVERS, listen_host="127.0.0.1; evil")

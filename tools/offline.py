@@ -18,6 +18,7 @@ from typing import Any, Callable
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import ROOT
@@ -168,7 +169,9 @@ class _CaptureMonitor(pulumi_mocks.MockMonitor):
 
 
 def _plain(value: Any) -> Any:
-    """Drop the SDK's unknown sentinels and containers so inputs are plain JSON-like data."""
+    """Plain JSON-like data; a value unknown until the update becomes the engine's own marker."""
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -116,6 +116,11 @@ def container_definition(args: FargateServiceArgs, log_group: str, region: str) 
         "linuxParameters": {
             "initProcessEnabled": True,  # reaps zombies and forwards SIGTERM for a clean drain
             "capabilities": {"drop": ["ALL"]},
+            # Fargate accepts tmpfs since 2026-01-06 (AWS What's New "amazon-ecs-tmpfs-mounts-aws-
+            # fargate-managed-instances"; aws/containers-roadmap#736, Shipped). Older ECS pages still
+            # say "not supported on Fargate": they predate it. Announced for commercial regions; not
+            # verified for GovCloud/China. A tmpfs is mode 1777, so uids 101/65532 can write it, unlike
+            # a task `volume` bind mount, which Fargate creates root-owned (containers-roadmap#938).
             "tmpfs": [{"containerPath": SCRATCH_PATH, "size": args.scratch_mib,
                        "mountOptions": ["nosuid", "nodev", "noexec"]}],
         },

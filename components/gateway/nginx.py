@@ -98,6 +98,7 @@ def render_gateway_config(
     upstream_servers: Mapping[str, Sequence[str]],
     *,
     listen_port: int | None = None,
+    listen_host: str | None = None,
     pid_path: str = "/tmp/nginx.pid",
     temp_dir: str = "/tmp",
     access_log: str = "/dev/stdout",
@@ -111,7 +112,7 @@ def render_gateway_config(
     if not 1 <= port <= 65535:
         raise ValueError(f"listen_port: {port} is not a port (1-65535)")
     for value, what in ((pid_path, "pid_path"), (temp_dir, "temp_dir"), (access_log, "access_log"),
-                        (error_log, "error_log"), (instance_id, "instance_id")):
+                        (error_log, "error_log"), (instance_id, "instance_id"), (listen_host, "listen_host")):
         if value is not None:
             _check(value, what)
     temp = temp_dir.rstrip("/") or "/"
@@ -149,7 +150,8 @@ def render_gateway_config(
                           hc.unhealthy_threshold, hc.interval_s)
 
     server = [
-        f"listen {port};",
+        # Every interface by default (right in a container); the local target passes loopback.
+        f"listen {listen_host}:{port};" if listen_host else f"listen {port};",
         "proxy_http_version 1.1;",
         'proxy_set_header Connection "";',  # required for upstream keepalive
         "proxy_set_header Host $host;",

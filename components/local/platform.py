@@ -1,0 +1,122 @@
+"""The local target: the whole dev topology as Pulumi resources on this machine.
+
+    apigw:local:Platform  <name>
+    ├── PortCheck              <name>-ports            (refuses busy ports before anything starts)
+    ├── apigw:local:Service    <name>-<service>        one per service
+    │   └── Process            <name>-<service>-<i>    its instances (demo backend or `command`)
+    ├── apigw:local:GatewayFleet <name>-gateway        after every service
+    │   ├── Process            <name>-gateway-<i>      nginx, the shared gateway config
+    │   └── Process            <name>-gateway-readiness takes failing backends out of rotation
+    └── apigw:local:LoadBalancer <name>-lb             after the gateways
+        └── Process            <name>-lb-haproxy       HAProxy + its Prometheus endpoint
+
+Children are named after their component plus a stable key (service name, instance number),
+so adding an instance or a service never renames the others. Instances of one service (and
+the gateways) depend on each other in turn, so an update restarts them one at a time.
+`pulumi destroy` stops them in reverse order. Processes, configs and logs live in the state dir (default `.state/<stack>`).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+
+from components.local.options import REPO
+from components.local.provider import LocalProcess, PortCheck
+from components.local.topology import Topology, options_of, plan_topology
+from components.spec import StackSpec
+
+
+
+@dataclass(frozen=True)
+class LocalPlatformArgs:
+    topology: Topology
+    """What to run, from plan_topology (pure)."""
+    repo: str = str(REPO)
+    """Where the provider process imports this package from."""
+
+
+def _rolling(name: str, plans: list, repo: str, depends_on: list, parent) -> dict:
+    """One process per instance, each after the previous one: an update that restarts them all
+    goes one instance at a time, so the others keep serving (no all-down moment)."""
+    processes: dict = {}
+    previous: list = []
+    for plan in plans:
+        number = plan.instance_id.rsplit("-", 1)[1]
+        processes[plan.instance_id] = LocalProcess(f"{name}-{number}", plan, repo, pulumi.ResourceOptions(
+            parent=parent, depends_on=[*depends_on, *previous]))
+        previous = [processes[plan.instance_id]]
+    return processes
+
+
+class LocalService(pulumi.ComponentResource):
+    """The instances of one backend service."""
+
+    def __init__(self, name: str, args: LocalPlatformArgs, service: str, depends_on: list,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("apigw:local:Service", name, None, opts)
+        self.processes = _rolling(name, args.topology.backends(service), args.repo, depends_on, self)
+        self.register_outputs({"pids": {k: p.pid for k, p in self.processes.items()}})
+
+
+class GatewayFleet(pulumi.ComponentResource):
+    """The nginx gateway instances and the readiness controller that edits their upstreams."""
+
+    def __init__(self, name: str, args: LocalPlatformArgs, depends_on: list,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("apigw:local:GatewayFleet", name, None, opts)
+        self.processes = _rolling(name, args.topology.by_role("gateway"), args.repo, depends_on, self)
+        self.readiness = LocalProcess(f"{name}-readiness", args.topology.get("readiness"), args.repo,
+                                      pulumi.ResourceOptions(parent=self,
+                                                             depends_on=[*depends_on, *self.processes.values()]))
+        self.register_outputs({"pids": {k: p.pid for k, p in self.processes.items()}})
+
+
+class LocalLoadBalancer(pulumi.ComponentResource):
+    """HAProxy in front of the gateways."""
+
+    def __init__(self, name: str, args: LocalPlatformArgs, depends_on: list,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("apigw:local:LoadBalancer", name, None, opts)
+        topology = args.topology
+        self.haproxy = LocalProcess(f"{name}-haproxy", topology.get("lb"), args.repo,
+                                    pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+        self.url = topology.url
+        self.metrics_url = topology.metrics_url
+        self.register_outputs({"url": self.url, "metrics_url": self.metrics_url, "pid": self.haproxy.pid})
+
+
+class LocalPlatform(pulumi.ComponentResource):
+    def __init__(self, name: str, args: LocalPlatformArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("apigw:local:Platform", name, None, opts)
+        topology = args.topology
+        self.port_check = PortCheck(f"{name}-ports", topology, args.repo, pulumi.ResourceOptions(parent=self))
+        # Children do not inherit a component's depends_on, so each gets the list it needs:
+        # nothing starts before the port check; gateways after every backend; HAProxy last.
+        first = [self.port_check]
+        self.services = {s.name: LocalService(f"{name}-{s.name}", args, s.name, first,
+                                              pulumi.ResourceOptions(parent=self))
+                         for s in topology.spec.services}
+        self.gateways = GatewayFleet(f"{name}-gateway", args, [*first, *self.services.values()],
+                                     pulumi.ResourceOptions(parent=self))
+        self.load_balancer = LocalLoadBalancer(f"{name}-lb", args, [*first, self.gateways],
+                                               pulumi.ResourceOptions(parent=self))
+        self.url = topology.url
+        self.metrics_url = topology.metrics_url
+        self.stats_url = topology.stats_url
+        self.state_dir = topology.state_dir
+        self.register_outputs({"url": self.url, "metrics_url": self.metrics_url, "stats_url": self.stats_url,
+                               "state_dir": self.state_dir})
+
+
+def build(spec: StackSpec) -> dict:
+    """Register the local topology of `spec`; returns the stack outputs."""
+    state_dir = options_of(spec).resolve_state_dir(pulumi.get_stack())
+    # sys.executable: the project's virtualenv (Pulumi runs the program with it), so the demo
+    # backend and the readiness controller run with the same Python and packages.
+    topology = plan_topology(spec, state_dir, python=sys.executable)
+    platform = LocalPlatform(spec.project, LocalPlatformArgs(topology))
+    return {"url": platform.url, "metrics_url": platform.metrics_url, "stats_url": platform.stats_url,
+            "state_dir": platform.state_dir}

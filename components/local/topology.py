@@ -1,0 +1,355 @@
+"""Plan every process of the local topology: argv, ports, health check and rendered files.
+
+Pure Python (no Pulumi import, nothing started): the Pulumi resources, the tests and
+tools/bench_local.py all start exactly what `plan_topology` returns, in its order:
+
+    backends (M per service) -> nginx gateways (N) -> readiness controller -> HAProxy
+
+- HAProxy balances over the gateways with the spec's algorithm and health check, retries a
+  failed request on another gateway (`retries` + `option redispatch` + `retry-on`), and serves
+  its Prometheus endpoint.
+- Each gateway runs the same nginx.conf as the cloud targets (components/gateway/nginx.py),
+  with its own listen port, pid, temp dir and instance id; its upstreams are the backends.
+- nginx (open source) has no active health checks. On the cloud targets readiness probes take
+  a failing backend out of the Service's endpoints; here components/local/readiness.py does
+  that job: it checks every backend with the spec's path/interval/rise/fall and re-renders the
+  gateways' configs with the healthy backends only (then reloads nginx).
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field
+
+from components.gateway.nginx import render_gateway_config
+from components.local.options import REPO, LocalOptions, planned_ports, service_port
+from components.spec import (Gateway, HealthCheck, Instances, LoadBalancer, Monitoring, Service,
+                             StackSpec)
+
+# The spec's neutral algorithm names -> HAProxy `balance` modes.
+HAPROXY_BALANCE = {
+    "round_robin": "roundrobin",
+    "least_connections": "leastconn",
+    "random": "random",
+    "source_ip_hash": "source",
+}
+HAPROXY_RETRIES = 3
+# Response errors worth replaying on another gateway; only for idempotent methods (below).
+HAPROXY_RETRY_ON = "conn-failure empty-response junk-response response-timeout 502 503 504"
+IDEMPOTENT_METHODS = "GET HEAD OPTIONS PUT DELETE"
+DEMO_BACKEND_MODULE = "components.local.demo_backend"
+READINESS_MODULE = "components.local.readiness"
+
+
+@dataclass(frozen=True)
+class ProcessPlan:
+    """One process to run. Plain data, so it round-trips through Pulumi inputs."""
+
+    key: str
+    """Stable and unique in the topology: `svc-<service>-<i>`, `gw-<i>`, `readiness`, `lb`."""
+    role: str
+    """backend, gateway, readiness or load_balancer."""
+    description: str
+    argv: tuple[str, ...]
+    cwd: str
+    log_path: str
+    pid_path: str
+    ports: tuple[int, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+    """(absolute path, content) written before the process starts."""
+    dirs: tuple[str, ...] = ()
+    """Directories created before the process starts (nginx's temp dir)."""
+    health_url: str | None = None
+    health_status: str = "200"
+    """Status codes that count as healthy, in the spec's matcher syntax."""
+    ready_file: str | None = None
+    """For a process without a port: healthy once this JSON file names its pid."""
+    instance_id: str | None = None
+    service: str | None = None
+    start_timeout_s: int = 20
+
+    def to_inputs(self) -> dict:
+        d = asdict(self)
+        d["argv"] = list(self.argv)
+        d["ports"] = list(self.ports)
+        d["dirs"] = list(self.dirs)
+        d["env"] = {k: v for k, v in self.env}
+        d["files"] = [{"path": p, "content": c} for p, c in self.files]
+        return d
+
+    @classmethod
+    def from_inputs(cls, d: dict) -> "ProcessPlan":
+        """Inverse of to_inputs; tolerant of Pulumi's wire form (numbers as floats, extra keys)."""
+        known = {f for f in cls.__dataclass_fields__}
+        d = {k: v for k, v in d.items() if k in known}
+        return cls(**{
+            **d,
+            "argv": tuple(str(a) for a in d.get("argv") or ()),
+            "ports": tuple(int(p) for p in d.get("ports") or ()),
+            "dirs": tuple(str(p) for p in d.get("dirs") or ()),
+            "env": tuple(sorted((str(k), str(v)) for k, v in (d.get("env") or {}).items())),
+            "files": tuple((str(f["path"]), str(f["content"])) for f in d.get("files") or ()),
+            "start_timeout_s": int(d.get("start_timeout_s") or 20),
+        })
+
+
+@dataclass(frozen=True)
+class Topology:
+    spec: StackSpec
+    state_dir: str
+    processes: tuple[ProcessPlan, ...]
+    """In start order; stop in reverse."""
+    url: str
+    metrics_url: str
+    stats_url: str
+    port_uses: tuple = field(default=(), repr=False)
+
+    def get(self, key: str) -> ProcessPlan:
+        return next(p for p in self.processes if p.key == key)
+
+    def by_role(self, role: str) -> list[ProcessPlan]:
+        return [p for p in self.processes if p.role == role]
+
+    def backends(self, service: str) -> list[ProcessPlan]:
+        return [p for p in self.processes if p.role == "backend" and p.service == service]
+
+
+def options_of(spec: StackSpec) -> LocalOptions:
+    return spec.options if isinstance(spec.options, LocalOptions) else LocalOptions()
+
+
+def status_matches(status: int, matcher: str) -> bool:
+    """Whether an HTTP status satisfies a spec matcher ("200", "200-299", "200,204")."""
+    for part in str(matcher).split(","):
+        lo, _, hi = part.partition("-")
+        if int(lo) <= status <= int(hi or lo):
+            return True
+    return False
+
+
+def haproxy_expect(matcher: str) -> str:
+    """The `http-check expect` line for a spec matcher."""
+    if matcher.isdigit():
+        return f"http-check expect status {matcher}"
+    alternatives = []
+    for part in matcher.split(","):
+        lo, _, hi = part.partition("-")
+        lo_i, hi_i = int(lo), int(hi or lo)
+        code = lo_i
+        while code <= hi_i:
+            if code % 100 == 0 and code + 99 <= hi_i:  # a whole hundred: 2xx
+                alternatives.append(f"{code // 100}[0-9][0-9]")
+                code += 100
+            else:
+                alternatives.append(str(code))
+                code += 1
+    return f"http-check expect rstatus ^({'|'.join(alternatives)})$"
+
+
+def gateway_instance_id(i: int) -> str:
+    return f"gateway-{i}"
+
+
+def backend_instance_id(service: str, i: int) -> str:
+    return f"{service}-{i}"
+
+
+def gateway_dir(state_dir: str, i: int) -> pathlib.Path:
+    return pathlib.Path(state_dir) / gateway_instance_id(i)
+
+
+def render_local_gateway(spec: StackSpec, state_dir: str, i: int,
+                         upstream_servers: dict[str, list[str]]) -> str:
+    """The nginx.conf of gateway instance i: the shared gateway config, local paths and port."""
+    options = options_of(spec)
+    port = options.gateway_base_port + i - 1
+    directory = gateway_dir(state_dir, i)
+    return render_gateway_config(
+        spec, upstream_servers, listen_port=port, listen_host=options.listen_host,
+        pid_path=str(directory / "nginx.pid"), temp_dir=str(directory / "tmp"),
+        access_log=str(directory / "access.log"), error_log=str(directory / "error.log"),
+        instance_id=gateway_instance_id(i))
+
+
+def all_upstreams(spec: StackSpec) -> dict[str, list[str]]:
+    options = options_of(spec)
+    return {s.name: [f"{options.listen_host}:{service_port(options, spec, s.name, i)}"
+                     for i in range(1, s.instances.min + 1)] for s in spec.services}
+
+
+def render_haproxy(spec: StackSpec) -> str:
+    options = options_of(spec)
+    hc = spec.load_balancer.health_check
+    host = options.listen_host
+    servers = [f"    server {gateway_instance_id(i)} {host}:{options.gateway_base_port + i - 1} check"
+               for i in range(1, spec.gateway.instances.min + 1)]
+    lines = [
+        f"# Generated by components/local/topology.py from the stack spec ({spec.project}); do not edit.",
+        "global",
+        "    maxconn 4096",
+        "    log stdout format raw local0 info",
+        "    hard-stop-after 5s",
+        "",
+        "defaults",
+        "    mode http",
+        "    log global",
+        "    option httplog",
+        "    option dontlog-normal",  # log errors and retries only; the loadtest reports the rest
+        "    timeout connect 2s",
+        "    timeout client 30s",
+        "    timeout server 30s",
+        "    timeout http-request 10s",
+        f"    timeout check {hc.timeout_s}s",
+        # A request that fails on one gateway is replayed on another one, so a gateway that
+        # dies between two health checks costs latency, not a failed client request.
+        f"    retries {HAPROXY_RETRIES}",
+        "    option redispatch 1",
+        f"    retry-on {HAPROXY_RETRY_ON}",
+        "",
+        "frontend apigw",
+        f"    bind {host}:{options.load_balancer_port}",
+        "    option forwardfor",
+        "    default_backend gateways",
+        "",
+        "backend gateways",
+        f"    balance {HAPROXY_BALANCE[spec.load_balancer.algorithm]}",
+        f"    option httpchk GET {hc.path}",
+        f"    {haproxy_expect(hc.matcher)}",
+        f"    default-server inter {hc.interval_s}s rise {hc.healthy_threshold} fall {hc.unhealthy_threshold}",
+        # A POST that got no answer may already have acted: replay it only if it never connected.
+        f"    acl idempotent method {IDEMPOTENT_METHODS}",
+        "    http-request disable-l7-retry if !idempotent",
+        *servers,
+        "",
+        "frontend prometheus",
+        f"    bind {host}:{options.haproxy_stats_port}",
+        "    http-request use-service prometheus-exporter if { path /metrics }",
+        "    stats enable",
+        "    stats uri /stats",
+        "    stats refresh 5s",
+        "    no log",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def spec_to_dict(spec: StackSpec) -> dict:
+    return asdict(spec)
+
+
+def spec_from_dict(d: dict) -> StackSpec:
+    """Inverse of spec_to_dict (used by the readiness controller, which re-renders gateways)."""
+    g = d["gateway"]
+    lb = d["load_balancer"]
+    return StackSpec(**{
+        **d,
+        "gateway": Gateway(**{**g, "instances": Instances(**g["instances"])}),
+        "services": tuple(Service(**{**s, "instances": Instances(**s["instances"])}) for s in d["services"]),
+        "load_balancer": LoadBalancer(**{**lb, "health_check": HealthCheck(**lb["health_check"])}),
+        "monitoring": Monitoring(**d["monitoring"]),
+        "options": LocalOptions(**d["options"]) if d.get("options") else None,
+    })
+
+
+def _files_dir(state_dir: str, *parts: str) -> str:
+    return str(pathlib.Path(state_dir, *parts))
+
+
+def _backend(spec: StackSpec, service: Service, i: int, state_dir: str, python: str) -> ProcessPlan:
+    options = options_of(spec)
+    port = service_port(options, spec, service.name, i)
+    instance = backend_instance_id(service.name, i)
+    host = options.listen_host
+    if service.command:
+        argv = tuple(shlex.split(service.command.replace("{port}", str(port)).replace("{host}", host)))
+    else:
+        argv = (python, "-m", DEMO_BACKEND_MODULE, "--service", service.name, "--instance", instance,
+                "--host", host, "--port", str(port), "--prefix", service.path_prefix,
+                "--health-path", service.health_check_path)
+    env = {**service.environment, "PORT": str(port), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    key = f"svc-{instance}"
+    return ProcessPlan(
+        key=key, role="backend", description=f"{service.name} instance {i}", argv=argv, cwd=str(REPO),
+        log_path=_files_dir(state_dir, "logs", f"{key}.log"), pid_path=_files_dir(state_dir, "pids", f"{key}.json"),
+        ports=(port,), env=tuple(sorted(env.items())),
+        health_url=f"http://{host}:{port}{service.health_check_path}",
+        health_status=spec.load_balancer.health_check.matcher, instance_id=instance, service=service.name,
+        start_timeout_s=options.start_timeout_s)
+
+
+def plan_topology(spec: StackSpec, state_dir: str | pathlib.Path, *, python: str | None = None,
+                  nginx: str = "nginx", haproxy: str = "haproxy") -> Topology:
+    """Every process of the stack's local topology, in start order.
+
+    `nginx` and `haproxy` are program names or paths (resolved on PATH, then /usr/sbin, at start).
+    """
+    if spec.target != "local":
+        raise ValueError(f"plan_topology: stack target is {spec.target!r}, not 'local'")
+    options = options_of(spec)
+    state_dir = str(pathlib.Path(state_dir).resolve())
+    python = python or sys.executable
+    host = options.listen_host
+    processes: list[ProcessPlan] = []
+
+    for service in spec.services:
+        processes += [_backend(spec, service, i, state_dir, python) for i in range(1, service.instances.min + 1)]
+
+    upstreams = all_upstreams(spec)
+    for i in range(1, spec.gateway.instances.min + 1):
+        port = options.gateway_base_port + i - 1
+        directory = gateway_dir(state_dir, i)
+        conf = directory / "nginx.conf"
+        key = f"gw-{i}"
+        processes.append(ProcessPlan(
+            key=key, role="gateway", description=f"gateway instance {i}",
+            # -e: nginx opens its default error log before reading the config; keep it ours.
+            argv=(nginx, "-p", str(directory), "-c", str(conf), "-e", str(directory / "error.log"),
+                  "-g", "daemon off;"),
+            cwd=str(directory), log_path=_files_dir(state_dir, "logs", f"{key}.log"),
+            pid_path=_files_dir(state_dir, "pids", f"{key}.json"), ports=(port,),
+            files=((str(conf), render_local_gateway(spec, state_dir, i, upstreams)),),
+            dirs=(str(directory / "tmp"),),
+            health_url=f"http://{host}:{port}{spec.gateway.health_check_path}", health_status="200",
+            instance_id=gateway_instance_id(i), start_timeout_s=options.start_timeout_s))
+
+    readiness_dir = pathlib.Path(state_dir, "readiness")
+    hc = spec.load_balancer.health_check
+    readiness_plan = {
+        "spec": spec_to_dict(spec),
+        "state_dir": state_dir,
+        "status_path": str(readiness_dir / "status.json"),
+        "interval_s": hc.interval_s, "timeout_s": hc.timeout_s,
+        "rise": hc.healthy_threshold, "fall": hc.unhealthy_threshold, "matcher": hc.matcher,
+        "gateways": [{"index": i, "conf_path": str(gateway_dir(state_dir, i) / "nginx.conf"),
+                      "pid_path": str(gateway_dir(state_dir, i) / "nginx.pid")}
+                     for i in range(1, spec.gateway.instances.min + 1)],
+        "backends": [{"service": p.service, "instance": p.instance_id, "address": f"{host}:{p.ports[0]}",
+                      "health_url": p.health_url} for p in processes if p.role == "backend"],
+    }
+    plan_path = readiness_dir / "plan.json"
+    processes.append(ProcessPlan(
+        key="readiness", role="readiness", description="the backend readiness controller",
+        argv=(python, "-m", READINESS_MODULE, "--plan", str(plan_path)), cwd=str(REPO),
+        log_path=_files_dir(state_dir, "logs", "readiness.log"), pid_path=_files_dir(state_dir, "pids", "readiness.json"),
+        env=(("PYTHONPATH", str(REPO)), ("PYTHONUNBUFFERED", "1")),
+        files=((str(plan_path), json.dumps(readiness_plan, indent=2, sort_keys=True) + "\n"),),
+        ready_file=readiness_plan["status_path"], start_timeout_s=options.start_timeout_s))
+
+    cfg = pathlib.Path(state_dir, "haproxy", "haproxy.cfg")
+    processes.append(ProcessPlan(
+        key="lb", role="load_balancer", description="the load balancer (HAProxy)",
+        argv=(haproxy, "-db", "-f", str(cfg)), cwd=str(cfg.parent),
+        log_path=_files_dir(state_dir, "logs", "lb.log"), pid_path=_files_dir(state_dir, "pids", "lb.json"),
+        ports=(options.load_balancer_port, options.haproxy_stats_port), files=((str(cfg), render_haproxy(spec)),),
+        # Through HAProxy to a gateway: healthy means the whole front of the chain answers.
+        health_url=f"http://{host}:{options.load_balancer_port}{spec.gateway.health_check_path}",
+        health_status="200", start_timeout_s=options.start_timeout_s))
+
+    return Topology(
+        spec=spec, state_dir=state_dir, processes=tuple(processes),
+        url=f"http://{host}:{options.load_balancer_port}",
+        metrics_url=f"http://{host}:{options.haproxy_stats_port}/metrics",
+        stats_url=f"http://{host}:{options.haproxy_stats_port}/stats",
+        port_uses=tuple(planned_ports(options, spec)))

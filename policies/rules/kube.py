@@ -1,0 +1,82 @@
+"""Kubernetes helpers shared by the rules: where a workload keeps its pod spec, selectors, spreading."""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import dig, listed
+from .types import K8S_CRONJOB, K8S_POD
+
+HOSTNAME_KEY = "kubernetes.io/hostname"
+ZONE_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+
+
+def pod_spec_path(type_token: str) -> str:
+    if type_token == K8S_POD:
+        return "spec"
+    if type_token == K8S_CRONJOB:
+        return "spec.jobTemplate.spec.template.spec"
+    return "spec.template.spec"
+
+
+def pod_spec(props: dict, type_token: str) -> dict:
+    spec = dig(props, pod_spec_path(type_token))
+    return spec if isinstance(spec, dict) else {}
+
+
+def template_labels(props: dict, type_token: str) -> dict:
+    path = "metadata.labels" if type_token == K8S_POD else pod_spec_path(type_token)[:-len(".spec")] + ".metadata.labels"
+    found = dig(props, path)
+    return found if isinstance(found, dict) else {}
+
+
+def containers(spec: dict, init: bool = False) -> list[tuple[str, dict]]:
+    """(field, container) pairs: field is `containers` or `initContainers`."""
+    fields = ("containers", "initContainers") if init else ("containers",)
+    return [(f, c) for f in fields for c in listed(spec.get(f)) if isinstance(c, dict)]
+
+
+def container_path(type_token: str, field: str, container: dict, index: int) -> str:
+    return f"{pod_spec_path(type_token)}.{field}[{container.get('name') or index}]"
+
+
+def namespace(props: dict) -> str:
+    return dig(props, "metadata.namespace") or "default"
+
+
+def name(props: dict, fallback: str) -> str:
+    return dig(props, "metadata.name") or fallback
+
+
+def selector_matches(selector: Any, labels: dict) -> bool:
+    """A LabelSelector (matchLabels + matchExpressions) against a pod's labels."""
+    if not isinstance(selector, dict) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in listed(selector.get("matchExpressions")):
+        key, op, values = expr.get("key"), expr.get("operator"), listed(expr.get("values"))
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def service_selects(service_props: dict, labels: dict) -> bool:
+    selector = dig(service_props, "spec.selector")
+    return isinstance(selector, dict) and bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def spread_constraints(spec: dict, keys: tuple[str, ...]) -> list[dict]:
+    return [c for c in listed(spec.get("topologySpreadConstraints"))
+            if isinstance(c, dict) and c.get("topologyKey") in keys]
+
+
+def required_anti_affinity(spec: dict, keys: tuple[str, ...]) -> bool:
+    terms = listed(dig(spec, "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"))
+    return any(isinstance(t, dict) and t.get("topologyKey") in keys for t in terms)

@@ -1,0 +1,93 @@
+"""prod-load-balanced-gateway: a prod stack has a load balancer in front of at least 2 gateway instances.
+
+The reference's production setup: a load balancer, then API gateway servers 1..N. This stack
+rule follows the routes the program declares (Ingress/HTTPRoute/LoadBalancer Service to the
+Deployment behind it; ALB listener to target group to ECS service, auto scaling group or
+attachments) and counts the instances at their minimum (HPA minReplicas, scalable-target min
+capacity, ...). An Application Gateway or a GCP backend service is followed through the
+Kubernetes Ingress/HTTPRoute that it serves.
+"""
+from __future__ import annotations
+
+from .common import PROD_MIN_INSTANCES, Stack, dig, resource_message, setting, show, stack_policy
+from .topology import (AWS_TG_ATTACHMENT, Backend, K8S_HTTP_ROUTE, aws_lb_backends, k8s_ingress_backends,
+                       k8s_route_backends, k8s_service_backends)
+from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LBS, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
+                    AWS_TARGET_GROUPS, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES, K8S_HPAS, K8S_INGRESS, K8S_REPLICATED,
+                    K8S_SERVICE)
+
+NAME = "prod-load-balanced-gateway"
+LOCAL_PROCESS = "pulumi-python:dynamic/local:Process"
+"""The local target's processes (components/local/provider.py); `role` says what each one is.
+Not a provider SDK token, so not in TOKENS: tests/test_policy_tokens.py checks it against local-dev."""
+
+TOKENS = {
+    K8S_INGRESS: ("spec", "metadata"), K8S_SERVICE: ("spec", "metadata"),
+    **{t: ("spec", "metadata") for t in (*K8S_REPLICATED, *K8S_HPAS)},
+    **{t: () for t in AWS_LBS},
+    **{t: ("loadBalancerArn", "defaultActions") for t in AWS_LISTENERS},
+    **{t: ("listenerArn", "actions") for t in AWS_LISTENER_RULES},
+    **{t: () for t in AWS_TARGET_GROUPS},
+    AWS_ECS_SERVICE: ("loadBalancers", "desiredCount", "name"),
+    AWS_SCALABLE_TARGET: ("resourceId", "minCapacity"),
+    AWS_ASG: ("targetGroupArns", "minSize"),
+    AWS_TG_ATTACHMENT: ("targetGroupArn",),
+    AZ_APP_GATEWAY: (), **{t: () for t in GCP_BACKEND_SERVICES},
+}
+
+
+def load_balancers(stack: Stack) -> list[tuple[object, list]]:
+    """Every entry point the program declares, with what it routes to."""
+    entries = [(i, k8s_ingress_backends(stack, i)) for i in stack.of_type(K8S_INGRESS)]
+    entries += [(r, k8s_route_backends(stack, r)) for r in stack.of_type(K8S_HTTP_ROUTE)]
+    entries += [(s, k8s_service_backends(stack, s)) for s in stack.of_type(K8S_SERVICE)
+                if dig(stack.props[s.urn], "spec.type") == "LoadBalancer"]
+    entries += [(lb, aws_lb_backends(stack, lb)) for lb in stack.of_type(*AWS_LBS)]
+    local = [p for p in stack.of_type(LOCAL_PROCESS) if stack.props[p.urn].get("role") == "load_balancer"]
+    gateways = [p for p in stack.of_type(LOCAL_PROCESS) if stack.props[p.urn].get("role") == "gateway"]
+    # HAProxy balances over every gateway process together: the fleet is their count.
+    fleet = [Backend(gateways[0], len(gateways), f"{len(gateways)} gateway processes")] if gateways else []
+    entries += [(lb, fleet) for lb in local]
+    return entries
+
+
+def validate(args, report):
+    stack = Stack(args.resources)
+    floor = setting(args, "minInstances", PROD_MIN_INSTANCES)
+    entries = load_balancers(stack)
+    served = [lb for lb, backends in entries if backends]
+    fronts = stack.of_type(AZ_APP_GATEWAY, *GCP_BACKEND_SERVICES)
+    if not entries and not fronts:
+        report(f"the stack has no load balancer (no Ingress, HTTPRoute, Service of type LoadBalancer, ALB, "
+               f"Application Gateway or backend service); prod needs one in front of at least {floor} gateway "
+               f"instances ({NAME})")
+        return
+    for lb, backends in entries:
+        if not backends:
+            report(resource_message(lb.name, lb.resource_type,
+                                    "routes to no instances this program runs (no matching Service, Deployment, "
+                                    f"ECS service or auto scaling group); prod needs at least {floor} gateway "
+                                    "instances behind it", NAME), lb.urn)
+        for backend in backends:
+            if backend.minimum < floor:
+                report(resource_message(
+                    lb.name, lb.resource_type,
+                    f"routes to {backend.resource.name} ({backend.resource.resource_type}), which runs "
+                    f"{show(backend.minimum)} instance(s) at its minimum ({backend.source}); prod needs at least "
+                    f"{floor} gateway instances behind the load balancer", NAME), lb.urn)
+    if fronts and not served:
+        for front in fronts:
+            report(resource_message(front.name, front.resource_type,
+                                    "serves no Kubernetes Ingress, HTTPRoute or LoadBalancer Service of this stack, "
+                                    "so its gateway instances cannot be counted; prod needs it in front of at least "
+                                    f"{floor} gateway instances", NAME), front.urn)
+
+
+POLICY = stack_policy(
+    NAME,
+    "A prod stack has a load balancer in front of at least 2 gateway instances.",
+    validate,
+    "Expose the gateway through the target's load balancer (Ingress/Service, ALB, Application Gateway, "
+    "Cloud Load Balancing) and keep gateway instances.min >= 2 (the prod preset is 3).",
+    config={"minInstances": {"type": "integer", "minimum": 1, "default": PROD_MIN_INSTANCES}},
+)

@@ -1,0 +1,123 @@
+"""Stack-wide answers the stack rules share: what a load balancer routes to, and how many
+instances a workload keeps at its minimum. Links follow property dependencies (the engine
+records which resource each input came from) or equal arn/id values when those are known.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import Stack, dig, listed, number
+from .kube import name as k8s_name
+from .kube import namespace, service_selects, template_labels
+from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
+                    AWS_TARGET_GROUPS, K8S_DEPLOYMENT, K8S_HPAS, K8S_REPLICASET, K8S_REPLICATED, K8S_SERVICE,
+                    K8S_STATEFULSET)
+
+K8S_HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+"""Gateway API routes are CustomResources: the token is the CRD's group/version:kind."""
+AWS_TG_ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
+KIND = {K8S_DEPLOYMENT: "Deployment", K8S_STATEFULSET: "StatefulSet", K8S_REPLICASET: "ReplicaSet"}
+
+
+class Backend:
+    """Something behind a load balancer that runs `minimum` instances at its minimum."""
+
+    def __init__(self, resource: Any, minimum: float, source: str):
+        self.resource, self.minimum, self.source = resource, minimum, source
+
+
+# --- Kubernetes -----------------------------------------------------------------------------
+
+def k8s_min_instances(stack: Stack, workload: Any) -> tuple[float, str]:
+    """(minimum, where it comes from): an HPA's minReplicas when one scales it, else spec.replicas."""
+    props = stack.props[workload.urn]
+    ns, name = namespace(props), k8s_name(props, workload.name)
+    for hpa in stack.of_type(*K8S_HPAS):
+        h = stack.props[hpa.urn]
+        ref = dig(h, "spec.scaleTargetRef") or {}
+        if namespace(h) == ns and ref.get("name") == name and ref.get("kind") == KIND.get(workload.resource_type):
+            return number(h, "spec.minReplicas", 1.0), f"{hpa.name} spec.minReplicas"
+    return number(props, "spec.replicas", 1.0), f"{workload.name} spec.replicas"
+
+
+def k8s_service_backends(stack: Stack, service: Any) -> list[Backend]:
+    props = stack.props[service.urn]
+    out = []
+    for workload in stack.of_type(*K8S_REPLICATED):
+        w = stack.props[workload.urn]
+        if namespace(w) == namespace(props) and service_selects(props, template_labels(w, workload.resource_type)):
+            minimum, source = k8s_min_instances(stack, workload)
+            out.append(Backend(workload, minimum, source))
+    return out
+
+
+def _k8s_services_named(stack: Stack, ns: str, names: set[str]) -> list[Any]:
+    return [s for s in stack.of_type(K8S_SERVICE)
+            if namespace(stack.props[s.urn]) == ns and k8s_name(stack.props[s.urn], s.name) in names]
+
+
+def k8s_ingress_backends(stack: Stack, ingress: Any) -> list[Backend]:
+    props = stack.props[ingress.urn]
+    names = {dig(props, "spec.defaultBackend.service.name")}
+    for rule in listed(dig(props, "spec.rules")):
+        for path in listed(dig(rule, "http.paths")):
+            names.add(dig(path, "backend.service.name"))
+    services = _k8s_services_named(stack, namespace(props), {n for n in names if n})
+    return [b for s in services for b in k8s_service_backends(stack, s)]
+
+
+def k8s_route_backends(stack: Stack, route: Any) -> list[Backend]:
+    props = stack.props[route.urn]
+    out = []
+    for rule in listed(dig(props, "spec.rules")):
+        for ref in listed(rule.get("backendRefs")):
+            if (ref.get("kind") or "Service") == "Service":
+                services = _k8s_services_named(stack, ref.get("namespace") or namespace(props), {ref.get("name")})
+                out += [b for s in services for b in k8s_service_backends(stack, s)]
+    return out
+
+
+# --- AWS ------------------------------------------------------------------------------------
+
+def aws_listeners(stack: Stack, lb: Any) -> list[Any]:
+    return [l for l in stack.of_type(*AWS_LISTENERS) if stack.references(l, "loadBalancerArn", lb)]
+
+
+def aws_target_groups(stack: Stack, lb: Any) -> list[Any]:
+    groups = []
+    for listener in aws_listeners(stack, lb):
+        rules = [r for r in stack.of_type(*AWS_LISTENER_RULES) if stack.references(r, "listenerArn", listener)]
+        for tg in stack.of_type(*AWS_TARGET_GROUPS):
+            if tg not in groups and (stack.references(listener, "defaultActions", tg)
+                                     or any(stack.references(r, "actions", tg) for r in rules)):
+                groups.append(tg)
+    return groups
+
+
+def aws_ecs_min(stack: Stack, service: Any) -> tuple[float, str]:
+    props = stack.props[service.urn]
+    service_name = props.get("name")
+    for target in stack.of_type(AWS_SCALABLE_TARGET):
+        t = stack.props[target.urn]
+        resource_id = t.get("resourceId")
+        if stack.depends_on(target, "resourceId", service) or (
+                isinstance(resource_id, str) and isinstance(service_name, str)
+                and resource_id.endswith(f"/{service_name}")):
+            return number(t, "minCapacity", 0.0), f"{target.name} minCapacity"
+    return number(props, "desiredCount", 0.0), f"{service.name} desiredCount"
+
+
+def aws_lb_backends(stack: Stack, lb: Any) -> list[Backend]:
+    out = []
+    for tg in aws_target_groups(stack, lb):
+        for service in stack.of_type(AWS_ECS_SERVICE):
+            if stack.references(service, "loadBalancers", tg):
+                minimum, source = aws_ecs_min(stack, service)
+                out.append(Backend(service, minimum, source))
+        for group in stack.of_type(AWS_ASG):
+            if stack.references(group, "targetGroupArns", tg):
+                out.append(Backend(group, number(stack.props[group.urn], "minSize", 0.0), f"{group.name} minSize"))
+        attachments = [a for a in stack.of_type(AWS_TG_ATTACHMENT) if stack.references(a, "targetGroupArn", tg)]
+        if attachments:
+            out.append(Backend(tg, float(len(attachments)), f"{len(attachments)} target group attachment(s)"))
+    return out

@@ -1,0 +1,146 @@
+"""The offline policy check on the shipped stacks, their single-host variants and the CLI."""
+from __future__ import annotations
+
+import copy
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tools.check import PolicyPackProcess, check_stack, main
+from tools.offline import STACKS_DIR, stack_config, stack_names
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PROD_STACKS = [s for s in stack_names()
+               if (yaml.safe_load((STACKS_DIR / f"Pulumi.{s}.yaml").read_text()) or {}).get("config", {})
+               .get("apigw:phase") == "prod"]
+
+
+def single_host(config: dict) -> dict:
+    """Every `instances: {min: N}` set to 1 (max stays >= min)."""
+    config = copy.deepcopy(config)
+    blocks = [config.get("apigw:gateway") or {}, *(config.get("apigw:services") or {}).values()]
+    for block in blocks:
+        block.setdefault("instances", {})["min"] = 1
+    config.setdefault("apigw:gateway", blocks[0])
+    return config
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_every_shipped_stack_passes(stack):
+    report = check_stack(stack, stack_config(stack))
+    assert not report.problems and report.mandatory == 0, [v.message for v in report.violations if v.mandatory]
+    assert report.resources > 0 and report.policies == 14
+    if stack_config(stack).get("apigw:phase") != "prod":
+        assert {v.level for v in report.violations} <= {"advisory"}
+
+
+@pytest.mark.parametrize("stack", PROD_STACKS)
+def test_single_host_variant_of_each_prod_stack_fails(stack):
+    report = check_stack(f"{stack}-single-host", single_host(stack_config(stack)))
+    mandatory = {(v.policy, v.resource): v.message for v in report.violations if v.mandatory}
+    assert report.failed and not report.problems
+    rules = {policy for policy, _ in mandatory}
+    assert {"prod-min-instances", "prod-load-balanced-gateway"} <= rules
+    gateway = [m for (p, r), m in mandatory.items() if p == "prod-min-instances" and "gateway" in r]
+    assert gateway and all("is 1; prod needs at least 3 for the gateway fleet" in m for m in gateway)
+    services = [m for (p, r), m in mandatory.items() if p == "prod-min-instances" and "users-api" in r]
+    assert services and all("is 1; prod needs at least 2" in m for m in services)
+    if stack_config(stack).get("apigw:target") == "kubernetes":
+        # One instance gets no PodDisruptionBudget: every workload is reported.
+        budgets = {r for p, r in mandatory if p == "prod-disruption-budget"}
+        assert budgets == {f"apigw-{app}-deployment" for app in ("gateway", "users-api", "locations-api",
+                                                                  "payments-api")}
+
+
+def test_one_zone_aws_prod_is_refused_before_anything_runs():
+    if "aws-prod" not in stack_names():
+        pytest.skip("no aws-prod stack yet")
+    config = copy.deepcopy(stack_config("aws-prod"))
+    config["apigw:aws"]["task_zones"] = "one"
+    report = check_stack("aws-prod-one-zone", config)
+    assert report.failed and report.resources == 0
+    assert any("aws.task_zones" in line for line in report.problems)
+
+
+def test_pack_process_is_stopped():
+    pack = PolicyPackProcess({"apigw:phase": "prod"}, "apigw", "t").connect()
+    process = pack.process
+    assert process.poll() is None and len(pack.info.policies) == 14
+    pack.close()
+    assert process.poll() is not None
+
+
+def _cli(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tools.check", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=180, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_cli_on_a_single_host_copy_of_the_prod_stack(tmp_path):
+    raw = yaml.safe_load((STACKS_DIR / "Pulumi.kubernetes-prod.yaml").read_text())
+    for block in [raw["config"]["apigw:gateway"], *raw["config"]["apigw:services"].values()]:
+        block["instances"]["min"] = 1
+    copy_file = tmp_path / "Pulumi.kubernetes-prod-copy.yaml"
+    copy_file.write_text(yaml.safe_dump(raw))
+    result = _cli("--stack-file", str(copy_file))
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    assert "apigw-users-api-hpa (kubernetes:autoscaling/v2:HorizontalPodAutoscaler)\n" \
+           "  mandatory  prod-min-instances: spec.minReplicas is 1; prod needs at least 2\n" in out
+    assert "mandatory  prod-load-balanced-gateway: routes to apigw-gateway-deployment" in out
+    assert "kubernetes-prod-copy: FAIL: 13 mandatory" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_reports_an_invalid_stack_file_as_failed(tmp_path):
+    raw = yaml.safe_load((STACKS_DIR / "Pulumi.kubernetes-prod.yaml").read_text())
+    raw["config"]["apigw:gateway"]["instances"] = {"min": 0, "max": 2}
+    bad = tmp_path / "Pulumi.broken.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    result = _cli("--stack-file", str(bad))
+    assert result.returncode == 1
+    assert "problem(s) in" in result.stdout and "apigw:gateway.instances.min: found 0" in result.stdout
+    assert "broken: FAILED (could not be checked)" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["no-such-stack"], "error: unknown stack no-such-stack; stacks: "),
+    (["--stack-config", "kubernetes-prod"], "error: --stack-config goes with --resources-json"),
+    (["--resources-json", "missing.json"], "error: cannot read missing.json"),
+    (["--stack-file", "nowhere/Pulumi.x.yaml"], "error: no stack file"),
+    (["kubernetes-prod", "--policy-pack-config", "/dev/null"], "error: policy pack config /dev/null"),
+])
+def test_bad_arguments_exit_2_without_a_traceback(capsys, args, message):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and "Traceback" not in err
+
+
+def test_unknown_policy_in_pack_config_is_refused(tmp_path, capsys):
+    config = tmp_path / "pack.json"
+    config.write_text('{"prod-min-instance": "advisory"}')
+    assert main(["kubernetes-prod", "--policy-pack-config", str(config)]) == 2
+    assert "names unknown policies prod-min-instance" in capsys.readouterr().err
+
+
+def test_a_pack_that_cannot_start_is_reported_with_its_error(tmp_path):
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (tmp_path / "__main__.py").write_text("raise SystemExit('broken pack: no rules')\n")
+    from tools.check import PackError
+    with pytest.raises(PackError, match=r"did not start \(exit 1\)[\s\S]*broken pack: no rules"):
+        with PolicyPackProcess({"apigw:phase": "prod"}, "apigw", "t", pack_dir=tmp_path) as pack:
+            pack.connect()
+
+
+def test_local_haproxy_counts_as_the_load_balancer_in_front_of_the_gateways():
+    config = stack_config("local-dev")
+    assert not [v for v in check_stack("local-dev", config).violations
+                if v.policy == "prod-load-balanced-gateway"]
+    one_gateway = copy.deepcopy(config)
+    one_gateway["apigw:gateway"]["instances"] = {"min": 1, "max": 1}
+    found = [v.message for v in check_stack("local-dev", one_gateway).violations
+             if v.policy == "prod-load-balanced-gateway"]
+    assert len(found) == 1 and "which runs 1 instance(s) at its minimum (1 gateway processes)" in found[0]

@@ -1,0 +1,137 @@
+"""The whole local topology, for real: HAProxy -> nginx gateways -> demo backends on loopback.
+
+Distribution, least connections, health checks (failing endpoint, kill -9, a dead gateway)
+with no failed client request, and a clean stop. Same code as the Pulumi resources
+(processes.start_all / plan_topology) and the same measurements as tools/bench_local.py.
+Health checks every 2 s (the spec's minimum with timeout_s 1 < interval_s), fall 2, rise 2:
+an instance must leave within 2 x 2 + 1 = 5 s and come back within 5 s.
+"""
+import http.client
+import os
+import pathlib
+import shutil
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
+
+from components.local import processes  # noqa: E402
+from components.local.topology import plan_topology  # noqa: E402
+from tools.bench_local import (Traffic, haproxy_server_up, local_spec, measure_gateway_kill,  # noqa: E402
+                               measure_health_failover, measure_kill_failover, set_delay_ms)
+from tools.loadtest import run_load  # noqa: E402
+
+IMAGE = "traefik/whoami:v1.10.3"
+HEALTH = {"path": "/healthz", "interval_s": 2, "timeout_s": 1, "healthy_threshold": 2, "unhealthy_threshold": 2}
+
+
+@pytest.fixture(autouse=True)
+def _programs():
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    missing = [n for n in ("haproxy", "nginx") if shutil.which(n, path=path) is None]
+    if missing and not os.environ.get("CI"):
+        pytest.skip(f"not installed: {', '.join(missing)} (apt-get install {' '.join(missing)})")
+
+
+@pytest.fixture
+def start(tmp_path):
+    """start(**config changes) -> running topology; everything is stopped after the test."""
+    started = []
+
+    def _start(**changes):
+        state = tmp_path / f"state{len(started)}"
+        topology = plan_topology(local_spec("local-dev", state, **changes), state)
+        started.append(topology)
+        processes.start_all(topology.processes, topology.state_dir)
+        return topology
+
+    yield _start
+    for topology in started:
+        processes.stop_all(topology.processes)
+
+
+def within_share(counts: dict, names: list[str], total: int, tolerance: float = 0.10):
+    share = total / len(names)
+    for name in names:
+        assert abs(counts.get(name, 0) - share) <= tolerance * share, (name, counts, share)
+
+
+def test_round_robin_spreads_over_every_gateway_and_backend_instance(start):
+    topology = start()
+    prefixes = [s.path_prefix for s in topology.spec.services]
+    report = run_load(topology.url, 1200, 8, paths=[f"{p}/items" for p in prefixes])
+    assert report.errors == 0 and len(report.samples) == 1200
+    gateways = report.counts("gateway")
+    within_share(gateways, ["gateway-1", "gateway-2"], 1200)
+    instances = report.counts("instance")
+    for service in topology.spec.services:
+        names = [p.instance_id for p in topology.backends(service.name)]
+        within_share(instances, names, 1200 // len(prefixes))
+    assert sum(instances.values()) == 1200
+
+
+def test_least_connections_sends_fewer_requests_to_a_slow_instance(start):
+    topology = start(services={"users-api": {"image": IMAGE, "path_prefix": "/users", "instances": {"min": 2}}},
+                     load_balancer={"algorithm": "least_connections", "health_check": HEALTH})
+    slow, fast = topology.backends("users-api")
+    set_delay_ms(slow, 100)
+    report = run_load(f"{topology.url}/users/x", 300, 8)
+    counts = report.counts("instance")
+    assert report.errors == 0
+    assert counts[slow.instance_id] < counts[fast.instance_id] / 3, counts
+
+
+def test_haproxy_exposes_prometheus_metrics(start):
+    topology = start()
+    assert haproxy_server_up(topology, "gateway-1") is True and haproxy_server_up(topology, "gateway-2") is True
+    conn = http.client.HTTPConnection("127.0.0.1", topology.get("lb").ports[1], timeout=5)
+    conn.request("GET", "/metrics")
+    body = conn.getresponse().read().decode()
+    assert 'haproxy_backend_active_servers{proxy="gateways"} 2' in body
+
+
+def test_a_failing_health_endpoint_leaves_and_rejoins_the_rotation_without_failed_requests(start):
+    topology = start()
+    hc = topology.spec.load_balancer.health_check
+    with Traffic(topology.url, "/users/traffic") as traffic:
+        figures = measure_health_failover(topology, traffic, topology.backends("users-api")[1])
+    assert figures["left_s"] <= hc.unhealthy_threshold * hc.interval_s + 1, figures
+    assert figures["back_s"] <= hc.healthy_threshold * hc.interval_s + 1, figures
+    assert traffic.failures() == [] and len(traffic.snapshot()) > 300
+
+
+def test_a_killed_backend_leaves_and_rejoins_the_rotation_without_failed_requests(start):
+    topology = start()
+    hc = topology.spec.load_balancer.health_check
+    victim = topology.backends("users-api")[2]
+    with Traffic(topology.url, "/users/traffic") as traffic:
+        figures = measure_kill_failover(topology, traffic, victim)
+    assert figures["left_s"] <= hc.unhealthy_threshold * hc.interval_s + 1, figures
+    assert figures["back_s"] <= hc.healthy_threshold * hc.interval_s + 1, figures
+    assert traffic.failures() == []
+    assert processes.is_alive(processes.read_record(victim.pid_path))
+
+
+def test_a_killed_gateway_is_taken_out_by_haproxy_without_failed_requests(start):
+    topology = start()
+    hc = topology.spec.load_balancer.health_check
+    with Traffic(topology.url, "/payments/traffic") as traffic:
+        figures = measure_gateway_kill(topology, traffic, topology.get("gw-2"))
+    assert figures["left_s"] <= hc.unhealthy_threshold * hc.interval_s + 1, figures
+    assert figures["back_s"] <= hc.healthy_threshold * hc.interval_s + 1, figures
+    assert traffic.failures() == []
+
+
+def test_a_clean_stop_leaves_no_process_and_no_listening_port(start):
+    topology = start()
+    records = [processes.read_record(p.pid_path) for p in topology.processes]
+    pids = {pid for r in records for pid in processes.group_members(r)}
+    assert len(pids) > len(records)  # nginx workers included
+    processes.stop_all(topology.processes)
+    for plan, record in zip(topology.processes, records):
+        assert not processes.is_alive(record) and processes.group_members(record) == [], plan.key
+        assert not any(processes.port_in_use(p) for p in plan.ports), plan.key
+    assert not any(pathlib.Path(f"/proc/{pid}").exists() and processes._stat(pid)[0] not in "ZX" for pid in pids)
+    assert not list(pathlib.Path(topology.state_dir).glob("pids/*.json"))

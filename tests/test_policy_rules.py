@@ -1,0 +1,536 @@
+"""Every rule through the real analyzer protocol (the pack started as the Pulumi CLI starts it).
+
+Each target has a compliant baseline: the captured resources of the shipped kubernetes-prod and
+aws-prod stacks, and hand-written AKS and GKE resources in provider wire form next to the same
+Kubernetes workloads (azure and gcp run them). Each case changes one property and asserts the
+violation: the rule, the resource and the message naming the property, the value and what passes.
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from policies.rules import types as T
+from tools.check import UNKNOWN, PolicyPackProcess, Resource
+from tools.offline import stack_names
+
+PROJECT, STACK = "apigw", "policy-test"
+DIGEST = "security-image-digest"  # advisory everywhere; every baseline image is pinned by tag only
+
+
+def urn(type_token: str, name: str) -> str:
+    return f"urn:pulumi:{STACK}::{PROJECT}::{type_token}::{name}"
+
+
+def R(type_token: str, name: str, props: dict, deps: dict[str, list[Resource]] | None = None,
+      protect: bool = False) -> Resource:
+    prop_deps = {k: [d.urn for d in v] for k, v in (deps or {}).items()}
+    return Resource(urn=urn(type_token, name), type=type_token, name=name, properties=props,
+                    dependencies=sorted({u for us in prop_deps.values() for u in us}),
+                    property_dependencies=prop_deps, protect=protect)
+
+
+def start(phase: str, target: str = "kubernetes", pack_config: dict | None = None) -> PolicyPackProcess:
+    return PolicyPackProcess({f"{PROJECT}:phase": phase, f"{PROJECT}:target": target}, PROJECT, STACK,
+                             pack_config=pack_config).connect()
+
+
+@pytest.fixture(scope="module")
+def prod():
+    pack = start("prod")
+    yield pack
+    pack.close()
+
+
+def run(pack: PolicyPackProcess, resources: list[Resource]):
+    by_urn = {r.urn: r for r in resources}
+    found = [v for r in resources for v in pack.analyze(r, by_urn)]
+    return found + pack.analyze_stack(resources)
+
+
+def findings(pack, resources, keep_digest=False):
+    return [v for v in run(pack, resources) if keep_digest or v.policy != DIGEST]
+
+
+def one(resources: list[Resource], name: str, type_token: str | None = None) -> Resource:
+    matches = [r for r in resources if r.name == name and type_token in (None, r.type)]
+    assert len(matches) == 1, f"{name}: {[r.name for r in resources]}"
+    return matches[0]
+
+
+def of_type(resources: list[Resource], type_token: str) -> Resource:
+    return next(r for r in resources if r.type == type_token)
+
+
+# --- baselines -------------------------------------------------------------------------------
+
+def captured(plan_of, stack: str) -> list[Resource]:
+    return [Resource.from_captured(r) for r in copy.deepcopy(plan_of(stack).resources)]
+
+
+@pytest.fixture
+def k8s(plan_of):
+    return captured(plan_of, "kubernetes-prod")
+
+
+@pytest.fixture
+def aws(plan_of):
+    if "aws-prod" not in stack_names():
+        pytest.skip("no aws-prod stack yet")
+    return captured(plan_of, "aws-prod")
+
+
+def azure_resources() -> list[Resource]:
+    sub = "/subscriptions/0000/resourceGroups/apigw/providers/Microsoft.Network/applicationGateways/apigw"
+    cluster = R(T.AZ_MANAGED_CLUSTER, "apigw-aks", {
+        "resourceGroupName": "apigw", "dnsPrefix": "apigw",
+        "agentPoolProfiles": [{"name": "system", "mode": "System", "vmSize": "Standard_D4s_v5",
+                               "enableAutoScaling": True, "count": 3.0, "minCount": 3.0, "maxCount": 6.0,
+                               "availabilityZones": ["1", "2", "3"], "enableNodePublicIP": False}]})
+    pool = R(T.AZ_AGENT_POOL, "apigw-aks-workloads", {
+        "resourceGroupName": "apigw", "resourceName": UNKNOWN, "mode": "User", "vmSize": "Standard_D4s_v5",
+        "enableAutoScaling": True, "count": 3.0, "minCount": 3.0, "maxCount": 12.0,
+        "availabilityZones": ["1", "2", "3"], "enableNodePublicIP": False}, {"resourceName": [cluster]})
+    gateway = R(T.AZ_APP_GATEWAY, "apigw-appgw", {
+        "resourceGroupName": "apigw", "sku": {"name": "WAF_v2", "tier": "WAF_v2"}, "zones": ["1", "2", "3"],
+        "firewallPolicy": {"id": f"{sub}/../firewallPolicies/apigw"},
+        "probes": [{"name": "gateway", "protocol": "Http", "path": "/healthz", "interval": 10.0}],
+        "backendHttpSettingsCollection": [{"name": "gateway", "port": 80.0, "protocol": "Http",
+                                           "probe": {"id": f"{sub}/probes/gateway"}}],
+        "httpListeners": [{"name": "https", "protocol": "Https", "sslCertificate": {"id": f"{sub}/sslCertificates/api"}},
+                          {"name": "http", "protocol": "Http"}],
+        "requestRoutingRules": [
+            {"name": "https", "httpListener": {"id": f"{sub}/httpListeners/https"},
+             "backendAddressPool": {"id": f"{sub}/backendAddressPools/gateway"}},
+            {"name": "http", "httpListener": {"id": f"{sub}/httpListeners/http"},
+             "redirectConfiguration": {"id": f"{sub}/redirectConfigurations/to-https"}}]})
+    lock = R(T.AZ_LOCK_BY_SCOPE, "apigw-appgw-lock", {"level": "CanNotDelete", "scope": UNKNOWN},
+             {"scope": [gateway]})
+    return [cluster, pool, gateway, lock]
+
+
+def gcp_resources() -> list[Resource]:
+    cluster = R(T.GCP_CLUSTER, "apigw-gke", {
+        "location": "europe-west1", "removeDefaultNodePool": True, "initialNodeCount": 1.0,
+        "deletionProtection": True, "privateClusterConfig": {"enablePrivateNodes": True,
+                                                             "masterIpv4CidrBlock": "172.16.0.0/28"}})
+    pool = R(T.GCP_NODE_POOL, "apigw-gke-workloads", {
+        "cluster": UNKNOWN, "location": "europe-west1",
+        "autoscaling": {"minNodeCount": 1.0, "maxNodeCount": 4.0},
+        "networkConfig": {"enablePrivateNodes": True}}, {"cluster": [cluster]})
+    backend = R(T.GCP_BACKEND_SERVICE, "apigw-gateway-backend", {
+        "protocol": "HTTP", "loadBalancingScheme": "EXTERNAL_MANAGED", "healthChecks": "apigw-hc-id",
+        "securityPolicy": "apigw-armor-id"})
+    redirect = R(T.GCP_URL_MAP, "apigw-http-redirect", {"defaultUrlRedirect": {"httpsRedirect": True,
+                                                                               "stripQuery": False}})
+    http = R(T.GCP_TARGET_HTTP_PROXY, "apigw-http", {"urlMap": UNKNOWN}, {"urlMap": [redirect]})
+    https = R(T.GCP_TARGET_HTTPS_PROXY, "apigw-https", {"urlMap": "apigw-urls-id", "sslCertificates": ["api-cert"]})
+    return [cluster, pool, backend, redirect, http, https]
+
+
+@pytest.fixture
+def azure(k8s):
+    return k8s + azure_resources()
+
+
+@pytest.fixture
+def gcp(k8s):
+    return k8s + gcp_resources()
+
+
+@pytest.mark.parametrize("baseline", ["k8s", "aws", "azure", "gcp"])
+def test_baselines_are_compliant(prod, baseline, request):
+    resources = request.getfixturevalue(baseline)
+    assert findings(prod, resources) == []
+    assert {v.level for v in findings(prod, resources, keep_digest=True)} <= {"advisory"}
+
+
+# --- Kubernetes ------------------------------------------------------------------------------
+
+def pod(resources, app):
+    return one(resources, f"apigw-{app}-deployment").properties["spec"]["template"]["spec"]
+
+
+def test_message_names_resource_property_value_and_what_passes(prod, k8s):
+    one(k8s, "apigw-users-api-hpa").properties["spec"]["minReplicas"] = 1.0
+    [v] = findings(prod, k8s)
+    assert (v.policy, v.level, v.resource) == ("prod-min-instances", "mandatory", "apigw-users-api-hpa")
+    assert v.message == ("apigw-users-api-hpa (kubernetes:autoscaling/v2:HorizontalPodAutoscaler): "
+                         "spec.minReplicas is 1; prod needs at least 2 (prod-min-instances)")
+
+
+def _zone(spec):
+    return next(c for c in spec["topologySpreadConstraints"] if c["topologyKey"] == "topology.kubernetes.io/zone")
+
+
+def _host(spec):
+    return next(c for c in spec["topologySpreadConstraints"] if c["topologyKey"] == "kubernetes.io/hostname")
+
+
+def _drop(resources, name):
+    resources.remove(one(resources, name))
+
+
+K8S_CASES = {
+    "deployment-replicas": (lambda rs: one(rs, "apigw-payments-api-deployment").properties["spec"].update(replicas=1.0),
+                            [("prod-min-instances", "apigw-payments-api-deployment",
+                              "spec.replicas is 1; prod needs at least 2")]),
+    "replicas-unset": (lambda rs: one(rs, "apigw-payments-api-deployment").properties["spec"].pop("replicas"),
+                       [("prod-min-instances", "apigw-payments-api-deployment",
+                         "spec.replicas is not set (defaults to 1); prod needs at least 2")]),
+    "gateway-hpa-2": (lambda rs: one(rs, "apigw-gateway-hpa").properties["spec"].update(minReplicas=2.0),
+                      [("prod-min-instances", "apigw-gateway-hpa",
+                        "spec.minReplicas is 2; prod needs at least 3 for the gateway fleet")]),
+    "gateway-hpa-1": (lambda rs: one(rs, "apigw-gateway-hpa").properties["spec"].update(minReplicas=1.0),
+                      [("prod-min-instances", "apigw-gateway-hpa", "spec.minReplicas is 1; prod needs at least 3"),
+                       ("prod-load-balanced-gateway", "apigw-gateway-ingress",
+                        "routes to apigw-gateway-deployment (kubernetes:apps/v1:Deployment), which runs 1 instance(s) "
+                        "at its minimum (apigw-gateway-hpa spec.minReplicas); prod needs at least 2 gateway instances")]),
+    "no-zone-spread": (lambda rs: pod(rs, "users-api")["topologySpreadConstraints"].remove(_zone(pod(rs, "users-api"))),
+                       [("prod-multi-zone", "apigw-users-api-deployment",
+                         "spec.template.spec.topologySpreadConstraints is without a topology.kubernetes.io/zone "
+                         "constraint; prod needs a constraint on topology.kubernetes.io/zone with whenUnsatisfiable "
+                         "DoNotSchedule and minDomains >= 2")]),
+    "zone-schedule-anyway": (lambda rs: _zone(pod(rs, "users-api")).update(whenUnsatisfiable="ScheduleAnyway"),
+                             [("prod-multi-zone", "apigw-users-api-deployment",
+                               '[topology.kubernetes.io/zone].whenUnsatisfiable is "ScheduleAnyway"; prod needs '
+                               "DoNotSchedule")]),
+    "zone-min-domains": (lambda rs: _zone(pod(rs, "users-api")).pop("minDomains"),
+                         [("prod-multi-zone", "apigw-users-api-deployment",
+                           "[topology.kubernetes.io/zone].minDomains is not set; prod needs at least 2")]),
+    "no-host-spread": (lambda rs: pod(rs, "gateway")["topologySpreadConstraints"].remove(_host(pod(rs, "gateway"))),
+                       [("prod-spread-across-hosts", "apigw-gateway-deployment",
+                         "topologySpreadConstraints is without a kubernetes.io/hostname constraint; prod needs a "
+                         "constraint on kubernetes.io/hostname with whenUnsatisfiable DoNotSchedule")]),
+    "host-schedule-anyway": (lambda rs: _host(pod(rs, "gateway")).update(whenUnsatisfiable="ScheduleAnyway"),
+                             [("prod-spread-across-hosts", "apigw-gateway-deployment",
+                               '[kubernetes.io/hostname].whenUnsatisfiable is "ScheduleAnyway"')]),
+    "host-network": (lambda rs: pod(rs, "gateway").update(hostNetwork=True),
+                     [("prod-spread-across-hosts", "apigw-gateway-deployment",
+                       "spec.template.spec.hostNetwork is true; prod needs false")]),
+    "host-port": (lambda rs: pod(rs, "gateway")["containers"][0]["ports"][0].update(hostPort=8080.0),
+                  [("prod-spread-across-hosts", "apigw-gateway-deployment",
+                    "spec.template.spec.containers[nginx].ports[http].hostPort is 8080; prod needs no hostPort")]),
+    "no-pdb": (lambda rs: _drop(rs, "apigw-users-api-pdb"),
+               [("prod-disruption-budget", "apigw-users-api-deployment",
+                 "no PodDisruptionBudget selects its pods (app=users-api); prod needs one with maxUnavailable 1")]),
+    "pdb-max-unavailable-0": (lambda rs: one(rs, "apigw-users-api-pdb").properties["spec"].update(maxUnavailable=0.0),
+                              [("prod-disruption-budget", "apigw-users-api-pdb",
+                                "spec.maxUnavailable is 0; with 3 instance(s) of apigw-users-api-deployment at the "
+                                "minimum (apigw-users-api-hpa spec.minReplicas) no eviction is ever allowed")]),
+    "pdb-min-available-all": (lambda rs: one(rs, "apigw-users-api-pdb").properties.update(
+        spec={"minAvailable": 3.0, "selector": {"matchLabels": {"app": "users-api"}}}),
+        [("prod-disruption-budget", "apigw-users-api-pdb",
+          "spec.minAvailable is 3; with 3 instance(s) of apigw-users-api-deployment at the minimum "
+          "(apigw-users-api-hpa spec.minReplicas) no eviction is ever allowed; prod needs a budget that allows one "
+          "(maxUnavailable >= 1, or minAvailable <= 2)")]),
+    "pdb-min-available-ok": (lambda rs: one(rs, "apigw-users-api-pdb").properties.update(
+        spec={"minAvailable": 2.0, "selector": {"matchLabels": {"app": "users-api"}}}), []),
+    "no-readiness": (lambda rs: pod(rs, "locations-api")["containers"][0].pop("readinessProbe"),
+                     [("health-checks", "apigw-locations-api-deployment",
+                       "spec.template.spec.containers[locations-api].readinessProbe is not set; every container "
+                       "needs a readinessProbe and a livenessProbe")]),
+    "no-liveness": (lambda rs: pod(rs, "locations-api")["containers"][0].pop("livenessProbe"),
+                    [("health-checks", "apigw-locations-api-deployment", "containers[locations-api].livenessProbe")]),
+    "ingress-no-tls": (lambda rs: one(rs, "apigw-gateway-ingress").properties["spec"].pop("tls"),
+                       [("security-https", "apigw-gateway-ingress", "spec.tls is not set; prod needs TLS")]),
+    "ingress-redirect-off": (lambda rs: one(rs, "apigw-gateway-ingress").properties["metadata"]["annotations"].update(
+        {"nginx.ingress.kubernetes.io/ssl-redirect": "false"}),
+        [("security-https", "apigw-gateway-ingress",
+          'metadata.annotations[nginx.ingress.kubernetes.io/ssl-redirect] is "false"; prod needs "true"')]),
+    "plain-load-balancer-service": (lambda rs: one(rs, "apigw-gateway-service").properties["spec"].update(
+        type="LoadBalancer"),
+        [("security-https", "apigw-gateway-service",
+          "spec.ports is [80] on a Service of type LoadBalancer; prod needs HTTPS")]),
+    "image-untagged": (lambda rs: pod(rs, "payments-api")["containers"][0].update(image="traefik/whoami"),
+                       [("security-image-tag", "apigw-payments-api-deployment",
+                         'containers[payments-api].image is "traefik/whoami" (no tag: the registry serves latest); '
+                         "prod needs an explicit tag or digest")]),
+    "image-registry-port-untagged": (lambda rs: pod(rs, "payments-api")["containers"][0].update(
+        image="registry.local:5000/whoami"),
+        [("security-image-tag", "apigw-payments-api-deployment", '"registry.local:5000/whoami" (no tag')]),
+    "image-latest": (lambda rs: pod(rs, "payments-api")["containers"][0].update(image="traefik/whoami:latest"),
+                     [("security-image-tag", "apigw-payments-api-deployment",
+                       'image is "traefik/whoami:latest"; prod needs a pinned version tag or digest, never latest')]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(K8S_CASES))
+def test_kubernetes_case(prod, k8s, case):
+    change, expected = K8S_CASES[case]
+    change(k8s)
+    assert_findings(findings(prod, k8s), expected)
+
+
+def assert_findings(found, expected):
+    assert sorted((v.policy, v.resource) for v in found) == sorted((p, r) for p, r, _ in expected), \
+        "\n".join(f"{v.level} {v.policy}: {v.message}" for v in found)
+    for policy, resource, text in expected:
+        [violation] = [v for v in found if (v.policy, v.resource) == (policy, resource)]
+        assert text in violation.message and violation.level == "mandatory", violation.message
+        assert violation.message.startswith(f"{resource} (") and violation.message.endswith(f"({policy})")
+
+
+def test_digest_pinned_image_passes_both_image_rules(prod, k8s):
+    image = "traefik/whoami@sha256:" + "a" * 64
+    pod(k8s, "users-api")["containers"][0]["image"] = image
+    digest = [v for v in run(prod, k8s) if v.policy == DIGEST]
+    assert "apigw-users-api-deployment" not in {v.resource for v in digest}
+    assert len(digest) == 3 and all(v.level == "advisory" for v in digest)
+    assert "pin it by digest (repo@sha256:...)" in digest[0].message
+
+
+def test_unknown_value_is_reported_as_cannot_tell_during_preview(prod, k8s):
+    one(k8s, "apigw-users-api-hpa").properties["spec"]["minReplicas"] = UNKNOWN
+    [v] = [v for v in findings(prod, k8s) if v.resource == "apigw-users-api-hpa"]
+    assert v.level == "advisory" and "can't run policy 'prod-min-instances'" in v.message
+    assert "spec.minReplicas can't be known during preview" in v.message
+
+
+# --- AWS -------------------------------------------------------------------------------------
+
+def ecs(resources, program):
+    return one(resources, f"apigw-{program}-service").properties
+
+
+def _listener(resources, protocol):
+    return next(r for r in resources if r.type == T.AWS_LISTENER and r.properties.get("protocol") == protocol)
+
+
+def _container_image(resources, image):
+    task = one(resources, "apigw-users-api-task", T.AWS_ECS_TASK_DEFINITION).properties
+    definitions = json.loads(task["containerDefinitions"])
+    definitions[0]["image"] = image
+    task["containerDefinitions"] = json.dumps(definitions)
+
+
+AWS_CASES = {
+    "desired-count": (lambda rs: ecs(rs, "payments-api").update(desiredCount=1.0),
+                      [("prod-min-instances", "apigw-payments-api-service", "desiredCount is 1; prod needs at least 2")]),
+    "gateway-min-capacity": (lambda rs: one(rs, "apigw-gateway-scaling-target").properties.update(minCapacity=1.0),
+                             [("prod-min-instances", "apigw-gateway-scaling-target",
+                               "minCapacity is 1; prod needs at least 3 for the gateway fleet"),
+                              ("prod-load-balanced-gateway", "apigw-lb-alb",
+                               "routes to apigw-gateway-service (aws:ecs/service:Service), which runs 1 instance(s) at "
+                               "its minimum (apigw-gateway-scaling-target minCapacity)")]),
+    "task-subnets": (lambda rs: ecs(rs, "users-api")["networkConfiguration"].update(
+        subnets=ecs(rs, "users-api")["networkConfiguration"]["subnets"][:1]),
+        [("prod-multi-zone", "apigw-users-api-service",
+          "networkConfiguration.subnets is [\"apigw-network-private-a-id\"]; prod needs task subnets in at least 2 zones")]),
+    "alb-subnets": (lambda rs: of_type(rs, T.AWS_LB).properties.update(
+        subnets=of_type(rs, T.AWS_LB).properties["subnets"][:1]),
+        [("prod-multi-zone", "apigw-lb-alb", "prod needs subnets in at least 2 zones")]),
+    "host-network-task": (lambda rs: one(rs, "apigw-gateway-task", T.AWS_ECS_TASK_DEFINITION).properties.update(
+        networkMode="host"),
+                          [("prod-spread-across-hosts", "apigw-gateway-task",
+                            'networkMode is "host"; prod needs "awsvpc"')]),
+    "no-target-group-health-check": (lambda rs: of_type(rs, T.AWS_TARGET_GROUP).properties.pop("healthCheck"),
+                                     [("health-checks", "apigw-lb-gateway", "healthCheck is not set")]),
+    "target-group-health-check-off": (lambda rs: of_type(rs, T.AWS_TARGET_GROUP).properties["healthCheck"].update(
+        enabled=False), [("health-checks", "apigw-lb-gateway", "healthCheck.enabled is false")]),
+    "http-forwards": (lambda rs: _listener(rs, "HTTP").properties.update(
+        defaultActions=_listener(rs, "HTTPS").properties["defaultActions"]),
+        [("security-https", "apigw-lb-http", "defaultActions is [\"forward\"] on protocol HTTP; prod needs HTTP to "
+                                             "redirect")]),
+    "https-without-certificate": (lambda rs: _listener(rs, "HTTPS").properties.pop("certificateArn"),
+                                  [("security-https", "apigw-lb-https", "certificateArn is not set")]),
+    "no-waf": (lambda rs: rs.remove(of_type(rs, T.AWS_WAF_ASSOCIATION)),
+               [("security-waf", "apigw-lb-alb", "is internet-facing and no aws:wafv2/webAclAssociation:"
+                                                 "WebAclAssociation has resourceArn = its arn")]),
+    "no-deletion-protection": (lambda rs: of_type(rs, T.AWS_LB).properties.update(enableDeletionProtection=False),
+                               [("security-deletion-protection", "apigw-lb-alb",
+                                 "enableDeletionProtection is false; prod needs true")]),
+    "public-task-ip": (lambda rs: ecs(rs, "gateway")["networkConfiguration"].update(assignPublicIp=True),
+                       [("security-no-public-ip", "apigw-gateway-service",
+                         "networkConfiguration.assignPublicIp is true; prod needs false")]),
+    "latest-image": (lambda rs: _container_image(rs, "traefik/whoami:latest"),
+                     [("security-image-tag", "apigw-users-api-task",
+                       'containerDefinitions[users-api].image is "traefik/whoami:latest"')]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AWS_CASES))
+def test_aws_case(prod, aws, case):
+    change, expected = AWS_CASES[case]
+    change(aws)
+    assert_findings(findings(prod, aws), expected)
+
+
+def test_aws_rules_on_resources_the_program_does_not_use(prod):
+    group = R(T.AWS_ASG, "fleet", {"minSize": 1.0, "maxSize": 3.0, "vpcZoneIdentifiers": ["subnet-a"]})
+    template = R(T.AWS_LAUNCH_TEMPLATE, "fleet", {"networkInterfaces": [{"associatePublicIpAddress": "true"}]})
+    service = R(T.AWS_ECS_SERVICE, "ec2-service", {"launchType": "EC2", "desiredCount": 2.0})
+    bridge = R(T.AWS_ECS_TASK_DEFINITION, "bridge", {"networkMode": "bridge", "containerDefinitions": json.dumps(
+        [{"name": "app", "image": "nginx:1.27", "portMappings": [{"containerPort": 80, "hostPort": 80}]}])})
+    found = {(v.policy, v.resource): v.message for v in run(prod, [group, template, service, bridge])}
+    assert "minSize is 1; prod needs at least 2" in found[("prod-min-instances", "fleet")]
+    assert 'vpcZoneIdentifiers is ["subnet-a"]; prod needs instance subnets in at least 2 zones' \
+        in found[("prod-multi-zone", "fleet")]
+    assert 'networkInterfaces[0].associatePublicIpAddress is "true"' in found[("security-no-public-ip", "fleet")]
+    assert "no spread over instanceId" in found[("prod-spread-across-hosts", "ec2-service")]
+    assert "portMappings[80].hostPort is 80" in found[("prod-spread-across-hosts", "bridge")]
+
+
+# --- Azure (AKS, Application Gateway) ----------------------------------------------------------
+
+def az(resources, name):
+    return one(resources, name).properties
+
+
+AZURE_CASES = {
+    "agent-pool-min-count": (lambda rs: az(rs, "apigw-aks-workloads").update(minCount=1.0),
+                             [("prod-min-nodes", "apigw-aks-workloads",
+                               "minCount is 1; prod needs at least 2 nodes at the minimum")]),
+    "system-pool-fixed-count": (lambda rs: az(rs, "apigw-aks")["agentPoolProfiles"][0].update(
+        enableAutoScaling=False, count=1.0),
+        [("prod-min-nodes", "apigw-aks", "agentPoolProfiles[system].count is 1; prod needs at least 2 nodes")]),
+    "agent-pool-one-zone": (lambda rs: az(rs, "apigw-aks-workloads").update(availabilityZones=["1"]),
+                            [("prod-multi-zone", "apigw-aks-workloads",
+                              'availabilityZones is ["1"]; prod needs nodes in at least 2 zones')]),
+    "agent-pool-public-ip": (lambda rs: az(rs, "apigw-aks-workloads").update(enableNodePublicIP=True),
+                             [("security-no-public-ip", "apigw-aks-workloads", "enableNodePublicIP is true")]),
+    "app-gateway-no-zones": (lambda rs: az(rs, "apigw-appgw").pop("zones"),
+                             [("prod-multi-zone", "apigw-appgw",
+                               "zones is not set; prod needs gateway instances in at least 2 zones")]),
+    "app-gateway-standard-tier": (lambda rs: az(rs, "apigw-appgw").update(sku={"name": "Standard_v2",
+                                                                              "tier": "Standard_v2"}),
+                                  [("security-waf", "apigw-appgw", 'sku.tier is "Standard_v2"; prod needs "WAF_v2"')]),
+    "app-gateway-unlocked": (lambda rs: _drop(rs, "apigw-appgw-lock"),
+                             [("security-deletion-protection", "apigw-appgw",
+                               "has neither the protect option nor a CanNotDelete management lock")]),
+    "app-gateway-no-probe": (lambda rs: az(rs, "apigw-appgw")["backendHttpSettingsCollection"][0].pop("probe"),
+                             [("health-checks", "apigw-appgw", "backendHttpSettingsCollection[gateway].probe is not set")]),
+    "app-gateway-no-redirect": (lambda rs: az(rs, "apigw-appgw")["requestRoutingRules"][1].pop("redirectConfiguration"),
+                                [("security-https", "apigw-appgw", 'httpListeners[http] is "Http" with no redirecting '
+                                                                   "rule")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AZURE_CASES))
+def test_azure_case(prod, azure, case):
+    change, expected = AZURE_CASES[case]
+    change(azure)
+    assert_findings(findings(prod, azure), expected)
+
+
+def test_protect_option_counts_as_deletion_protection(prod, azure):
+    _drop(azure, "apigw-appgw-lock")
+    one(azure, "apigw-appgw").protect = True
+    assert findings(prod, azure) == []
+
+
+# --- GCP (GKE, Cloud Load Balancing) -----------------------------------------------------------
+
+GCP_CASES = {
+    "zonal-cluster": (lambda rs: az(rs, "apigw-gke").update(location="europe-west1-b"),
+                      [("prod-multi-zone", "apigw-gke", 'location is "europe-west1-b" (one zone) and nodeLocations '
+                                                        "is not set; prod needs a region")]),
+    "node-pool-one-zone": (lambda rs: az(rs, "apigw-gke-workloads").update(nodeLocations=["europe-west1-b"]),
+                           [("prod-multi-zone", "apigw-gke-workloads", 'nodeLocations is ["europe-west1-b"]'),
+                            ("prod-min-nodes", "apigw-gke-workloads",
+                             "autoscaling.minNodeCount is 1 per zone in 1 zone(s), 1 in all; prod needs at least 2")]),
+    "node-pool-total-min": (lambda rs: az(rs, "apigw-gke-workloads")["autoscaling"].update(totalMinNodeCount=1.0),
+                            [("prod-min-nodes", "apigw-gke-workloads", "autoscaling.totalMinNodeCount is 1")]),
+    "public-nodes": (lambda rs: az(rs, "apigw-gke-workloads")["networkConfig"].update(enablePrivateNodes=False),
+                     [("security-no-public-ip", "apigw-gke-workloads", "networkConfig.enablePrivateNodes is false")]),
+    "public-cluster": (lambda rs: (az(rs, "apigw-gke").pop("privateClusterConfig"),
+                                   az(rs, "apigw-gke-workloads").pop("networkConfig")),
+                       [("security-no-public-ip", "apigw-gke-workloads",
+                         "networkConfig.enablePrivateNodes is not set and its cluster's nodes are public")]),
+    "cluster-deletable": (lambda rs: az(rs, "apigw-gke").update(deletionProtection=False),
+                          [("security-deletion-protection", "apigw-gke", "deletionProtection is false")]),
+    "no-cloud-armor": (lambda rs: az(rs, "apigw-gateway-backend").pop("securityPolicy"),
+                       [("security-waf", "apigw-gateway-backend", "securityPolicy is not set; prod needs a Cloud Armor")]),
+    "no-backend-health-check": (lambda rs: az(rs, "apigw-gateway-backend").pop("healthChecks"),
+                                [("health-checks", "apigw-gateway-backend", "healthChecks is not set")]),
+    "http-not-redirected": (lambda rs: az(rs, "apigw-http-redirect")["defaultUrlRedirect"].update(httpsRedirect=False),
+                            [("security-https", "apigw-http-redirect", "defaultUrlRedirect.httpsRedirect is false")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GCP_CASES))
+def test_gcp_case(prod, gcp, case):
+    change, expected = GCP_CASES[case]
+    change(gcp)
+    assert_findings(findings(prod, gcp), expected)
+
+
+def test_cloud_load_balancer_without_kubernetes_routes_cannot_count_the_gateway(prod):
+    [v] = findings(prod, gcp_resources())
+    assert (v.policy, v.resource) == ("prod-load-balanced-gateway", "apigw-gateway-backend")
+    assert "so its gateway instances cannot be counted" in v.message
+
+
+# --- stack rules and levels ----------------------------------------------------------------------
+
+def test_a_stack_without_a_load_balancer_fails(prod, k8s):
+    _drop(k8s, "apigw-gateway-ingress")
+    [v] = findings(prod, k8s)
+    assert (v.policy, v.urn, v.level) == ("prod-load-balanced-gateway", "", "mandatory")
+    assert v.message.startswith("the stack has no load balancer") and "at least 2 gateway instances" in v.message
+
+
+def test_prod_never_runs_on_the_local_target():
+    component = R("apigw:local:Platform", "apigw", {})
+    with start("prod", target="local") as pack:
+        found = run(pack, [component])
+    assert {(v.policy, v.resource, v.level) for v in found if v.policy == "prod-no-local-target"} == {
+        ("prod-no-local-target", "", "mandatory"), ("prod-no-local-target", "apigw", "mandatory")}
+    messages = " | ".join(v.message for v in found)
+    assert 'stack config apigw:target is "local"; prod needs a multi-host target' in messages
+    assert "apigw (apigw:local:Platform): is a local-target component" in messages
+
+
+def test_outside_prod_every_rule_is_advisory_and_local_is_allowed(k8s):
+    one(k8s, "apigw-gateway-hpa").properties["spec"]["minReplicas"] = 1.0
+    with start("dev", target="local") as pack:
+        assert set(pack.levels.values()) == {"advisory"} and len(pack.levels) == 14
+        found = findings(pack, k8s + [R("apigw:local:Platform", "apigw", {})])
+    assert {v.level for v in found} == {"advisory"}
+    assert {v.policy for v in found} == {"prod-min-instances", "prod-load-balanced-gateway"}
+
+
+def test_prod_levels_come_from_the_phase(prod):
+    levels = {name: level for name, level in prod.levels.items()}
+    assert levels.pop(DIGEST) == "advisory"
+    assert set(levels.values()) == {"mandatory"} and len(levels) == 13
+
+
+def test_pack_config_changes_levels_and_floors(k8s):
+    one(k8s, "apigw-users-api-hpa").properties["spec"]["minReplicas"] = 2.0
+    config = {"all": "advisory", "prod-min-instances": {"enforcementLevel": "mandatory", "minInstances": 3},
+              "security-image-digest": "disabled"}
+    with start("prod", pack_config=config) as pack:
+        found = findings(pack, k8s, keep_digest=True)
+    assert {(v.policy, v.level) for v in found} == {("prod-min-instances", "mandatory")}
+    assert {v.resource for v in found} == {"apigw-users-api-hpa", "apigw-locations-api-hpa",
+                                           "apigw-payments-api-hpa", "apigw-locations-api-deployment",
+                                           "apigw-payments-api-deployment"}
+    assert all("prod needs at least 3" in v.message for v in found)
+
+
+def test_gke_zonal_cluster_keeping_its_default_pool(prod):
+    cluster = R(T.GCP_CLUSTER, "zonal", {"location": "europe-west1-b", "initialNodeCount": 1.0})
+    found = {(v.policy, v.resource): v.message for v in run(prod, [cluster])}
+    assert 'location is "europe-west1-b" (one zone) and nodeLocations is not set' in found[("prod-multi-zone", "zonal")]
+    assert "initialNodeCount is 1 per zone in 1 zone(s), 1 in all; prod needs at least 2 nodes" \
+        in found[("prod-min-nodes", "zonal")]
+    assert "privateClusterConfig.enablePrivateNodes is not set" in found[("security-no-public-ip", "zonal")]
+    # Two more zones make three nodes over three zones: both counts pass.
+    cluster.properties["nodeLocations"] = ["europe-west1-c", "europe-west1-d"]
+    assert {p for p, r in {(v.policy, v.resource) for v in run(prod, [cluster])}} == {
+        "security-no-public-ip", "prod-load-balanced-gateway"}
+
+
+def test_a_list_unknown_during_preview_is_not_taken_for_empty(prod):
+    lb = R(T.AWS_LB, "alb", {"subnets": "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2", "internal": True})
+    [v] = [v for v in prod.analyze(lb) if v.policy == "prod-multi-zone"]
+    assert v.level == "advisory" and "Array value at .subnets can't be known during preview" in v.message
+
+
+def test_daemon_ecs_services_and_non_ecs_scalable_targets_are_not_instance_counts(prod):
+    daemon = R(T.AWS_ECS_SERVICE, "agent", {"schedulingStrategy": "DAEMON"})
+    table = R(T.AWS_SCALABLE_TARGET, "table", {"serviceNamespace": "dynamodb", "minCapacity": 1.0})
+    assert [v for r in (daemon, table) for v in prod.analyze(r) if v.policy == "prod-min-instances"] == []
