@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?=
 STATE_DIR := $(CURDIR)/.pulumi-state
 
-.PHONY: help setup test plan manifests check up destroy promote loadtest bench-local
+.PHONY: pulumi-cli help setup test plan manifests check preview up destroy loadtest bench-local
 
 help:
 	@echo "make setup                      create $(VENV) and install requirements (idempotent)"
@@ -45,19 +45,25 @@ manifests: setup
 
 # The real thing: needs the Pulumi CLI. Without PULUMI_BACKEND_URL (or a `pulumi login`), state
 # goes to a file backend under the repo so nothing leaves this machine.
-define require_pulumi
+# Listed first among the prerequisites of the CLI targets, so nothing is installed in vain.
+pulumi-cli:
 	@command -v pulumi >/dev/null || { echo "The Pulumi CLI is not installed. Install it with the official installer: https://www.pulumi.com/docs/iac/download-install/ (curl -fsSL https://get.pulumi.com | sh), then re-run."; exit 127; }
-	@test -n "$(STACK)" || { echo "name a stack: make $@ STACK=<target>-<phase> (see stacks/)"; exit 2; }
-endef
+	@test -n "$(STACK)" || { echo "name a stack: STACK=<target>-<phase> (see stacks/)"; exit 2; }
 PULUMI_ENV = PULUMI_BACKEND_URL=$${PULUMI_BACKEND_URL:-file://$(STATE_DIR)} PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE-}
 
-up: setup
-	$(require_pulumi)
+# The CLI runs the policy pack from its own virtualenv (policies/venv), created here once.
+policies/venv/.installed: policies/requirements.txt
+	test -x policies/venv/bin/python || python3 -m venv policies/venv
+	policies/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt
+	touch $@
+
+# Every real preview and update runs the policy pack: a prod stack on one host is refused
+# by the CLI itself, not only by `make check`.
+preview up: pulumi-cli setup policies/venv/.installed
 	@mkdir -p $(STATE_DIR)
 	@$(PY) -m tools.plan $(STACK) > /dev/null
 	$(PULUMI_ENV) pulumi stack select --create $(STACK)
-	$(PULUMI_ENV) pulumi up --stack $(STACK)
+	$(PULUMI_ENV) pulumi $@ --stack $(STACK) --policy-pack policies
 
-destroy: setup
-	$(require_pulumi)
+destroy: pulumi-cli setup
 	$(PULUMI_ENV) pulumi destroy --stack $(STACK)

@@ -111,3 +111,15 @@ def test_plan_on_a_target_not_built_yet_says_so(tmp_path):
     implemented = line.split("implemented: ")[-1].split(", ")
     assert "apigw:target: 'gcp' is not implemented yet;" in line
     assert "kubernetes" in implemented and "gcp" not in implemented
+
+
+def test_kubernetes_validate_cli_strict_on_the_prod_manifests(plan_of, tmp_path):
+    """The same check a reviewer runs by hand: `kubernetes-validate --strict DIR/*.yaml`."""
+    written = write_manifests(plan_of("kubernetes-prod"), tmp_path)
+    builtin = [str(p) for p in written
+               if tuple(yaml.safe_load(p.read_text())[k] for k in ("apiVersion", "kind")) not in CUSTOM_KINDS]
+    cli = pathlib.Path(sys.executable).with_name("kubernetes-validate")
+    result = subprocess.run([str(cli), "--strict", "--quiet", *builtin], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(builtin) == len(written) - 1  # only the PrometheusRule is a custom resource in prod
