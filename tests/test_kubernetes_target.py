@@ -222,3 +222,13 @@ def test_linkerd_mesh_annotates_namespace():
     meta = plan.one(NAMESPACE, "apigw-namespace").inputs["metadata"]
     assert meta["annotations"] == {"linkerd.io/inject": "enabled"}
     assert plan.by_type("kubernetes:networking.istio.io/v1:DestinationRule") == []
+
+
+def test_deployments_leave_the_replica_count_to_the_autoscaler(plan_of):
+    # pulumi-kubernetes drops ignored fields from its server-side apply patch, so `pulumi up`
+    # neither resets a scaled-out fleet nor conflicts with the HPA's field manager
+    # (pulumi/pulumi-kubernetes#2491).
+    plan = plan_of("kubernetes-prod")
+    for app in ("gateway", *SERVICES):
+        assert plan.one(DEPLOYMENT, f"apigw-{app}-deployment").ignore_changes == ["spec.replicas"]
+    assert plan.one(HPA, "apigw-gateway-hpa").ignore_changes == []
