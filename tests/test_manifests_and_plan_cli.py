@@ -123,3 +123,12 @@ def test_kubernetes_validate_cli_strict_on_the_prod_manifests(plan_of, tmp_path)
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(builtin) == len(written) - 1  # only the PrometheusRule is a custom resource in prod
+
+
+@pytest.mark.parametrize("text", ["- not\n- a mapping\n", "config: [1, 2]\n", "config: {a: [\n"])
+def test_plan_on_a_malformed_stack_file_exits_cleanly(tmp_path, text):
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(text)
+    result = run_plan("bad", "--stack-file", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: Pulumi.bad.yaml: ")

@@ -55,6 +55,9 @@ def stack_config(stack: str, stack_file: pathlib.Path | None = None) -> dict[str
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise StackFileError(f"{path.name}: not valid YAML: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
+        raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping of "
+                             f"`<project>:<key>: value` entries")
     project = project_name()
     config: dict[str, Any] = {}
     for key, declared in (project_file().get("config") or {}).items():
