@@ -14,7 +14,7 @@ help:
 	@echo "make check [STACK=aws-prod]     offline policy check (every stack when STACK is unset); exit 1 on a mandatory violation"
 	@echo "make up STACK=local-dev         pulumi up (needs the Pulumi CLI; local file backend by default)"
 	@echo "make loadtest URL=... [REQUESTS=600] [CONCURRENCY=8]  bounded load: distribution, p50/p95/p99, errors, PNG"
-	@echo "make bench-local                latency/throughput per hop and failover of the local topology"
+	@echo "make bench-local                distribution, latency/throughput per hop and failover of the local topology"
 
 # Idempotent: the venv is created once; pip install is re-run only when requirements change.
 $(VENV)/.installed: requirements.txt

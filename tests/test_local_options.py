@@ -117,3 +117,12 @@ def test_algorithms_the_local_target_cannot_honour(raw):
     raw["load_balancer"]["algorithm"] = "ewma"
     assert problems(raw) == ["load_balancer.algorithm: found 'ewma'; allowed: one of round_robin, "
                              "least_connections, random, source_ip_hash on the local target"]
+
+
+@pytest.mark.parametrize("command,allowed", [
+    ("python3 -m http.server {port} 'oops", "a command line with balanced quotes (No closing quotation)"),
+    ("{port} --serve", "a program followed by its arguments, {port} among them"),
+])
+def test_a_service_command_must_split_into_a_program_and_its_arguments(raw, command, allowed):
+    raw["services"]["users-api"]["command"] = command
+    assert problems(raw) == [f"services.users-api.command: found {command!r}; allowed: {allowed}"]

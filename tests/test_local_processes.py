@@ -19,7 +19,7 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 
-from components.local import processes  # noqa: E402
+from components.local import processes, procfs  # noqa: E402
 from components.local.topology import plan_topology  # noqa: E402
 from tools.bench_local import local_spec, set_delay_ms, set_health_failing  # noqa: E402
 
@@ -124,10 +124,14 @@ def test_a_process_that_never_gets_healthy_is_stopped(tmp_path):
         "users-api": {"image": "traefik/whoami:v1.10.3", "command": "sleep 30 {port}"}})
     spec = dataclasses.replace(spec, options=dataclasses.replace(spec.options, start_timeout_s=1))
     plan = plan_topology(spec, tmp_path / "state").get("svc-users-api-1")
-    with pytest.raises(processes.ProcessError, match=r"users-api instance 1 not healthy \(http://127.0.0.1:\d+/health\) "
-                                                     r"after 1s"):
-        processes.start(plan)
-    assert not list(pathlib.Path(tmp_path / "state").glob("pids/*.json"))
+    try:
+        with pytest.raises(processes.ProcessError, match=r"users-api instance 1 not healthy "
+                                                         r"\(http://127.0.0.1:\d+/health\) after 1s"):
+            processes.start(plan)
+        assert not list(pathlib.Path(tmp_path / "state").glob("pids/*.json"))
+        assert [pid for pid in procfs.all_pids() if procfs.cmdline(pid) == f"sleep 30 {plan.ports[0]}"] == []
+    finally:
+        processes.stop_plan(plan)
 
 
 def test_a_recycled_pid_is_not_taken_for_the_recorded_process():

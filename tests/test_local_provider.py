@@ -21,7 +21,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 
-from components.local import processes, provider  # noqa: E402
+from components.local import processes, procfs, provider  # noqa: E402
 from components.local.topology import plan_topology  # noqa: E402
 from tools.bench_local import local_spec  # noqa: E402
 
@@ -152,7 +152,7 @@ def test_port_check_refuses_a_busy_port_before_anything_starts(topology):
         failures = provider.check("ports", {}, news).failures
     assert [(f.property, f.reason) for f in failures] == [
         ("ports", f"port {lb_port} of the load balancer is already in use on this machine by pid {os.getpid()} "
-                  f"({processes._cmdline(os.getpid())[:120]}); nothing was started")]
+                  f"({procfs.cmdline(os.getpid())[:120]}); nothing was started")]
 
 
 def test_port_check_accepts_ports_held_by_this_stacks_own_processes(topology):
@@ -162,3 +162,21 @@ def test_port_check_accepts_ports_held_by_this_stacks_own_processes(topology):
             "ports": [{"port": plan.ports[0], "user": plan.description}]}
     assert provider.check("ports", {}, news).failures == []  # a second `pulumi up`
     assert provider.check("ports", {}, {**news, "state_dir": str(pathlib.Path(topology.state_dir) / "other")}).failures
+
+
+def test_a_start_that_ends_after_a_parallel_start_failed_is_stopped_too(topology, fresh_run, monkeypatch):
+    plan = topology.get("svc-users-api-1")
+    real_start = processes.start
+
+    def start_while_another_create_fails(p, **kwargs):
+        record = real_start(p, **kwargs)
+        processes.RUN.abort("payments-api instance 1 exited with code 3 while starting")  # the engine's other thread
+        return record
+
+    monkeypatch.setattr(processes, "start", start_while_another_create_fails)
+    with pytest.raises(processes.ProcessError) as err:
+        provider.create("process", plan.to_inputs())
+    assert str(err.value) == ("users-api instance 1: stopped again: another start in this run failed meanwhile "
+                              "(payments-api instance 1 exited with code 3 while starting)")
+    assert not processes.port_in_use(plan.ports[0]) and not pathlib.Path(plan.pid_path).exists()
+    assert fresh_run.started == []

@@ -4,6 +4,7 @@ Pure, except the two syntax checks that run `haproxy -c` / `nginx -t` on the ren
 (no server started), skipped where those programs are missing outside CI.
 """
 import copy
+import json
 import os
 import pathlib
 import shutil
@@ -15,8 +16,9 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 
-from components.local.topology import (HAPROXY_BALANCE, ProcessPlan, haproxy_expect, plan_topology,  # noqa: E402
-                                       render_haproxy, spec_from_dict, spec_to_dict, status_matches)
+from components.local.haproxy import HAPROXY_BALANCE, haproxy_expect, render_haproxy  # noqa: E402
+from components.local.topology import (ProcessPlan, all_upstreams, gateway_view, plan_topology,  # noqa: E402
+                                       render_local_gateway, spec_from_dict, spec_to_dict, status_matches)
 from components.spec import parse_spec  # noqa: E402
 from tools.bench_local import stack_raw  # noqa: E402
 
@@ -146,6 +148,43 @@ def test_process_plans_survive_pulumis_wire_form(topology):
 def test_the_spec_round_trips_for_the_readiness_controller(raw):
     spec = parse_spec(raw)
     assert spec_from_dict(spec_to_dict(spec)) == spec
+
+
+def test_the_readiness_controller_renders_the_gateways_config_byte_for_byte(raw, tmp_path):
+    raw["services"]["users-api"]["command"] = "python3 -m http.server {port} --bind {host}"
+    raw["services"]["users-api"]["environment"] = {"LOG_LEVEL": "debug"}
+    spec = parse_spec(raw)
+    topology = plan_topology(spec, tmp_path)
+    readiness_spec = spec_from_dict(json.loads(topology.get("readiness").files[0][1])["spec"])
+    assert readiness_spec == gateway_view(spec)
+    for i in (1, 2):
+        (_, planned), = topology.get(f"gw-{i}").files
+        assert render_local_gateway(readiness_spec, topology.state_dir, i, all_upstreams(spec)) == planned
+
+
+def changed_processes(before, after):
+    """Keys whose Pulumi inputs differ: the resources an update restarts (the provider's diff)."""
+    assert [p.key for p in before.processes] == [p.key for p in after.processes]
+    return [a.key for b, a in zip(before.processes, after.processes) if b.to_inputs() != a.to_inputs()]
+
+
+def test_a_change_to_one_services_program_restarts_that_service_only(raw, tmp_path):
+    before = plan_topology(parse_spec(raw), tmp_path)
+    raw["services"]["payments-api"]["command"] = "python3 -m http.server {port} --bind {host}"
+    raw["services"]["payments-api"]["environment"] = {"LOG_LEVEL": "debug"}
+    raw["services"]["payments-api"]["image"] = "traefik/whoami:v1.10.4"
+    assert changed_processes(before, plan_topology(parse_spec(raw), tmp_path)) == [
+        "svc-payments-api-1", "svc-payments-api-2"]
+
+
+def test_a_change_to_the_load_balancer_restarts_haproxy_and_what_uses_the_setting_only(raw, tmp_path):
+    before = plan_topology(parse_spec(raw), tmp_path)
+    raw["local"]["haproxy_stats_port"] = 8405
+    assert changed_processes(before, plan_topology(parse_spec(raw), tmp_path)) == ["lb"]
+    # The interval is used by HAProxy, the readiness controller and nginx's passive checks
+    # (fail_timeout); the backends do not use it.
+    raw["load_balancer"]["health_check"]["interval_s"] = 3
+    assert changed_processes(before, plan_topology(parse_spec(raw), tmp_path)) == ["gw-1", "gw-2", "readiness", "lb"]
 
 
 def test_haproxy_accepts_every_rendered_config(raw, tmp_path):

@@ -5,6 +5,8 @@
 Starts the stack's local topology with the same code the Pulumi resources run (on free ports,
 state in .state/bench), then measures:
 
+- distribution: requests through HAProxy over every service's prefix, counted per gateway
+  instance and per backend instance (from the response headers), against an even share;
 - latency and throughput of one backend directly, through one nginx gateway, and through
   HAProxy -> nginx -> backend (what a client of the stack sees);
 - failover, with steady traffic through HAProxy: how long a backend whose health endpoint
@@ -26,12 +28,13 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 
 from components.local import processes
 from components.local.topology import ProcessPlan, Topology, plan_topology
-from components.spec import StackSpec, parse_spec
+from components.spec import SpecError, StackSpec, parse_spec
 from tools.loadtest import INSTANCE_HEADERS, LoadReport, run_load
-from tools.offline import REPO, project_name, stack_config
+from tools.offline import REPO, StackFileError, project_name, stack_config
 
 # ---------------------------------------------------------------- topology set-up
 
@@ -57,7 +60,7 @@ def free_port_base(span: int = 200, attempts: int = 100) -> int:
         base = random.randrange(10000, top, 10)
         if not any(processes.port_in_use(p) for p in range(base, base + span)):
             return base
-    raise RuntimeError(f"no {span} consecutive free ports found on 127.0.0.1")
+    raise processes.ProcessError(f"no {span} consecutive free ports found on 127.0.0.1")
 
 
 def local_spec(stack: str = "local-dev", state_dir: str | pathlib.Path | None = None,
@@ -171,14 +174,18 @@ class Traffic:
         times = [t for t, _, who, _ in self.snapshot() if who == instance and t >= since]
         return max(times) if times else None
 
-    def wait_gone(self, instance: str, since: float, confirm_s: float, timeout_s: float) -> float:
-        """Seconds from `since` to the last answer from `instance`, once none came for confirm_s."""
+    def wait_gone(self, instance: str, since: float, confirm_s: float, timeout_s: float,
+                  confirm_answers: int = 20) -> float:
+        """Seconds from `since` to the last answer from `instance`, once none came for confirm_s
+        while at least `confirm_answers` answers came from the others (a stalled client proves
+        nothing)."""
         deadline = since + timeout_s + confirm_s
         while time.time() < deadline:
             last = self.last_seen(instance, since) or since
-            if time.time() - last >= confirm_s:
+            after = sum(1 for t, status, _, _ in self.snapshot() if t > last and status is not None)
+            if time.time() - last >= confirm_s and after >= confirm_answers:
                 return last - since
-            time.sleep(0.05)
+            time.sleep(0.02)
         raise TimeoutError(f"{instance} still answered {timeout_s}s after it should have left the rotation")
 
     def wait_seen(self, instance: str, since: float, timeout_s: float) -> float:
@@ -188,7 +195,7 @@ class Traffic:
             times = [t for t, status, who, _ in self.snapshot() if who == instance and t >= since and status == 200]
             if times:
                 return min(times) - since
-            time.sleep(0.05)
+            time.sleep(0.02)
         raise TimeoutError(f"{instance} did not come back within {timeout_s}s")
 
 
@@ -265,6 +272,38 @@ def measure_gateway_kill(topology: Topology, traffic: Traffic, plan: ProcessPlan
     return {"left_s": left, "back_s": back}
 
 
+# ---------------------------------------------------------------- distribution
+
+
+def distribution(topology: Topology, report: LoadReport) -> list[dict]:
+    """Answered requests per gateway instance and per backend instance, each against an even
+    share of its tier (the gateways: every answer; a service's instances: that service's answers)."""
+    answered = [s for s in report.samples if s.ok]
+    tiers = [("gateway", [p.instance_id for p in topology.by_role("gateway")], Counter(s.gateway for s in answered))]
+    by_instance = Counter(s.instance for s in answered)
+    tiers += [(service.name, [p.instance_id for p in topology.backends(service.name)], by_instance)
+              for service in topology.spec.services]
+    rows = []
+    for tier, names, counts in tiers:
+        total = sum(counts[n] for n in names)
+        for name in names:
+            share = total / len(names)
+            rows.append({"tier": tier, "instance": name, "requests": counts[name], "share": share,
+                         "deviation": (counts[name] - share) / share if share else 0.0})
+    return rows
+
+
+def print_distribution(topology: Topology, requests: int, concurrency: int) -> None:
+    prefixes = [s.path_prefix.rstrip("/") for s in topology.spec.services]
+    report = run_load(topology.url, requests, concurrency, paths=[f"{p}/dist" for p in prefixes])
+    print(f"\ndistribution through HAProxy ({topology.spec.load_balancer.algorithm}): {len(report.samples)} "
+          f"requests over {', '.join(p or '/' for p in prefixes)} in turn, {report.errors} errors")
+    print(f"{'tier':<16} {'instance':<20} {'reqs':>6} {'even share':>10} {'deviation':>9}")
+    for row in distribution(topology, report):
+        print(f"{row['tier']:<16} {row['instance']:<20} {row['requests']:>6} {row['share']:>10.1f} "
+              f"{row['deviation'] * 100:>+8.1f}%")
+
+
 # ---------------------------------------------------------------- the benchmark
 
 
@@ -286,6 +325,7 @@ def run_bench(stack: str, requests: int, concurrency: int, state_dir: pathlib.Pa
         print(f"local topology up: {len(topology.processes)} processes, {topology.url}, metrics "
               f"{topology.metrics_url}; state {state_dir}")
         run_load(f"{topology.url}{prefix}/warmup", 300, concurrency)
+        print_distribution(topology, requests, concurrency)
         targets = [("backend directly", f"http://127.0.0.1:{backends[0].ports[0]}{prefix}/bench"),
                    ("nginx gateway -> backends", f"http://127.0.0.1:{gateway.ports[0]}{prefix}/bench"),
                    ("HAProxy -> nginx -> backends", f"{topology.url}{prefix}/bench")]
@@ -329,7 +369,19 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.requests <= 100_000 or not 1 <= args.concurrency <= 256:
         parser.error("--requests must be 1..100000 and --concurrency 1..256")
     try:
+        raw = stack_raw(args.stack)
+        if raw.get("target") != "local":
+            parser.error(f"--stack {args.stack}: target is {raw.get('target')!r}; the benchmark runs a stack "
+                         f"whose target is local (e.g. local-dev)")
         return run_bench(args.stack, args.requests, args.concurrency, pathlib.Path(args.state_dir))
+    except StackFileError as err:
+        parser.error(f"--stack {args.stack}: {err}")
+    except SpecError as err:
+        print(f"bench_local: stack {args.stack}: {len(err.problems)} problem(s); nothing was started:",
+              file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
     except (processes.ProcessError, TimeoutError) as err:
         print(f"bench_local: {err}", file=sys.stderr)
         return 1

@@ -296,15 +296,20 @@ def main(argv: list[str] | None = None) -> int:
     report = run_load(args.url, args.requests, args.concurrency, args.paths, args.timeout, args.max_seconds)
     print(report.table())
     out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "loadtest.json").write_text(json.dumps({**report.summary(),
-                                                   "samples": [asdict(s) for s in report.samples]}, indent=1))
-    print(f"\nresults: {out / 'loadtest.json'}")
-    if not args.no_chart:
-        try:
-            print(f"chart: {write_chart(report, out / 'loadtest.png')}")
-        except ImportError:
-            print("chart: skipped, matplotlib is not installed (pip install -r requirements.txt)", file=sys.stderr)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "loadtest.json").write_text(json.dumps({**report.summary(),
+                                                       "samples": [asdict(s) for s in report.samples]}, indent=1))
+        print(f"\nresults: {out / 'loadtest.json'}")
+        if not args.no_chart:
+            try:
+                print(f"chart: {write_chart(report, out / 'loadtest.png')}")
+            except ImportError:
+                print("chart: skipped, matplotlib is not installed (pip install -r requirements.txt)",
+                      file=sys.stderr)
+    except OSError as err:
+        print(f"loadtest: --out {args.out}: cannot write the results: {err.strerror or err}", file=sys.stderr)
+        return 2
     if args.max_error_rate is not None and report.error_rate * 100 > args.max_error_rate:
         print(f"error rate {report.error_rate * 100:.2f} % is above --max-error-rate {args.max_error_rate}",
               file=sys.stderr)

@@ -19,6 +19,7 @@ port conflict, reported with both users of the port.
 from __future__ import annotations
 
 import pathlib
+import shlex
 from dataclasses import dataclass
 
 from components.spec import TARGET_OPTION_PARSERS
@@ -83,6 +84,16 @@ def service_port(options: LocalOptions, spec, service_name: str, instance: int) 
     return options.service_base_port + k * options.service_port_stride + instance - 1
 
 
+def options_of(spec) -> LocalOptions:
+    """The spec's local options (the defaults when the stack has no `local` block)."""
+    return spec.options if isinstance(spec.options, LocalOptions) else LocalOptions()
+
+
+def gateway_instance_id(i: int) -> str:
+    """The name of gateway instance i (1-based): HAProxy's server name, its X-Gateway-Instance."""
+    return f"gateway-{i}"
+
+
 def port_conflicts(uses: list[PortUse]) -> list[tuple[PortUse, PortUse]]:
     """(later use, first use) for every port planned twice."""
     first: dict[int, PortUse] = {}
@@ -97,6 +108,18 @@ def port_conflicts(uses: list[PortUse]) -> list[tuple[PortUse, PortUse]]:
 
 def conflict_message(use: PortUse, other: PortUse) -> str:
     return f"port {use.port} of {use.user} is also used by {other.user} (set by {other.key})"
+
+
+def _check_command(p: Problems, key: str, command: str) -> None:
+    """A service's `command` is split like a shell would (no shell runs it): it must split, and
+    start with a program."""
+    try:
+        words = shlex.split(command)
+    except ValueError as err:
+        p.add(key, command, f"a command line with balanced quotes ({err})")
+        return
+    if not words or "{port}" in words[0] or "{host}" in words[0]:
+        p.add(key, command, "a program followed by its arguments, {port} among them")
 
 
 def parse_local_options(raw: dict, p: Problems, spec) -> LocalOptions:
@@ -126,6 +149,9 @@ def parse_local_options(raw: dict, p: Problems, spec) -> LocalOptions:
         start_timeout_s=p.integer(raw, "start_timeout_s", "local.start_timeout_s",
                                   d.start_timeout_s, 1, 300) or d.start_timeout_s,
     )
+    for service in spec.services:
+        if service.command is not None:
+            _check_command(p, f"services.{service.name}.command", service.command)
     uses = planned_ports(options, spec)
     for use in uses:
         if use.port > 65535:

@@ -23,9 +23,9 @@ from typing import Optional
 
 import pulumi
 
-from components.local.options import REPO
+from components.local.options import REPO, options_of
 from components.local.provider import LocalProcess, PortCheck
-from components.local.topology import Topology, options_of, plan_topology
+from components.local.topology import Topology, plan_topology
 from components.spec import StackSpec
 
 

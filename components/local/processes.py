@@ -5,9 +5,10 @@ tests exercise is what `pulumi up` runs. Linux only (reads /proc).
 
 - A process starts in its own session (its own process group), so a stop reaches every process
   it forked (nginx workers) and a dying Pulumi run does not take it down.
-- Its record (pid + kernel start time, so a recycled pid is never mistaken for it) is a JSON file
-  under the state dir; its output goes to a log file there.
-- Ports are checked before anything starts; a port already taken is refused with both users named.
+- Its record (procfs.ProcessRecord: pid + kernel start time, so a recycled pid is never mistaken
+  for it) is a JSON file under the state dir; its output goes to a log file there.
+- Ports are checked before anything starts (ports.py); a port already taken is refused with
+  both users named.
 - A failed start stops whatever that run had started (`start_all`, and `RUN` for the provider).
 """
 from __future__ import annotations
@@ -18,14 +19,16 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 import urllib.parse
-from dataclasses import asdict, dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
+# Re-exported: callers (the provider, the tests, the benchmark) see one module.
+from components.local.ports import busy_port_problems, port_in_use  # noqa: F401
+from components.local.procfs import (ProcessRecord, group_members, is_alive, read_record,  # noqa: F401
+                                     stat)
 from components.local.topology import ProcessPlan, status_matches
 
 EXTRA_PATH = ("/usr/sbin", "/usr/local/sbin", "/sbin")
@@ -41,83 +44,6 @@ class PortInUse(ProcessError):
     pass
 
 
-@dataclass(frozen=True)
-class ProcessRecord:
-    key: str
-    pid: int
-    start_ticks: int
-    """Kernel start time of the pid (/proc/<pid>/stat field 22): tells a recycled pid apart."""
-    argv: tuple[str, ...]
-    ports: tuple[int, ...]
-    log_path: str
-    started_at: float
-
-    def to_json(self) -> str:
-        return json.dumps({**asdict(self), "argv": list(self.argv), "ports": list(self.ports)}, indent=2)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ProcessRecord":
-        return cls(key=str(d["key"]), pid=int(d["pid"]), start_ticks=int(d["start_ticks"]),
-                   argv=tuple(d.get("argv") or ()), ports=tuple(int(p) for p in d.get("ports") or ()),
-                   log_path=str(d.get("log_path") or ""), started_at=float(d.get("started_at") or 0))
-
-
-# ---------------------------------------------------------------- /proc helpers
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, process group, start ticks) of a pid, or None if there is no such process."""
-    try:
-        text = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    rest = text[text.rfind(")") + 2:].split()
-    return rest[0], int(rest[2]), int(rest[19])
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        raw = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return "?"
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip() or "?"
-
-
-def _all_pids() -> list[int]:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def is_alive(record: ProcessRecord | None) -> bool:
-    """True while the recorded process runs (a zombie or a recycled pid counts as gone)."""
-    if record is None:
-        return False
-    stat = _stat(record.pid)
-    return stat is not None and stat[0] not in "ZXx" and stat[2] == record.start_ticks
-
-
-def group_members(record: ProcessRecord) -> list[int]:
-    """Live processes of the record's process group (its own session: nginx workers included).
-
-    The group outlives its leader when the leader is killed (nginx workers keep the port); a
-    recycled pid heading an unrelated group is recognised by its start time and left alone.
-    """
-    members = []
-    for pid in _all_pids():
-        stat = _stat(pid)
-        if stat is None or stat[1] != record.pid or stat[0] in "ZXx":
-            continue
-        if pid == record.pid and stat[2] != record.start_ticks:
-            return []  # the pid was recycled: this group is somebody else's
-        members.append(pid)
-    return members
-
-
-def read_record(pid_path: str | os.PathLike) -> ProcessRecord | None:
-    try:
-        return ProcessRecord.from_dict(json.loads(pathlib.Path(pid_path).read_text()))
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        return None
-
-
 def find_program(name: str) -> str:
     if "/" in name:
         return name
@@ -127,90 +53,6 @@ def find_program(name: str) -> str:
         raise ProcessError(f"{name}: not found on PATH or in {', '.join(EXTRA_PATH)} "
                            f"(Debian: apt-get install {name})")
     return found
-
-
-# ---------------------------------------------------------------- ports
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True if something listens on (or holds) host:port. SO_REUSEADDR as servers set it, so
-    connections in TIME_WAIT from an earlier run do not count."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def _listening_inodes(port: int) -> set[str]:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = pathlib.Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    return inodes
-
-
-def port_owners(port: int) -> list[int]:
-    """Pids holding a listening socket on `port` (best effort: needs to read their /proc/<pid>/fd)."""
-    targets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
-    owners = []
-    for pid in _all_pids() if targets else []:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") in targets:
-                    owners.append(pid)
-                    break
-            except OSError:
-                continue
-    return owners
-
-
-def describe_port_owner(port: int) -> str:
-    owners = port_owners(port)
-    if not owners:
-        return "another process on this machine"
-    pid = min(owners)
-    return f"pid {pid} ({_cmdline(pid)[:120]})"
-
-
-def own_pids(state_dir: str | os.PathLike) -> set[int]:
-    """Leaders of the live processes recorded in a state dir (their groups are ours)."""
-    pids = set()
-    for path in pathlib.Path(state_dir, "pids").glob("*.json"):
-        record = read_record(path)
-        if is_alive(record):
-            pids.add(record.pid)
-    return pids
-
-
-def busy_port_problems(port_users: Iterable[tuple[int, str]], state_dir: str | os.PathLike | None = None,
-                       host: str = "127.0.0.1") -> list[str]:
-    """Messages for planned ports already taken on this machine by a process that is not ours.
-
-    `port_users` is (port, who will use it); ports held by processes recorded in `state_dir` are
-    fine (a re-run of the same topology).
-    """
-    ours = own_pids(state_dir) if state_dir else set()
-    problems = []
-    for port, user in port_users:
-        if not port_in_use(port, host):
-            continue
-        owners = port_owners(port)
-        if owners and all((_stat(pid) or ("", -1, 0))[1] in ours for pid in owners):
-            continue
-        problems.append(f"port {port} of {user} is already in use on this machine by {describe_port_owner(port)}")
-    return problems
 
 
 # ---------------------------------------------------------------- health
@@ -295,8 +137,8 @@ def start(plan: ProcessPlan, *, check_ports: bool = True) -> ProcessRecord:
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as err:
             raise ProcessError(f"{plan.description}: cannot run {argv[0]}: {err}") from None
-    stat = _stat(proc.pid)
-    record = ProcessRecord(key=plan.key, pid=proc.pid, start_ticks=stat[2] if stat else 0,
+    st = stat(proc.pid)
+    record = ProcessRecord(key=plan.key, pid=proc.pid, start_ticks=st[2] if st else 0,
                            argv=tuple(argv), ports=plan.ports, log_path=str(log_path), started_at=time.time())
     write_file_atomic(plan.pid_path, record.to_json())
     try:
@@ -414,9 +256,14 @@ class Run:
         self.started: list[tuple[ProcessRecord, str]] = []
         self.failure: str | None = None
 
-    def started_one(self, record: ProcessRecord, pid_path: str) -> None:
+    def started_one(self, record: ProcessRecord, pid_path: str) -> bool:
+        """Count a start in this run; False (and nothing counted) if the run failed meanwhile:
+        starts run in parallel, so another one may have failed while this one was starting."""
         with self.lock:
+            if self.failure:
+                return False
             self.started.append((record, pid_path))
+            return True
 
     def abort(self, reason: str) -> list[str]:
         """Stop everything this run started, newest first; returns their keys."""

@@ -27,7 +27,8 @@ from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult,
 
 from components.local import processes
 from components.local.processes import ProcessError, ProcessRecord
-from components.local.topology import ProcessPlan, Topology, options_of
+from components.local.options import options_of
+from components.local.topology import ProcessPlan, Topology
 
 PROCESS_TYPE = "pulumi-python:dynamic/local:Process"
 PORT_CHECK_TYPE = "pulumi-python:dynamic/local:PortCheck"
@@ -113,7 +114,10 @@ def _start(props: dict) -> dict:
     except Exception as err:  # noqa: BLE001 - any failure must undo this run's starts
         stopped = processes.RUN.abort(str(err))
         raise ProcessError(f"{err}\nstopped what this run had started: {', '.join(stopped) or 'nothing'}") from None
-    processes.RUN.started_one(record, plan.pid_path)
+    if not processes.RUN.started_one(record, plan.pid_path):
+        processes.stop(record, pid_path=plan.pid_path)
+        raise ProcessError(f"{plan.description}: stopped again: another start in this run failed meanwhile "
+                           f"({processes.RUN.failure.splitlines()[0]})")
     return {**_inputs(props), "pid": record.pid, "start_ticks": record.start_ticks, "started_at": record.started_at}
 
 
