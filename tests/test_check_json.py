@@ -74,6 +74,12 @@ def test_preview_without_its_waf_fails(tmp_path, capsys):
     ("{", "not valid JSON"),
     ('{"something": 1}', "expected the output of `pulumi preview --json`"),
     ('[{"type": "x"}]', "every resource needs a urn and a type"),
+    ('[{"urn": "urn:pulumi:s::apigw::t::n", "type": "t", "inputs": [1]}]',
+     "urn:pulumi:s::apigw::t::n: inputs is list; expected an object"),
+    ('[{"urn": "urn:pulumi:s::apigw::t::n", "type": "t", "dependencies": "urn:x"}]',
+     "dependencies is str; expected a list"),
+    ('[{"urn": "urn:pulumi:s::apigw::t::n", "type": "t", "propertyDependencies": {"spec": "urn:x"}}]',
+     "propertyDependencies.spec is str; expected a list of URNs"),
 ])
 def test_malformed_json_is_refused(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -92,3 +98,18 @@ def test_cli_subprocess_reads_a_real_run(tmp_path):
                              "--stack-config", "stacks/Pulumi.kubernetes-prod.yaml"], cwd=REPO, capture_output=True,
                             text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 1 and "prod-min-instances" in result.stdout and not result.stderr.strip()
+
+
+def test_a_config_without_the_phase_is_refused_not_taken_for_advisory(tmp_path, capsys):
+    """Without `apigw:phase` every rule would default to advisory and a prod plan would pass unseen."""
+    stack_file = tmp_path / "Pulumi.nophase.yaml"
+    stack_file.write_text("config:\n  apigw:target: kubernetes\n")
+    assert main(["--resources-json", str(EXPORT), "--stack-config", str(stack_file)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: no apigw:phase in the config of {stack_file}" in err and "Traceback" not in err
+    preview = json.loads(PREVIEW.read_text())
+    preview["config"].pop("apigw:phase")
+    sample = tmp_path / "preview.json"
+    sample.write_text(json.dumps(preview))
+    assert main(["--resources-json", str(sample)]) == 2
+    assert "no apigw:phase in the config of" in capsys.readouterr().err

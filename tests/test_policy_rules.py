@@ -173,6 +173,11 @@ def _drop(resources, name):
     resources.remove(one(resources, name))
 
 
+def _ingress_backend(resources):
+    return one(resources, "apigw-gateway-ingress").properties["spec"]["rules"][0]["http"]["paths"][0]["backend"][
+        "service"]
+
+
 K8S_CASES = {
     "deployment-replicas": (lambda rs: one(rs, "apigw-payments-api-deployment").properties["spec"].update(replicas=1.0),
                             [("prod-min-instances", "apigw-payments-api-deployment",
@@ -226,6 +231,17 @@ K8S_CASES = {
           "spec.minAvailable is 3; with 3 instance(s) of apigw-users-api-deployment at the minimum "
           "(apigw-users-api-hpa spec.minReplicas) no eviction is ever allowed; prod needs a budget that allows one "
           "(maxUnavailable >= 1, or minAvailable <= 2)")]),
+    "pdb-min-available-percent": (lambda rs: one(rs, "apigw-users-api-pdb").properties.update(
+        spec={"minAvailable": "90%", "selector": {"matchLabels": {"app": "users-api"}}}),
+        [("prod-disruption-budget", "apigw-users-api-pdb",
+          'spec.minAvailable is "90%"; with 3 instance(s) of apigw-users-api-deployment at the minimum')]),
+    "pdb-min-available-percent-ok": (lambda rs: one(rs, "apigw-users-api-pdb").properties.update(
+        spec={"minAvailable": "60%", "selector": {"matchLabels": {"app": "users-api"}}}), []),
+    "ingress-bypasses-the-gateway": (lambda rs: _ingress_backend(rs).update(name="users-api"),
+                                     [("prod-load-balanced-gateway", "apigw-gateway-ingress",
+                                       "routes to apigw-users-api-deployment (kubernetes:apps/v1:Deployment), none of "
+                                       "them the gateway fleet (labelled or tagged component: gateway); prod needs "
+                                       "the load balancer in front of at least 2 gateway instances")]),
     "pdb-min-available-ok": (lambda rs: one(rs, "apigw-users-api-pdb").properties.update(
         spec={"minAvailable": 2.0, "selector": {"matchLabels": {"app": "users-api"}}}), []),
     "no-readiness": (lambda rs: pod(rs, "locations-api")["containers"][0].pop("readinessProbe"),
@@ -345,6 +361,10 @@ AWS_CASES = {
     "public-task-ip": (lambda rs: ecs(rs, "gateway")["networkConfiguration"].update(assignPublicIp=True),
                        [("security-no-public-ip", "apigw-gateway-service",
                          "networkConfiguration.assignPublicIp is true; prod needs false")]),
+    "launch-type-unset": (lambda rs: ecs(rs, "gateway").pop("launchType"),
+                          [("prod-spread-across-hosts", "apigw-gateway-service",
+                            "runs on shared EC2 hosts (launchType not set (defaults to EC2)) and "
+                            "orderedPlacementStrategies has no spread over instanceId")]),
     "latest-image": (lambda rs: _container_image(rs, "traefik/whoami:latest"),
                      [("security-image-tag", "apigw-users-api-task",
                        'containerDefinitions[users-api].image is "traefik/whoami:latest"')]),
@@ -364,7 +384,15 @@ def test_aws_rules_on_resources_the_program_does_not_use(prod):
     service = R(T.AWS_ECS_SERVICE, "ec2-service", {"launchType": "EC2", "desiredCount": 2.0})
     bridge = R(T.AWS_ECS_TASK_DEFINITION, "bridge", {"networkMode": "bridge", "containerDefinitions": json.dumps(
         [{"name": "app", "image": "nginx:1.27", "portMappings": [{"containerPort": 80, "hostPort": 80}]}])})
-    found = {(v.policy, v.resource): v.message for v in run(prod, [group, template, service, bridge])}
+    fargate = R(T.AWS_ECS_SERVICE, "fargate-providers", {"desiredCount": 2.0, "capacityProviderStrategies": [
+        {"capacityProvider": "FARGATE", "weight": 1.0}, {"capacityProvider": "FARGATE_SPOT", "weight": 1.0}]})
+    ec2_providers = R(T.AWS_ECS_SERVICE, "ec2-providers", {"desiredCount": 2.0, "capacityProviderStrategies": [
+        {"capacityProvider": "apigw-asg-provider", "weight": 1.0}]})
+    resources = [group, template, service, bridge, fargate, ec2_providers]
+    found = {(v.policy, v.resource): v.message for v in run(prod, resources)}
+    assert ("prod-spread-across-hosts", "fargate-providers") not in found
+    assert "runs on shared EC2 hosts (capacityProviderStrategies on EC2)" \
+        in found[("prod-spread-across-hosts", "ec2-providers")]
     assert "minSize is 1; prod needs at least 2" in found[("prod-min-instances", "fleet")]
     assert 'vpcZoneIdentifiers is ["subnet-a"]; prod needs instance subnets in at least 2 zones' \
         in found[("prod-multi-zone", "fleet")]
@@ -373,10 +401,50 @@ def test_aws_rules_on_resources_the_program_does_not_use(prod):
     assert "portMappings[80].hostPort is 80" in found[("prod-spread-across-hosts", "bridge")]
 
 
+def test_an_auto_scaling_group_tagged_as_the_gateway_counts_behind_the_alb(prod):
+    """EC2 gateway fleets: an ASG's tags are a list of {key, value}; minSize is what the ALB can count on."""
+    lb = R(T.AWS_LB, "alb", {"internal": True, "subnets": ["subnet-a", "subnet-b"]})
+    group_tg = R(T.AWS_TARGET_GROUP, "tg", {"healthCheck": {"path": "/healthz"}})
+    listener = R(T.AWS_LISTENER, "listener", {"protocol": "HTTP", "loadBalancerArn": UNKNOWN, "defaultActions": [
+        {"type": "forward", "targetGroupArn": UNKNOWN}]}, {"loadBalancerArn": [lb], "defaultActions": [group_tg]})
+    tags = [{"key": "component", "value": "gateway", "propagateAtLaunch": True}]
+    group = R(T.AWS_ASG, "fleet", {"minSize": 1.0, "maxSize": 4.0, "vpcZoneIdentifiers": ["subnet-a", "subnet-b"],
+                                  "targetGroupArns": [UNKNOWN], "tags": tags}, {"targetGroupArns": [group_tg]})
+    found = {(v.policy, v.resource): v.message for v in run(prod, [lb, group_tg, listener, group])}
+    assert "minSize is 1; prod needs at least 3 for the gateway fleet" in found[("prod-min-instances", "fleet")]
+    assert "routes to fleet (aws:autoscaling/group:Group), which runs 1 instance(s) at its minimum (fleet minSize)" \
+        in found[("prod-load-balanced-gateway", "alb")]
+    group.properties["tags"] = [{"key": "component", "value": "batch", "propagateAtLaunch": True}]
+    group.properties["minSize"] = 3.0
+    found = {(v.policy, v.resource): v.message for v in run(prod, [lb, group_tg, listener, group])}
+    assert "routes to fleet (aws:autoscaling/group:Group), none of them the gateway fleet" \
+        in found[("prod-load-balanced-gateway", "alb")]
+
+
 # --- Azure (AKS, Application Gateway) ----------------------------------------------------------
 
 def az(resources, name):
     return one(resources, name).properties
+
+
+def _system_pool(resources):
+    return az(resources, "apigw-aks")["agentPoolProfiles"][0]
+
+
+def _inline_waf(resources, mode):
+    gateway = az(resources, "apigw-appgw")
+    gateway.pop("firewallPolicy")
+    gateway["webApplicationFirewallConfiguration"] = {"enabled": True, "firewallMode": mode, "ruleSetType": "OWASP",
+                                                      "ruleSetVersion": "3.2"}
+
+
+def _lock_by_id(resources):
+    """State exported after an update: the lock's scope is the gateway's id, with no dependency recorded."""
+    gateway, lock = one(resources, "apigw-appgw"), one(resources, "apigw-appgw-lock")
+    gateway.properties["id"] = "/subscriptions/0000/resourceGroups/apigw/providers/Microsoft.Network/" \
+                               "applicationGateways/apigw"
+    lock.properties["scope"] = gateway.properties["id"]
+    lock.dependencies, lock.property_dependencies = [], {}
 
 
 AZURE_CASES = {
@@ -402,6 +470,41 @@ AZURE_CASES = {
                                "has neither the protect option nor a CanNotDelete management lock")]),
     "app-gateway-no-probe": (lambda rs: az(rs, "apigw-appgw")["backendHttpSettingsCollection"][0].pop("probe"),
                              [("health-checks", "apigw-appgw", "backendHttpSettingsCollection[gateway].probe is not set")]),
+    "cluster-pool-one-zone": (lambda rs: _system_pool(rs).update(availabilityZones=["1"]),
+                              [("prod-multi-zone", "apigw-aks",
+                                'agentPoolProfiles[system].availabilityZones is ["1"]; prod needs nodes in at least 2 '
+                                "zones")]),
+    "cluster-pool-no-zones": (lambda rs: _system_pool(rs).pop("availabilityZones"),
+                              [("prod-multi-zone", "apigw-aks",
+                                "agentPoolProfiles[system].availabilityZones is not set; prod needs nodes")]),
+    "cluster-pool-public-ip": (lambda rs: _system_pool(rs).update(enableNodePublicIP=True),
+                               [("security-no-public-ip", "apigw-aks",
+                                 "agentPoolProfiles[system].enableNodePublicIP is true; prod needs false")]),
+    "cluster-pool-min-count": (lambda rs: _system_pool(rs).update(minCount=1.0),
+                               [("prod-min-nodes", "apigw-aks", "agentPoolProfiles[system].minCount is 1")]),
+    "agent-pool-fixed-count": (lambda rs: az(rs, "apigw-aks-workloads").update(enableAutoScaling=False, count=1.0),
+                               [("prod-min-nodes", "apigw-aks-workloads", "count is 1; prod needs at least 2 nodes")]),
+    "agent-pool-min-count-unset": (lambda rs: az(rs, "apigw-aks-workloads").pop("minCount"),
+                                   [("prod-min-nodes", "apigw-aks-workloads", "minCount is not set; prod needs")]),
+    "app-gateway-no-https-listener": (lambda rs: az(rs, "apigw-appgw")["httpListeners"].pop(0),
+                                      [("security-https", "apigw-appgw",
+                                        'httpListeners[*].protocol is ["Http"]; prod needs an Https listener')]),
+    "https-listener-without-certificate": (lambda rs: az(rs, "apigw-appgw")["httpListeners"][0].pop("sslCertificate"),
+                                           [("security-https", "apigw-appgw",
+                                             "httpListeners[https].sslCertificate is not set; an Https listener needs "
+                                             "a certificate")]),
+    "app-gateway-no-probes": (lambda rs: az(rs, "apigw-appgw").pop("probes"),
+                              [("health-checks", "apigw-appgw", "probes is not set; define a probe")]),
+    "app-gateway-no-firewall-policy": (lambda rs: az(rs, "apigw-appgw").pop("firewallPolicy"),
+                                       [("security-waf", "apigw-appgw",
+                                         "firewallPolicy is not set and webApplicationFirewallConfiguration.enabled "
+                                         "is not set; prod needs a WAF policy attached")]),
+    "app-gateway-waf-detection-only": (lambda rs: _inline_waf(rs, "Detection"),
+                                       [("security-waf", "apigw-appgw",
+                                         'webApplicationFirewallConfiguration.firewallMode is "Detection"; prod needs '
+                                         '"Prevention"')]),
+    "app-gateway-waf-prevention": (lambda rs: _inline_waf(rs, "Prevention"), []),
+    "lock-by-known-scope-id": (lambda rs: _lock_by_id(rs), []),
     "app-gateway-no-redirect": (lambda rs: az(rs, "apigw-appgw")["requestRoutingRules"][1].pop("redirectConfiguration"),
                                 [("security-https", "apigw-appgw", 'httpListeners[http] is "Http" with no redirecting '
                                                                    "rule")]),
@@ -445,6 +548,25 @@ GCP_CASES = {
                        [("security-waf", "apigw-gateway-backend", "securityPolicy is not set; prod needs a Cloud Armor")]),
     "no-backend-health-check": (lambda rs: az(rs, "apigw-gateway-backend").pop("healthChecks"),
                                 [("health-checks", "apigw-gateway-backend", "healthChecks is not set")]),
+    "cluster-location-unset": (lambda rs: az(rs, "apigw-gke").pop("location"),
+                               [("prod-multi-zone", "apigw-gke",
+                                 "location is not set (the provider's default zone: one zone) and nodeLocations is "
+                                 "not set; prod needs a region")]),
+    "inline-pool-one-zone": (lambda rs: az(rs, "apigw-gke").update(nodePools=[
+        {"name": "inline", "nodeLocations": ["europe-west1-b"], "autoscaling": {"minNodeCount": 2.0}}]),
+        [("prod-multi-zone", "apigw-gke", 'nodePools[inline].nodeLocations is ["europe-west1-b"]; prod needs nodes in '
+                                          "at least 2 zones")]),
+    "inline-pool-min-nodes": (lambda rs: az(rs, "apigw-gke").update(nodePools=[
+        {"name": "inline", "nodeLocations": ["europe-west1-b", "europe-west1-c"], "nodeCount": 0.0}]),
+        [("prod-min-nodes", "apigw-gke", "nodePools[inline].nodeCount is 0 per zone in 2 zone(s), 0 in all")]),
+    "no-https-proxy": (lambda rs: _drop(rs, "apigw-https"),
+                       [("security-https", "apigw-http",
+                         "is the only kind of target proxy; prod needs a target HTTPS proxy")]),
+    "regional-internal-backend": (lambda rs: rs.append(R(T.GCP_REGION_BACKEND_SERVICE, "apigw-internal", {
+        "region": "europe-west1", "protocol": "HTTP", "healthChecks": "apigw-hc-id"})), []),
+    "regional-external-backend-without-armor": (lambda rs: rs.append(R(T.GCP_REGION_BACKEND_SERVICE, "apigw-regional", {
+        "region": "europe-west1", "loadBalancingScheme": "EXTERNAL_MANAGED", "healthChecks": "apigw-hc-id"})),
+        [("security-waf", "apigw-regional", "securityPolicy is not set; prod needs a Cloud Armor security policy")]),
     "http-not-redirected": (lambda rs: az(rs, "apigw-http-redirect")["defaultUrlRedirect"].update(httpsRedirect=False),
                             [("security-https", "apigw-http-redirect", "defaultUrlRedirect.httpsRedirect is false")]),
 }

@@ -78,3 +78,108 @@ def test_local_process_token_and_roles_match_the_local_target(plan_of):
 
     roles = sorted(r.inputs.get("role") for r in plan_of("local-dev").by_type(LOCAL_PROCESS))
     assert roles.count("load_balancer") == 1 and roles.count("gateway") == 2
+
+
+# --- nested property names --------------------------------------------------------------------
+# The top-level check above cannot see a misspelt nested field (agentPoolProfiles[].minCount,
+# autoscaling.totalMinNodeCount, ...): a rule reading it would quietly find nothing. These paths
+# are walked through the SDK's input types (`<Resource>Args` and the `*Args` classes below it),
+# using the wire names the engine sends, and so are the synthetic Azure and GCP resources the
+# rule tests build, since those targets have no program yet to capture them from.
+
+NESTED_PATHS = {
+    "azure-native:containerservice:ManagedCluster": [
+        "agentPoolProfiles.name", "agentPoolProfiles.availabilityZones", "agentPoolProfiles.count",
+        "agentPoolProfiles.minCount", "agentPoolProfiles.enableAutoScaling", "agentPoolProfiles.enableNodePublicIP"],
+    "azure-native:containerservice:AgentPool": ["availabilityZones", "count", "minCount", "enableAutoScaling",
+                                                "enableNodePublicIP"],
+    "azure-native:network:ApplicationGateway": [
+        "zones", "sku.tier", "firewallPolicy.id", "webApplicationFirewallConfiguration.enabled",
+        "webApplicationFirewallConfiguration.firewallMode", "probes.path", "backendHttpSettingsCollection.name",
+        "backendHttpSettingsCollection.probe.id", "httpListeners.name", "httpListeners.protocol",
+        "httpListeners.sslCertificate.id", "requestRoutingRules.httpListener.id",
+        "requestRoutingRules.redirectConfiguration.id"],
+    "azure-native:authorization:ManagementLockByScope": ["level", "scope"],
+    "gcp:container/cluster:Cluster": [
+        "location", "nodeLocations", "initialNodeCount", "removeDefaultNodePool", "enableAutopilot",
+        "deletionProtection", "privateClusterConfig.enablePrivateNodes", "nodePools.name", "nodePools.nodeLocations",
+        "nodePools.nodeCount", "nodePools.initialNodeCount", "nodePools.autoscaling.minNodeCount",
+        "nodePools.autoscaling.totalMinNodeCount", "nodePools.networkConfig.enablePrivateNodes"],
+    "gcp:container/nodePool:NodePool": [
+        "cluster", "location", "nodeLocations", "nodeCount", "initialNodeCount", "autoscaling.minNodeCount",
+        "autoscaling.totalMinNodeCount", "networkConfig.enablePrivateNodes"],
+    "gcp:compute/backendService:BackendService": ["healthChecks", "securityPolicy", "loadBalancingScheme"],
+    "gcp:compute/regionBackendService:RegionBackendService": ["healthChecks", "securityPolicy", "loadBalancingScheme"],
+    "gcp:compute/uRLMap:URLMap": ["defaultUrlRedirect.httpsRedirect"],
+    "aws:ecs/service:Service": [
+        "networkConfiguration.subnets", "networkConfiguration.assignPublicIp",
+        "capacityProviderStrategies.capacityProvider",
+        "orderedPlacementStrategies.type", "orderedPlacementStrategies.field", "placementConstraints.type",
+        "loadBalancers.targetGroupArn"],
+    "aws:lb/loadBalancer:LoadBalancer": ["subnetMappings.subnetId"],
+    "aws:lb/targetGroup:TargetGroup": ["healthCheck.enabled", "healthCheck.path", "healthCheck.protocol"],
+    "aws:lb/listener:Listener": ["defaultActions.type", "defaultActions.redirect.protocol"],
+    "aws:ec2/launchTemplate:LaunchTemplate": ["networkInterfaces.associatePublicIpAddress"],
+    "aws:autoscaling/group:Group": ["tags.key", "tags.value"],
+}
+
+
+def _args_class(token: str) -> type:
+    provider, module, name = token.split(":")
+    package = importlib.import_module(f"{PACKAGES[provider]}.{module.split('/')[0]}")
+    return getattr(package, f"{name}Args")
+
+
+def _input_types(annotation) -> list[type]:
+    """The SDK input classes inside an annotation such as Optional[Input[Sequence[Input[XArgs]]]]."""
+    import typing
+
+    from pulumi import _types
+
+    found, todo = [], [annotation]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, type) and _types.is_input_type(current):
+            found.append(current)
+        else:
+            todo.extend(typing.get_args(current))
+    return found
+
+
+def _missing(classes: list[type], path: str) -> str | None:
+    """None when the dotted wire path exists below `classes`, else the first step that does not."""
+    from pulumi import _types
+
+    for depth, step in enumerate(path.split(".")):
+        fields = [_types.input_type_types(c) for c in classes]
+        if not any(step in f for f in fields):
+            return ".".join(path.split(".")[:depth + 1])
+        classes = [t for f in fields if step in f for t in _input_types(f[step])]
+        if not classes:
+            return None  # a scalar, list of scalars or map: nothing below it to check
+    return None
+
+
+def _paths(value, prefix: str = "") -> list[str]:
+    """Every dotted key path of a wire-form property tree (list items share their list's path)."""
+    if isinstance(value, list):
+        return [p for item in value for p in _paths(item, prefix)]
+    if not isinstance(value, dict):
+        return []
+    return [p for key, item in value.items() for p in [f"{prefix}{key}", *_paths(item, f"{prefix}{key}.")]]
+
+
+@pytest.mark.parametrize("token", sorted(NESTED_PATHS))
+def test_nested_properties_the_rules_read_exist_in_the_installed_sdk(token):
+    args = _args_class(token)
+    missing = [path for path in NESTED_PATHS[token] if _missing([args], path)]
+    assert not missing, f"{token}: {[_missing([args], p) for p in missing]} not in {args.__name__}"
+
+
+def test_synthetic_azure_and_gcp_resources_use_the_providers_property_names():
+    from tests.test_policy_rules import azure_resources, gcp_resources
+
+    for resource in azure_resources() + gcp_resources():
+        args = _args_class(resource.type)
+        missing = sorted({_missing([args], p) for p in _paths(resource.properties)} - {None})
+        assert not missing, f"{resource.name} ({resource.type}): {missing} not in {args.__name__}"

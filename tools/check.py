@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import pathlib
+import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -189,6 +190,7 @@ def load_resources_json(path: pathlib.Path) -> tuple[list[Resource], dict[str, A
     for state in states:
         if not isinstance(state, dict) or not state.get("urn") or not state.get("type"):
             raise CheckError(f"{path}: every resource needs a urn and a type; found {json.dumps(state)[:120]}")
+        _check_state_shape(path, state)
         inputs = _unwrap_secrets(state.get("inputs") or {})
         outputs = _unwrap_secrets(state.get("outputs") or {})
         resources.append(Resource(
@@ -200,6 +202,22 @@ def load_resources_json(path: pathlib.Path) -> tuple[list[Resource], dict[str, A
             provider=state.get("provider") or "", protect=bool(state.get("protect")),
             custom=bool(state.get("custom", True))))
     return resources, config, kind
+
+
+def _check_state_shape(path: pathlib.Path, state: dict) -> None:
+    """The fields the check reads have the engine's shapes, so a hand-edited file is refused with
+    its resource named instead of failing half-way with a traceback."""
+    expected = {"inputs": dict, "outputs": dict, "dependencies": list, "propertyDependencies": dict,
+                "parent": str, "provider": str}
+    for key, kind in expected.items():
+        value = state.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise CheckError(f"{path}: {state['urn']}: {key} is {type(value).__name__}; "
+                             f"expected {'an object' if kind is dict else 'a list' if kind is list else 'a string'}")
+    for key, urns in (state.get("propertyDependencies") or {}).items():
+        if urns is not None and not isinstance(urns, list):
+            raise CheckError(f"{path}: {state['urn']}: propertyDependencies.{key} is {type(urns).__name__}; "
+                             "expected a list of URNs")
 
 
 # --- printing -------------------------------------------------------------------------------
@@ -217,7 +235,10 @@ def print_report(report: Report, out=None) -> None:
     for violation in report.violations:
         groups.setdefault(violation.urn if violation.resource else "", []).append(violation)
     names = {r.urn: r for r in report.order}
-    for urn in [r.urn for r in report.order if r.urn in groups] + ([""] if "" in groups else []):
+    # By name, not registration order: the program registers concurrently, so that order changes
+    # from run to run and two checks of the same plan would print differently.
+    resources = sorted((r for r in report.order if r.urn in groups), key=lambda r: (r.name, r.type, r.urn))
+    for urn in [r.urn for r in resources] + ([""] if "" in groups else []):
         resource = names.get(urn)
         out.write(f"{resource.name} ({resource.type})\n" if resource else "the stack as a whole\n")
         for v in sorted(groups[urn], key=lambda v: (not v.mandatory, v.policy)):
@@ -251,6 +272,16 @@ def _read_pack_config(path: str | None) -> dict | None:
     return data
 
 
+def _read_stack(stack: str, path: pathlib.Path | None = None) -> dict:
+    """A stack file's config; any problem reading it is a bad argument (exit 2), never a traceback."""
+    try:
+        return stack_config(stack, path)
+    except StackFileError as err:
+        raise CheckError(str(err)) from None
+    except OSError as err:
+        raise CheckError(f"cannot read stack file {path or stack}: {err.strerror}") from None
+
+
 def _config_for_json(args, json_config: dict) -> tuple[dict, str | None]:
     """The config that gives a JSON run its phase: --stack-config (a file or a stack name) or the
     preview's own config."""
@@ -258,10 +289,7 @@ def _config_for_json(args, json_config: dict) -> tuple[dict, str | None]:
         candidate = pathlib.Path(args.stack_config)
         if not candidate.exists() and args.stack_config in stack_names():
             candidate = STACKS_DIR / f"Pulumi.{args.stack_config}.yaml"
-        try:
-            return stack_config(_stack_from_file(candidate), candidate), _stack_from_file(candidate)
-        except StackFileError as err:
-            raise CheckError(str(err)) from None
+        return _read_stack(_stack_from_file(candidate), candidate), _stack_from_file(candidate)
     if json_config:
         decoded = {}
         for key, value in json_config.items():
@@ -288,11 +316,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy-pack-config", metavar="FILE",
                         help="levels and settings per policy, as for `pulumi preview --policy-pack-config`")
     args = parser.parse_args(argv)
+    previous = _stop_on_sigterm()
     try:
         return _run(args)
     except CheckError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (a cancelled CI job, `timeout`) unwinds like Ctrl-C, so every `with PolicyPackProcess`
+    stops its pack. Returns the handler it replaced (None off the main thread, where it can't)."""
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+    try:
+        return signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        return None
 
 
 def _run(args) -> int:
@@ -304,7 +347,13 @@ def _run(args) -> int:
         config, config_stack = _config_for_json(args, json_config)
         urn_stack, urn_project = (_urn_parts(resources[0].urn)[:2] if resources else ("", ""))
         stack = config_stack or urn_stack or "stack"
-        report = check_resources(resources, config, urn_project or project_name(), stack,
+        project = urn_project or project_name()
+        if not setting(config, project, "phase"):
+            # Without it every rule would default to advisory: a prod plan would pass unseen.
+            raise CheckError(f"no {project}:phase in the config of {args.stack_config or args.resources_json} "
+                             f"(the resources belong to project {project}); pass --stack-config with the stack "
+                             "file whose phase applies")
+        report = check_resources(resources, config, project, stack,
                                  f"from {kind} {args.resources_json}", pack_config)
         print_report(report)
         return 1 if report.failed else 0
@@ -317,16 +366,10 @@ def _run(args) -> int:
         raise CheckError(f"unknown stack {', '.join(unknown_stacks)}; stacks: {', '.join(known)}")
     todo: list[tuple[str, dict, str | None]] = []
     for path in map(pathlib.Path, args.stack_file):
-        try:
-            todo.append((_stack_from_file(path), stack_config(_stack_from_file(path), path), str(path)))
-        except StackFileError as err:
-            raise CheckError(str(err)) from None
+        todo.append((_stack_from_file(path), _read_stack(_stack_from_file(path), path), str(path)))
     names = args.stacks or ([] if args.stack_file else known)
     for stack in names:
-        try:
-            todo.append((stack, stack_config(stack), None))
-        except StackFileError as err:
-            raise CheckError(str(err)) from None
+        todo.append((stack, _read_stack(stack), None))
 
     reports = []
     for stack, config, stack_file in todo:

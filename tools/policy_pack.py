@@ -11,10 +11,12 @@ Used by tools/check.py (the offline check) and by the tests of the pack's rules.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import pathlib
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,6 +118,25 @@ def _struct(value: dict) -> struct_pb2.Struct:
 
 # --- the pack process -----------------------------------------------------------------------
 
+def _die_with_parent():
+    """A preexec_fn that makes the kernel send SIGTERM to the pack when its parent dies (Linux),
+    so a check killed with SIGKILL (a CI timeout) never leaves a pack server running. The pack's
+    server sleeps forever otherwise. None (no preexec_fn) elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    return preexec
+
+
 class PolicyPackProcess:
     """One running policy pack for one stack, started the way the Pulumi CLI starts it.
 
@@ -144,7 +165,7 @@ class PolicyPackProcess:
             self.process = subprocess.Popen(
                 [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)],
                 cwd=self.pack_dir, env=self.environment(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=self._stderr)
+                stdout=subprocess.PIPE, stderr=self._stderr, preexec_fn=_die_with_parent())
         return self
 
     def __enter__(self) -> "PolicyPackProcess":
@@ -186,31 +207,40 @@ class PolicyPackProcess:
         return int(text)
 
     def connect(self) -> "PolicyPackProcess":
-        """Wait for the port, then the CLI's handshake: GetAnalyzerInfo, Configure, ConfigureStack."""
+        """Wait for the port, then the CLI's handshake: GetAnalyzerInfo, Configure, ConfigureStack.
+        On any failure the process is stopped before the error propagates, so a caller that never
+        reaches `close` (no `with` block) still leaves nothing running."""
         if self.stub is not None:
             return self
+        try:
+            return self._connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> "PolicyPackProcess":
         self.spawn()
         port = self._read_port()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
-        self.info = self._call(self.stub.GetAnalyzerInfo, empty_pb2.Empty())
+        self.info = self._call("GetAnalyzerInfo", empty_pb2.Empty())
         request, self.levels = reconcile(self.info, self.pack_config)
-        self._call(self.stub.Configure, request)
-        self._call(self.stub.ConfigureStack, analyzer_pb2.AnalyzerStackConfigureRequest(
+        self._call("Configure", request)
+        self._call("ConfigureStack", analyzer_pb2.AnalyzerStackConfigureRequest(
             stack=self.stack, project=self.project, organization="organization", dry_run=True,
             config=engine_config(self.config)))
         return self
 
-    def _call(self, method, request):
+    def _call(self, name: str, request):
         try:
-            return method(request, timeout=RPC_TIMEOUT_S)
+            return getattr(self.stub, name)(request, timeout=RPC_TIMEOUT_S)
         except grpc.RpcError as err:
             detail = err.details() if hasattr(err, "details") else str(err)
-            name = type(request).__name__.removesuffix("Request")
             raise PackError(f"the policy pack failed to answer {name}: {detail}"
                             + (f"\n{self._stderr_text()}" if self._stderr_text() else "")) from None
 
     def close(self) -> None:
+        self.stub = None
         if self.channel is not None:
             self.channel.close()
             self.channel = None
@@ -244,7 +274,7 @@ class PolicyPackProcess:
         provider = self._provider(r, by_urn or {})
         request = analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.properties), urn=r.urn, name=r.name,
                                               options=self._options(r), provider=provider)
-        response = self._call(self.stub.Analyze, request)
+        response = self._call("Analyze", request)
         return [self._violation(d, r) for d in response.diagnostics]
 
     def analyze_stack(self, resources: list[Resource]) -> list[Violation]:
@@ -257,7 +287,7 @@ class PolicyPackProcess:
                 propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
                                       for k, v in r.property_dependencies.items() if v})
             for r in resources])
-        response = self._call(self.stub.AnalyzeStack, request)
+        response = self._call("AnalyzeStack", request)
         return [self._violation(d, by_urn.get(d.urn)) for d in response.diagnostics]
 
     @staticmethod
@@ -270,15 +300,41 @@ class PolicyPackProcess:
                          type=resource.type if resource else "")
 
 
+_JSON_TYPES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false"}
+
+
+def _check_setting(policy: str, key: str, value: Any, schema: dict) -> None:
+    """A setting against the policy's config schema, as the CLI validates a --policy-pack-config file
+    (and stricter: an unknown setting is refused, so a misspelt one cannot be silently ignored)."""
+    where = f"policy pack config {policy}.{key}"
+    if key not in schema:
+        known = ", ".join(["enforcementLevel", *sorted(schema)])
+        raise CheckError(f"{where}: unknown setting; {policy} takes {known}")
+    spec = schema[key] if isinstance(schema[key], dict) else {}
+    kind = spec.get("type")
+    ok = {"integer": isinstance(value, int) and not isinstance(value, bool)
+                     or isinstance(value, float) and value.is_integer(),
+          "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+          "string": isinstance(value, str), "boolean": isinstance(value, bool)}.get(kind, True)
+    if not ok:
+        raise CheckError(f"{where}: found {json.dumps(value)}; expected {_JSON_TYPES.get(kind, kind)}")
+    if "minimum" in spec and isinstance(value, (int, float)) and value < spec["minimum"]:
+        raise CheckError(f"{where}: found {json.dumps(value)}; expected at least {spec['minimum']:g}")
+    if "enum" in spec and value not in spec["enum"]:
+        raise CheckError(f"{where}: found {json.dumps(value)}; allowed: {', '.join(map(str, spec['enum']))}")
+
+
 def reconcile(info: analyzer_pb2.AnalyzerInfo, pack_config: dict[str, Any] | None
               ) -> tuple[analyzer_pb2.ConfigureAnalyzerRequest, dict[str, str]]:
     """What the CLI does before Configure: each policy's default level and schema defaults, then the
     pack's initial config, then a --policy-pack-config file ("all" first, then per policy)."""
     levels: dict[str, str] = {}
     props: dict[str, dict] = {}
+    schemas: dict[str, dict] = {}
     for policy in info.policies:
         levels[policy.name] = LEVEL_NAMES[policy.enforcementLevel]
         schema = json_format.MessageToDict(policy.configSchema.properties)
+        schemas[policy.name] = schema
         props[policy.name] = {k: v["default"] for k, v in schema.items() if isinstance(v, dict) and "default" in v}
     for name, config in info.initialConfig.items():
         if name in levels:
@@ -291,15 +347,22 @@ def reconcile(info: analyzer_pb2.AnalyzerInfo, pack_config: dict[str, Any] | Non
                          f"policies: all, {', '.join(sorted(levels))}")
 
     def apply(name: str, value: Any) -> None:
-        level = value if isinstance(value, str) else (value or {}).get("enforcementLevel")
+        if not isinstance(value, (str, dict)):
+            raise CheckError(f"policy pack config {name}: found {json.dumps(value)}; expected an enforcement level "
+                             f"({', '.join(LEVEL_VALUES)}) or an object with enforcementLevel and settings")
+        level = value if isinstance(value, str) else value.get("enforcementLevel")
         if level is not None:
             if level not in LEVEL_VALUES:
                 raise CheckError(f"policy pack config {name}: enforcement level {level!r}; "
                                  f"allowed: {', '.join(LEVEL_VALUES)}")
             for target in (levels if name == "all" else [name]):
                 levels[target] = level
-        if isinstance(value, dict) and name != "all":
-            props[name].update({k: v for k, v in value.items() if k != "enforcementLevel"})
+        if isinstance(value, dict):
+            settings = {k: v for k, v in value.items() if k != "enforcementLevel"}
+            for key, setting in settings.items():
+                _check_setting(name, key, setting, schemas.get(name, {}))
+            if name != "all":
+                props[name].update(settings)
 
     if "all" in config:
         apply("all", config.pop("all"))

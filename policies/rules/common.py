@@ -159,11 +159,15 @@ def is_internal(props: dict) -> bool:
 
 
 def labels_of(props: dict) -> dict:
-    """Kubernetes metadata labels, AWS/Azure tags or GCP labels, whichever the resource has."""
+    """Kubernetes metadata labels, AWS/Azure tags or GCP labels, whichever the resource has
+    (an auto scaling group's list of {key, value} tags too)."""
     for path in ("metadata.labels", "tags", "labels", "resourceLabels"):
         found = dig(props, path)
         if isinstance(found, dict):
             return found
+        pairs = {t.get("key"): t.get("value") for t in listed(found) if isinstance(t, dict) and "key" in t}
+        if pairs:  # GCP `tags` are network tags (strings): keep looking for `labels`
+            return pairs
     return {}
 
 

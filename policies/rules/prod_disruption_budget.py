@@ -6,6 +6,7 @@ blocks forever and the cluster cannot be upgraded.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from .common import Stack, dig, message, number, resource_message, show, stack_policy, unknown
@@ -20,7 +21,7 @@ PERCENT = re.compile(r"^(\d+)%$")
 
 def evictions_allowed(spec: dict, minimum: float) -> tuple[bool, str, object]:
     """(allows one eviction at the minimum?, the field that decides, its value)."""
-    if "maxUnavailable" in spec:
+    if spec.get("maxUnavailable") is not None:
         value = spec["maxUnavailable"]
         if unknown(value):
             return True, "spec.maxUnavailable", value
@@ -32,9 +33,9 @@ def evictions_allowed(spec: dict, minimum: float) -> tuple[bool, str, object]:
     if value is None or unknown(value):
         return True, "spec.minAvailable", value
     match = PERCENT.match(value) if isinstance(value, str) else None
-    if match:
-        return int(match.group(1)) < 100, "spec.minAvailable", value
-    return number(spec, "minAvailable", 0.0) <= minimum - 1, "spec.minAvailable", value
+    # Kubernetes rounds a minAvailable percentage up too: 90% of 3 instances keeps all 3.
+    required = math.ceil(minimum * int(match.group(1)) / 100) if match else number(spec, "minAvailable", 0.0)
+    return required <= minimum - 1, "spec.minAvailable", value
 
 
 def _selector_hint(labels: dict) -> str:

@@ -3,9 +3,10 @@
 The reference's production setup: a load balancer, then API gateway servers 1..N. This stack
 rule follows the routes the program declares (Ingress/HTTPRoute/LoadBalancer Service to the
 Deployment behind it; ALB listener to target group to ECS service, auto scaling group or
-attachments) and counts the instances at their minimum (HPA minReplicas, scalable-target min
-capacity, ...). An Application Gateway or a GCP backend service is followed through the
-Kubernetes Ingress/HTTPRoute that it serves.
+attachments) to the gateway fleet (labelled or tagged `component: gateway`) and counts its
+instances at their minimum (HPA minReplicas, scalable-target min capacity, ...). An entry point
+that only reaches other programs does not count. An Application Gateway or a GCP backend
+service is followed through the Kubernetes Ingress/HTTPRoute that it serves.
 """
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ TOKENS = {
     **{t: () for t in AWS_LBS},
     **{t: ("loadBalancerArn", "defaultActions") for t in AWS_LISTENERS},
     **{t: ("listenerArn", "actions") for t in AWS_LISTENER_RULES},
-    **{t: () for t in AWS_TARGET_GROUPS},
-    AWS_ECS_SERVICE: ("loadBalancers", "desiredCount", "name"),
+    **{t: ("tags",) for t in AWS_TARGET_GROUPS},
+    AWS_ECS_SERVICE: ("loadBalancers", "desiredCount", "name", "tags"),
     AWS_SCALABLE_TARGET: ("resourceId", "minCapacity"),
-    AWS_ASG: ("targetGroupArns", "minSize"),
+    AWS_ASG: ("targetGroupArns", "minSize", "tags"),
     AWS_TG_ATTACHMENT: ("targetGroupArn",),
     AZ_APP_GATEWAY: (), **{t: () for t in GCP_BACKEND_SERVICES},
 }
@@ -46,7 +47,7 @@ def load_balancers(stack: Stack) -> list[tuple[object, list]]:
     local = [p for p in stack.of_type(LOCAL_PROCESS) if stack.props[p.urn].get("role") == "load_balancer"]
     gateways = [p for p in stack.of_type(LOCAL_PROCESS) if stack.props[p.urn].get("role") == "gateway"]
     # HAProxy balances over every gateway process together: the fleet is their count.
-    fleet = [Backend(gateways[0], len(gateways), f"{len(gateways)} gateway processes")] if gateways else []
+    fleet = [Backend(gateways[0], len(gateways), f"{len(gateways)} gateway processes", True)] if gateways else []
     entries += [(lb, fleet) for lb in local]
     return entries
 
@@ -62,14 +63,22 @@ def validate(args, report):
                f"Application Gateway or backend service); prod needs one in front of at least {floor} gateway "
                f"instances ({NAME})")
         return
+    fronts_gateway = any(b.gateway for _, backends in entries for b in backends)
     for lb, backends in entries:
         if not backends:
             report(resource_message(lb.name, lb.resource_type,
                                     "routes to no instances this program runs (no matching Service, Deployment, "
                                     f"ECS service or auto scaling group); prod needs at least {floor} gateway "
                                     "instances behind it", NAME), lb.urn)
+        elif not fronts_gateway:
+            # Other entry points (a dashboard's Ingress) may route elsewhere, but one must reach the gateway.
+            names = ", ".join(f"{b.resource.name} ({b.resource.resource_type})" for b in backends)
+            report(resource_message(lb.name, lb.resource_type,
+                                    f"routes to {names}, none of them the gateway fleet (labelled or tagged "
+                                    f"component: gateway); prod needs the load balancer in front of at least {floor} "
+                                    "gateway instances", NAME), lb.urn)
         for backend in backends:
-            if backend.minimum < floor:
+            if backend.gateway and backend.minimum < floor:
                 report(resource_message(
                     lb.name, lb.resource_type,
                     f"routes to {backend.resource.name} ({backend.resource.resource_type}), which runs "

@@ -24,7 +24,7 @@ TOKENS = {
     AZ_AGENT_POOL: ("availabilityZones",),
     AZ_MANAGED_CLUSTER: ("agentPoolProfiles",),
     AZ_APP_GATEWAY: ("zones",),
-    GCP_CLUSTER: ("location", "nodeLocations"),
+    GCP_CLUSTER: ("location", "nodeLocations", "nodePools"),
     GCP_NODE_POOL: ("location", "nodeLocations"),
 }
 
@@ -64,17 +64,24 @@ def _count(report, args, path, found, zones, what):
 def _gcp_location(report, args, props, zones):
     nodes = items(props, "nodeLocations")
     location = props.get("location")
-    zonal = isinstance(location, str) and bool(GCP_ZONE.match(location))
-    if args.resource_type == GCP_CLUSTER and zonal:
-        # A zonal cluster's nodeLocations lists the zones besides its own.
+    if args.resource_type == GCP_CLUSTER and (location is None or GCP_ZONE.match(str(location))):
+        # A zonal cluster's nodeLocations lists the zones besides its own. Without a location
+        # the provider puts the cluster in its default zone: zonal too.
         spanned = {location, *nodes}
         if len(spanned) < zones:
+            where = f'"{location}" (one zone)' if location else "not set (the provider's default zone: one zone)"
             report(message(args.name, args.resource_type, "location", location,
                            f"prod needs a region (a regional cluster) or nodeLocations adding zones up to {zones}",
-                           NAME, f'"{location}" (one zone) and nodeLocations is {show(nodes) if nodes else "not set"}'))
+                           NAME, f'{where} and nodeLocations is {show(nodes) if nodes else "not set"}'))
     elif nodes:
         # A node pool without nodeLocations inherits the cluster's, which the cluster's check covers.
         _count(report, args, "nodeLocations", nodes, zones, "nodes")
+    if args.resource_type == GCP_CLUSTER:
+        # Inline node pools may narrow the cluster's zones.
+        for i, pool in enumerate(listed(props.get("nodePools"))):
+            if isinstance(pool, dict) and listed(pool.get("nodeLocations")):
+                _count(report, args, f"nodePools[{pool.get('name') or i}].nodeLocations",
+                       listed(pool["nodeLocations"]), zones, "nodes")
 
 
 def validate(args, report):

@@ -20,7 +20,7 @@ NAME = "prod-spread-across-hosts"
 TOKENS = {
     **{t: ("spec",) for t in K8S_POD_BEARING},
     AWS_ECS_TASK_DEFINITION: ("networkMode", "containerDefinitions", "requiresCompatibilities"),
-    AWS_ECS_SERVICE: ("launchType", "orderedPlacementStrategies", "placementConstraints"),
+    AWS_ECS_SERVICE: ("launchType", "capacityProviderStrategies", "orderedPlacementStrategies", "placementConstraints"),
 }
 
 
@@ -31,10 +31,10 @@ def _kubernetes(args, props, report):
     if spec.get("hostNetwork") is True:
         report(message(args.name, t, f"{base}.hostNetwork", True,
                        "prod needs false: pods on the node's network compete for its ports", NAME))
-    for field, container in containers(spec, init=True):
+    for index, (field, container) in enumerate(containers(spec, init=True)):
         for port in listed(container.get("ports")):
             if isinstance(port, dict) and port.get("hostPort"):
-                report(message(args.name, t, f"{container_path(t, field, container, 0)}.ports"
+                report(message(args.name, t, f"{container_path(t, field, container, index)}.ports"
                                f"[{port.get('name') or port.get('containerPort')}].hostPort", port.get("hostPort"),
                                "prod needs no hostPort: it pins one instance per node port (use a Service)", NAME))
     if t not in K8S_REPLICATED or required_anti_affinity(spec, (HOSTNAME_KEY,)):
@@ -76,17 +76,34 @@ def _task_definition(args, props, report):
                                'use "awsvpc" or dynamic ports (hostPort 0)', NAME))
 
 
+FARGATE = ("FARGATE", "FARGATE_SPOT")
+
+
+def _on_ec2_hosts(props) -> bool:
+    """Do the service's tasks share EC2 container instances? launchType defaults to EC2 (the
+    provider's default) unless a capacity provider strategy names only Fargate providers."""
+    providers = [s.get("capacityProvider") for s in listed(props.get("capacityProviderStrategies"))
+                 if isinstance(s, dict)]
+    if providers:
+        return not all(p in FARGATE or unknown(p) for p in providers)
+    return (props.get("launchType") or "EC2") == "EC2"
+
+
 def _ecs_service(args, props, report):
-    if props.get("launchType") != "EC2":
-        return  # Fargate gives every task its own host
+    if not _on_ec2_hosts(props):
+        return  # Fargate gives every task its own host; EXTERNAL instances are the owner's
     strategies = listed(props.get("orderedPlacementStrategies"))
     constraints = listed(props.get("placementConstraints"))
     spread = any(s.get("type") == "spread" and s.get("field") in ("instanceId", "host") for s in strategies)
     distinct = any(c.get("type") == "distinctInstance" for c in constraints)
     if not (spread or distinct):
+        how = (f'launchType {props["launchType"]}' if props.get("launchType")
+               else "capacityProviderStrategies on EC2" if props.get("capacityProviderStrategies")
+               else "launchType not set (defaults to EC2)")
         report(resource_message(args.name, args.resource_type,
-                                "orderedPlacementStrategies has no spread over instanceId and placementConstraints "
-                                "no distinctInstance; prod needs one of them so tasks land on different hosts", NAME))
+                                f"runs on shared EC2 hosts ({how}) and orderedPlacementStrategies has no spread over "
+                                "instanceId and placementConstraints no distinctInstance; prod needs one of them so "
+                                "tasks land on different hosts (or launchType FARGATE)", NAME))
 
 
 def validate(args, report):

@@ -8,16 +8,24 @@ Balancing and the kubernetes target's ingress controller have no such switch in 
 from __future__ import annotations
 
 from .common import Stack, is_internal, message, resource_message, stack_policy, truthy
-from .types import AWS_LBS, AZ_APP_GATEWAY, AZ_LOCKS, GCP_CLUSTER
+from .types import AWS_LBS, AZ_APP_GATEWAY, AZ_LOCK_AT_RESOURCE, AZ_LOCK_BY_SCOPE, AZ_LOCKS, GCP_CLUSTER
 
 NAME = "security-deletion-protection"
 TOKENS = {
     **{t: ("enableDeletionProtection", "internal") for t in AWS_LBS},
     AZ_APP_GATEWAY: ("id",),
-    **{t: ("level",) for t in AZ_LOCKS},
+    AZ_LOCK_BY_SCOPE: ("level", "scope"), AZ_LOCK_AT_RESOURCE: ("level",),
     GCP_CLUSTER: ("deletionProtection",),
 }
 LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
+
+
+def _locks(stack: Stack, lock, gateway) -> bool:
+    """The lock was computed from the gateway (a dependency), or its scope is the gateway's known id
+    (state exported after an update has the id but may lack the dependency)."""
+    if gateway in lock.dependencies or any(d is gateway for deps in lock.property_dependencies.values() for d in deps):
+        return True
+    return stack.references(lock, "scope", gateway, ("id",))
 
 
 def validate(args, report):
@@ -32,8 +40,7 @@ def validate(args, report):
                            else "not set (defaults to false)"), lb.urn)
     locks = [l for l in stack.of_type(*AZ_LOCKS) if stack.props[l.urn].get("level") in LOCK_LEVELS]
     for gateway in stack.of_type(AZ_APP_GATEWAY):
-        locked = any(gateway in lock.dependencies or any(d is gateway for deps in lock.property_dependencies.values()
-                                                          for d in deps) for lock in locks)
+        locked = any(_locks(stack, lock, gateway) for lock in locks)
         if not gateway.opts.protect and not locked:
             report(resource_message(gateway.name, gateway.resource_type,
                                     "has neither the protect option nor a CanNotDelete management lock; prod needs "

@@ -101,6 +101,10 @@ def _azure(stack: Stack, report):
         redirected = {_suffix(r.get("httpListener")) for r in listed(props.get("requestRoutingRules"))
                       if isinstance(r, dict) and r.get("redirectConfiguration")}
         for listener in listeners:
+            if (listener.get("protocol") or "").lower() == "https" and not dig(listener, "sslCertificate.id"):
+                report(message(gateway.name, gateway.resource_type,
+                               f"httpListeners[{listener.get('name')}].sslCertificate", None,
+                               "an Https listener needs a certificate (sslCertificate.id)", NAME), gateway.urn)
             if (listener.get("protocol") or "").lower() == "http" and listener.get("name") not in redirected:
                 report(message(gateway.name, gateway.resource_type,
                                f"httpListeners[{listener.get('name')}]", "Http without a redirect",

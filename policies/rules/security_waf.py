@@ -1,15 +1,18 @@
 """security-waf: a web application firewall is attached to the public load balancer.
 
 aws: a WAFv2 web ACL association whose resourceArn is the internet-facing ALB. azure: the
-Application Gateway runs the WAF_v2 tier with a firewall policy (or WAF configuration) on.
-gcp: every external backend service has a Cloud Armor security policy. On the kubernetes target
+Application Gateway runs the WAF_v2 tier with a firewall policy (or its own WAF configuration
+on, in Prevention mode).
+gcp: every external backend service (a regional one is internal unless its scheme says
+otherwise) has a Cloud Armor security policy. On the kubernetes target
 the public load balancer is the ingress controller's, created outside this program, so the WAF
 belongs to that installation and this rule does not judge it.
 """
 from __future__ import annotations
 
-from .common import Stack, dig, is_internal, message, resource_message, stack_policy, truthy
-from .types import AWS_LBS, AWS_WAF_ASSOCIATION, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES
+from .common import Stack, dig, is_internal, message, resource_message, show, stack_policy, truthy, unknown
+from .types import (AWS_LBS, AWS_WAF_ASSOCIATION, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES,
+                    GCP_REGION_BACKEND_SERVICE)
 
 NAME = "security-waf"
 TOKENS = {
@@ -19,6 +22,26 @@ TOKENS = {
     **{t: ("securityPolicy", "loadBalancingScheme") for t in GCP_BACKEND_SERVICES},
 }
 WAF_TIERS = ("WAF_v2", "WAF")
+
+
+def _scheme(type_token: str, props: dict) -> str:
+    """The load-balancing scheme; unset means EXTERNAL for a global backend service and INTERNAL
+    for a regional one (the providers' defaults)."""
+    default = "INTERNAL" if type_token == GCP_REGION_BACKEND_SERVICE else "EXTERNAL"
+    return props.get("loadBalancingScheme") or default
+
+
+def _inline_waf(gateway, config, report):
+    """Without a firewall policy, the gateway's own WAF configuration must be on and blocking."""
+    path = "webApplicationFirewallConfiguration"
+    if not isinstance(config, dict) or not truthy(config.get("enabled")):
+        found = config.get("enabled") if isinstance(config, dict) else None
+        report(message(gateway.name, gateway.resource_type, "firewallPolicy", None,
+                       "prod needs a WAF policy attached (firewallPolicy.id) in Prevention mode", NAME,
+                       f"not set and {path}.enabled is {show(found)}"), gateway.urn)
+    elif config.get("firewallMode") != "Prevention" and not unknown(config.get("firewallMode")):
+        report(message(gateway.name, gateway.resource_type, f"{path}.firewallMode", config.get("firewallMode"),
+                       'prod needs "Prevention": Detection only logs the attacks it sees', NAME), gateway.urn)
 
 
 def validate(args, report):
@@ -38,14 +61,11 @@ def validate(args, report):
         if tier not in WAF_TIERS:
             report(message(gateway.name, gateway.resource_type, "sku.tier", tier,
                            'prod needs "WAF_v2" with a firewall policy', NAME), gateway.urn)
-        elif not dig(props, "firewallPolicy.id") and not truthy(
-                dig(props, "webApplicationFirewallConfiguration.enabled")):
-            report(message(gateway.name, gateway.resource_type, "firewallPolicy", None,
-                           "prod needs a WAF policy attached (firewallPolicy.id) in Prevention mode", NAME),
-                   gateway.urn)
+        elif not dig(props, "firewallPolicy.id"):
+            _inline_waf(gateway, dig(props, "webApplicationFirewallConfiguration"), report)
     for backend in stack.of_type(*GCP_BACKEND_SERVICES):
         props = stack.props[backend.urn]
-        if (props.get("loadBalancingScheme") or "EXTERNAL").startswith("EXTERNAL") and not props.get("securityPolicy"):
+        if _scheme(backend.resource_type, props).startswith("EXTERNAL") and not props.get("securityPolicy"):
             report(message(backend.name, backend.resource_type, "securityPolicy", None,
                            "prod needs a Cloud Armor security policy on every external backend service", NAME),
                    backend.urn)

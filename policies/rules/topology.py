@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import Stack, dig, listed, number
+from .common import Stack, dig, is_gateway, listed, number
 from .kube import name as k8s_name
 from .kube import namespace, service_selects, template_labels
 from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
@@ -20,10 +20,11 @@ KIND = {K8S_DEPLOYMENT: "Deployment", K8S_STATEFULSET: "StatefulSet", K8S_REPLIC
 
 
 class Backend:
-    """Something behind a load balancer that runs `minimum` instances at its minimum."""
+    """Something behind a load balancer that runs `minimum` instances at its minimum; `gateway`
+    when it is the gateway fleet (labelled/tagged `component: gateway`)."""
 
-    def __init__(self, resource: Any, minimum: float, source: str):
-        self.resource, self.minimum, self.source = resource, minimum, source
+    def __init__(self, resource: Any, minimum: float, source: str, gateway: bool = False):
+        self.resource, self.minimum, self.source, self.gateway = resource, minimum, source, gateway
 
 
 # --- Kubernetes -----------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def k8s_service_backends(stack: Stack, service: Any) -> list[Backend]:
         w = stack.props[workload.urn]
         if namespace(w) == namespace(props) and service_selects(props, template_labels(w, workload.resource_type)):
             minimum, source = k8s_min_instances(stack, workload)
-            out.append(Backend(workload, minimum, source))
+            out.append(Backend(workload, minimum, source, is_gateway(w)))
     return out
 
 
@@ -113,11 +114,14 @@ def aws_lb_backends(stack: Stack, lb: Any) -> list[Backend]:
         for service in stack.of_type(AWS_ECS_SERVICE):
             if stack.references(service, "loadBalancers", tg):
                 minimum, source = aws_ecs_min(stack, service)
-                out.append(Backend(service, minimum, source))
+                out.append(Backend(service, minimum, source, is_gateway(stack.props[service.urn])))
         for group in stack.of_type(AWS_ASG):
             if stack.references(group, "targetGroupArns", tg):
-                out.append(Backend(group, number(stack.props[group.urn], "minSize", 0.0), f"{group.name} minSize"))
+                props = stack.props[group.urn]
+                out.append(Backend(group, number(props, "minSize", 0.0), f"{group.name} minSize", is_gateway(props)))
         attachments = [a for a in stack.of_type(AWS_TG_ATTACHMENT) if stack.references(a, "targetGroupArn", tg)]
         if attachments:
-            out.append(Backend(tg, float(len(attachments)), f"{len(attachments)} target group attachment(s)"))
+            # Attached instances carry no tags here: the target group's own tag says what they are.
+            out.append(Backend(tg, float(len(attachments)), f"{len(attachments)} target group attachment(s)",
+                               is_gateway(stack.props[tg.urn])))
     return out
