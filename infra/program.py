@@ -30,7 +30,10 @@ def read_project_config(project: str) -> dict[str, Any]:
         if not key.startswith(prefix):
             continue
         if isinstance(value, str) and value.startswith(("{", "[")):
-            value = json.loads(value)
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass  # a plain string after all; the spec reports it if it is not one
         raw[key[len(prefix):]] = value
     return raw
 

@@ -146,3 +146,19 @@ def test_pulumi_yaml_declares_every_key_the_spec_reads():
     for key, declaration in declared.items():
         assert declaration["description"], key
         assert "type" in declaration or declaration.get("default") == {}, key
+
+
+def test_program_reads_engine_config_objects_and_keeps_odd_strings():
+    import json
+
+    from pulumi.runtime.config import set_all_config
+
+    from infra.program import read_project_config
+
+    set_all_config({"apigw:target": "kubernetes", "apigw:gateway": json.dumps({"port": 8080}),
+                    "apigw:region": "{not json", "aws:region": "us-east-1"})
+    try:
+        assert read_project_config("apigw") == {"target": "kubernetes", "gateway": {"port": 8080},
+                                                "region": "{not json"}
+    finally:
+        set_all_config({})
