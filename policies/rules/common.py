@@ -71,22 +71,23 @@ def _schema(config: dict[str, dict] | None) -> PolicyConfigSchema | None:
     return PolicyConfigSchema(properties=config) if config else None
 
 
-def resource_policy(name: str, description: str, validate: Callable, remediation: str,
-                    severity: Severity = Severity.HIGH, config: dict[str, dict] | None = None,
-                    prod_level: EnforcementLevel = EnforcementLevel.MANDATORY) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
+def _policy(kind: type, name: str, description: str, validate: Callable, remediation: str,
+            severity: Severity = Severity.HIGH, config: dict[str, dict] | None = None,
+            prod_level: EnforcementLevel = EnforcementLevel.MANDATORY):
+    return kind(
         name=name, description=description, validate=validate, enforcement_level=default_level(prod_level),
         config_schema=_schema(config), severity=severity, remediation_steps=remediation,
         tags=["apigw", name.split("-")[0]])
 
 
-def stack_policy(name: str, description: str, validate: Callable, remediation: str,
-                 severity: Severity = Severity.HIGH, config: dict[str, dict] | None = None,
-                 prod_level: EnforcementLevel = EnforcementLevel.MANDATORY) -> StackValidationPolicy:
-    return StackValidationPolicy(
-        name=name, description=description, validate=validate, enforcement_level=default_level(prod_level),
-        config_schema=_schema(config), severity=severity, remediation_steps=remediation,
-        tags=["apigw", name.split("-")[0]])
+def resource_policy(*args, **kwargs) -> ResourceValidationPolicy:
+    """A rule that judges one resource at a time (see _policy for the arguments)."""
+    return _policy(ResourceValidationPolicy, *args, **kwargs)
+
+
+def stack_policy(*args, **kwargs) -> StackValidationPolicy:
+    """A rule that judges the stack as a whole (see _policy for the arguments)."""
+    return _policy(StackValidationPolicy, *args, **kwargs)
 
 
 def setting(args: Any, key: str, default: Any) -> Any:
