@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from components.spec import SpecError, parse_spec
-from tools.offline import project_name, stack_config, stack_names
+from tools.offline import project_keys, project_name, stack_config, stack_names
 
 
 def base(**overrides) -> dict:
@@ -131,7 +131,7 @@ def test_routes_are_longest_prefix_first():
 @pytest.mark.parametrize("stack", stack_names())
 def test_shipped_stack_is_valid(stack):
     project = project_name()
-    raw = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items() if k.startswith(f"{project}:")}
+    raw = project_keys(stack_config(stack), project)
     spec = parse_spec(copy.deepcopy(raw), project)
     assert spec.target == raw["target"] and spec.phase == raw["phase"]
     assert stack == f"{spec.target}-{spec.phase}", "stack names follow <target>-<phase>"

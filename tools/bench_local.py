@@ -34,15 +34,14 @@ from components.local import processes
 from components.local.topology import ProcessPlan, Topology, plan_topology
 from components.spec import SpecError, StackSpec, parse_spec
 from tools.loadtest import INSTANCE_HEADERS, LoadReport, run_load
-from tools.offline import REPO, StackFileError, project_name, stack_config
+from tools.offline import REPO, StackFileError, project_keys, project_name, stack_config
 
 # ---------------------------------------------------------------- topology set-up
 
 
 def stack_raw(stack: str = "local-dev") -> dict:
     """The stack's config as parse_spec takes it (keys without the project prefix)."""
-    prefix = f"{project_name()}:"
-    return {k[len(prefix):]: v for k, v in stack_config(stack).items() if k.startswith(prefix)}
+    return project_keys(stack_config(stack))
 
 
 def _ephemeral_low() -> int:

@@ -68,6 +68,13 @@ def stack_config(stack: str, stack_file: pathlib.Path | None = None) -> dict[str
     return config
 
 
+def project_keys(config: dict[str, Any], project: str | None = None) -> dict[str, Any]:
+    """The project's own keys of a stack config, without the `<project>:` prefix (what
+    components.spec.parse_spec takes); other namespaces (aws:region, ...) are left out."""
+    prefix = f"{project or project_name()}:"
+    return {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+
+
 def engine_config(config: dict[str, Any]) -> dict[str, str]:
     """Encode values the way the engine hands them to a program (objects as JSON strings)."""
     out = {}

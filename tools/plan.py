@@ -19,15 +19,14 @@ import yaml
 from pulumi import RunError
 
 from components.spec import SpecError, parse_spec
-from tools.offline import CapturedResource, Plan, StackFileError, run_program, stack_config, stack_names
+from tools.offline import (CapturedResource, Plan, StackFileError, project_keys, run_program, stack_config,
+                           stack_names)
 
 
 def spec_problems(stack: str, config: dict, project: str) -> list[str]:
     """Validate before running anything, so a bad stack registers nothing."""
-    prefix = f"{project}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
     try:
-        parse_spec(raw, project)
+        parse_spec(project_keys(config, project), project)
     except SpecError as err:
         return [f"{project}:{problem}" for problem in err.problems]
     return []
