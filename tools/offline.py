@@ -101,6 +101,9 @@ class CapturedResource:
     inputs: dict[str, Any]
     protect: bool = False
     ignore_changes: list[str] = field(default_factory=list)
+    aliases: list[dict] = field(default_factory=list)
+    """Each alias as the engine receives it: {"urn": ...} or a spec {"name", "type", "parentUrn",
+    "noParent", "stack", "project"} with only the fields the program set."""
 
 
 @dataclass
@@ -157,10 +160,40 @@ class _Mocks(pulumi_mocks.Mocks):
         return (answer(args) if answer else {}), []  # [] = no check failures
 
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def engine_urn(stack: str, project: str, parent_urn: str, type_token: str, name: str) -> str:
+    """The URN the Pulumi engine gives a resource: its type qualified by the parent's whole type
+    chain, the root stack left out (the mock monitor keeps only the parent's last type, which
+    would hide a change of a grandparent's type from the URN snapshot)."""
+    qualified = type_token
+    if parent_urn:
+        parent_type = parent_urn.split("::")[2]
+        if parent_type != ROOT_STACK_TYPE:
+            qualified = f"{parent_type}${type_token}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def _alias(alias) -> dict:
+    if alias.urn:
+        return {"urn": alias.urn}
+    spec = alias.spec
+    fields = {"name": spec.name, "type": spec.type, "stack": spec.stack, "project": spec.project,
+              "parentUrn": spec.parentUrn}
+    out: dict = {k: v for k, v in fields.items() if v}
+    if spec.noParent:
+        out["noParent"] = True
+    return out
+
+
 class _CaptureMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks, plan: Plan):
         super().__init__(mocks)
         self.plan = plan
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return engine_urn(pulumi.get_stack(), pulumi.get_project(), parent, type_, name)
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -174,6 +207,7 @@ class _CaptureMonitor(pulumi_mocks.MockMonitor):
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             provider=request.provider, inputs=_plain(rpc.deserialize_properties(request.object)),
             protect=bool(request.protect), ignore_changes=list(request.ignoreChanges),
+            aliases=[_alias(a) for a in request.aliases],
         ))
         return response
 
