@@ -13,36 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from components import targets
 from components.phases import PHASES, PRESETS
 from components.validation import DNS_LABEL, Problems, SpecError
 
-TARGETS = ("aws", "azure", "gcp", "kubernetes", "local")
 MESHES = ("none", "istio", "linkerd")
-DEFAULT_REGION = {"aws": "us-east-1", "azure": "westeurope", "gcp": "europe-west1",
-                  "kubernetes": "", "local": ""}
 
 DEFAULT_GATEWAY_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
 GATEWAY_HEALTH_PATH = "/healthz"
-
-# What each target can actually do when spreading requests over instances.
-# local: HAProxy balance modes. aws: ALB target-group algorithms. Kubernetes-based
-# targets: kube-proxy spreads connections and cannot be tuned; a mesh can.
-_HAPROXY_ALGORITHMS = ("round_robin", "least_connections", "random", "source_ip_hash")
-_MESH_ALGORITHMS = {"none": ("round_robin",), "istio": _HAPROXY_ALGORITHMS, "linkerd": ("ewma",)}
+"""The default of load_balancer.health_check.path: what the load balancer probes and, from the
+same key, the location every gateway instance answers itself."""
 
 
 def allowed_algorithms(target: str, mesh: str) -> tuple[str, ...]:
-    if target == "local":
-        return _HAPROXY_ALGORITHMS
-    if target == "aws":
-        return ("round_robin", "least_outstanding_requests", "weighted_random")
-    return _MESH_ALGORITHMS.get(mesh, ("round_robin",))
-
-
-# Target-specific option blocks (`<project>:<target>`), each parsed by a pure function
-# registered here by the target's options module.
-TargetOptionsParser = Callable[[dict, Problems, "StackSpec"], Any]
-TARGET_OPTION_PARSERS: dict[str, TargetOptionsParser] = {}
+    """The load_balancer.algorithm values `target` honours with `mesh` (the default first)."""
+    return targets.target(target).allowed_algorithms(mesh)
 
 
 @dataclass(frozen=True)
@@ -138,47 +123,56 @@ class StackSpec:
         return next(s for s in self.services if s.name == name)
 
 
-TOP_LEVEL_KEYS = ("target", "phase", "region", "gateway", "services", "load_balancer", "mesh",
-                  "monitoring", "labels", *TARGETS)
+NEUTRAL_TOP_LEVEL_KEYS = ("target", "phase", "region", "gateway", "services", "load_balancer", "mesh",
+                          "monitoring", "labels")
+
+
+def top_level_keys() -> tuple[str, ...]:
+    """The neutral keys and every registered target's option blocks."""
+    return (*NEUTRAL_TOP_LEVEL_KEYS, *targets.option_blocks())
 
 
 def parse_spec(raw: dict[str, Any], project: str = "apigw") -> StackSpec:
     """Validate `raw` (the project's config keys without the `project:` prefix)."""
     p = Problems()
-    p.unknown_keys(raw, TOP_LEVEL_KEYS, "")
-    target = p.choice(raw, "target", "target", None, TARGETS)
+    p.unknown_keys(raw, top_level_keys(), "")
+    target_name = p.choice(raw, "target", "target", None, targets.names())
+    declared = targets.target(target_name) if target_name else None
     phase = p.choice(raw, "phase", "phase", None, PHASES)
     preset = PRESETS[phase or "dev"]
     mesh = p.choice(raw, "mesh", "mesh", "none", MESHES)
     # Pulumi.yaml declares region with default "" (= the target's default region).
     region = p.string({k: v for k, v in raw.items() if v != ""}, "region", "region",
-                      DEFAULT_REGION.get(target or "", ""))
+                      declared.default_region if declared else "")
 
-    if target == "local" and phase and phase != "dev":
-        p.add("phase", phase, "dev only on the local target (one host is never staging or prod: "
-                              "use kubernetes, aws, azure or gcp)")
-    if target == "local" and mesh != "none":
-        p.add("mesh", mesh, "none on the local target")
+    if declared and phase and phase not in declared.phases:
+        elsewhere = [t.name for t in targets.all_targets() if phase in t.phases]
+        p.add("phase", phase, f"{', '.join(declared.phases)} only on the {declared.name} target "
+                              f"({declared.phase_reason}: {phase} runs on {', '.join(elsewhere)})")
+    if declared and mesh and mesh not in declared.meshes:
+        p.add("mesh", mesh, f"{', '.join(declared.meshes)} on the {declared.name} target")
 
-    gateway = _parse_gateway(p.mapping(raw, "gateway", "gateway"), p, preset)
-    services = _parse_services(raw, p, preset)
     lb = _parse_load_balancer(p.mapping(raw, "load_balancer", "load_balancer"), p, preset,
-                              target, mesh or "none", phase)
+                              declared, mesh or "none", phase)
+    gateway = _parse_gateway(p.mapping(raw, "gateway", "gateway"), p, preset, lb.health_check.path)
+    services = _parse_services(raw, p, preset)
+    _check_gateway_paths(p, lb.health_check.path, services)
     monitoring_raw = p.mapping(raw, "monitoring", "monitoring")
     p.unknown_keys(monitoring_raw, ("enabled", "alarm_topic"), "monitoring")
     monitoring = Monitoring(p.boolean(monitoring_raw, "enabled", "monitoring.enabled", preset.monitoring),
                             p.string(monitoring_raw, "alarm_topic", "monitoring.alarm_topic", None))
     labels = p.string_map(raw, "labels", "labels")
-    for key in (k for k in raw if k in TARGETS and k != target and raw[k] != {}):
-        p.add(key, raw[key], f"only the block of this stack's target ({target})")
+    own_blocks = declared.option_blocks if declared else ()
+    for key in (k for k in raw if k in targets.option_blocks() and k not in own_blocks and raw[k] != {}):
+        p.add(key, raw[key], f"only the blocks the {target_name} target reads: {', '.join(own_blocks)}")
 
-    spec = StackSpec(project=project, target=target or "", phase=phase or "", region=region or "",
+    spec = StackSpec(project=project, target=target_name or "", phase=phase or "", region=region or "",
                      gateway=gateway, services=services, load_balancer=lb, mesh=mesh or "none",
                      monitoring=monitoring, labels=labels, min_zones=preset.min_zones)
-    parser = TARGET_OPTION_PARSERS.get(target or "")
-    if parser is not None:
-        options = parser(p.mapping(raw, target, target), p, spec)
-        spec = _replace(spec, options=options)
+    if declared is not None:
+        blocks = {block: p.mapping(raw, block, block) for block in declared.option_blocks}
+        spec = _replace(spec, options=declared.parse_options(blocks, p, spec))
+        declared.check_spec(spec, p)
     p.raise_if_any()
     return spec
 
@@ -207,7 +201,7 @@ def _parse_path(p: Problems, raw: dict, key: str, path: str, default: str | None
     return value
 
 
-def _parse_gateway(raw: dict, p: Problems, preset) -> Gateway:
+def _parse_gateway(raw: dict, p: Problems, preset, health_check_path: str) -> Gateway:
     p.unknown_keys(raw, ("image", "port", "instances", "cpu_millicores", "memory_mib"), "gateway")
     image = _parse_image(p, raw, "image", "gateway.image", DEFAULT_GATEWAY_IMAGE)
     return Gateway(
@@ -216,6 +210,7 @@ def _parse_gateway(raw: dict, p: Problems, preset) -> Gateway:
         instances=_parse_instances(raw, "gateway.instances", p, preset.gateway_min, preset.gateway_max),
         cpu_millicores=p.integer(raw, "cpu_millicores", "gateway.cpu_millicores", 250, 10, 64000),
         memory_mib=p.integer(raw, "memory_mib", "gateway.memory_mib", 128, 16, 262144),
+        health_check_path=health_check_path,
     )
 
 
@@ -277,14 +272,29 @@ def _parse_services(raw: dict, p: Problems, preset) -> tuple[Service, ...]:
     return tuple(services)
 
 
-def _parse_load_balancer(raw: dict, p: Problems, preset, target: str | None, mesh: str,
+def _check_gateway_paths(p: Problems, health_path: str, services: tuple[Service, ...]) -> None:
+    """The gateway answers load_balancer.health_check.path itself, so no service route may claim it:
+    nginx would send that path to one of them, or keep a service's own path for itself."""
+    health = health_path.rstrip("/") or "/"
+    for service in services:
+        base = service.path_prefix.rstrip("/")
+        if base == health:
+            p.add(f"services.{service.name}.path_prefix", service.path_prefix,
+                  f"a prefix other than the gateway's health path {health_path!r} (load_balancer.health_check.path)")
+        elif base and health.startswith(base + "/"):
+            p.add("load_balancer.health_check.path", health_path,
+                  f"a path outside services.{service.name}.path_prefix {service.path_prefix!r}: the gateway "
+                  f"answers it itself, so {service.name} would never see it")
+
+
+def _parse_load_balancer(raw: dict, p: Problems, preset, declared: "targets.Target | None", mesh: str,
                          phase: str | None) -> LoadBalancer:
     p.unknown_keys(raw, ("algorithm", "health_check", "tls_certificate", "http_to_https_redirect"),
                    "load_balancer")
-    allowed = allowed_algorithms(target or "", mesh)
+    allowed = declared.allowed_algorithms(mesh) if declared else ("round_robin",)
     algorithm = raw.get("algorithm", allowed[0])
-    if target and algorithm not in allowed:
-        where = f"the {target} target" + (f" with mesh {mesh}" if target in ("kubernetes", "azure", "gcp") else "")
+    if declared and algorithm not in allowed:
+        where = f"the {declared.name} target" + (f" with mesh {mesh}" if len(declared.meshes) > 1 else "")
         p.add("load_balancer.algorithm", algorithm, f"one of {', '.join(allowed)} on {where}")
     hc_raw = p.mapping(raw, "health_check", "load_balancer.health_check")
     p.unknown_keys(hc_raw, ("path", "interval_s", "timeout_s", "healthy_threshold", "unhealthy_threshold",
@@ -309,7 +319,7 @@ def _parse_load_balancer(raw: dict, p: Problems, preset, target: str | None, mes
                          preset.http_to_https_redirect)
     if phase == "prod" and not tls:
         p.add("load_balancer.tls_certificate", tls, "a certificate reference: prod serves HTTPS")
-    if redirect and not tls and target != "local":
+    if redirect and not tls and declared and declared.honours("load_balancer.http_to_https_redirect"):
         p.add("load_balancer.http_to_https_redirect", redirect,
               "false unless load_balancer.tls_certificate is set (nothing to redirect to)")
     return LoadBalancer(algorithm=str(algorithm), health_check=health, tls_certificate=tls,
@@ -328,19 +338,5 @@ def _parse_matcher(p: Problems, raw: dict, path: str) -> str:
     return text
 
 
-def load_target_options() -> None:
-    """Import the pure option parsers of every target so they register themselves."""
-    import importlib
-    for target in TARGETS:
-        try:
-            importlib.import_module(f"components.{target}.options")
-        except ModuleNotFoundError as err:
-            if err.name != f"components.{target}.options" and err.name != f"components.{target}":
-                raise
-
-
-load_target_options()
-
 __all__ = ["StackSpec", "Service", "Gateway", "LoadBalancer", "HealthCheck", "Instances", "Route",
-           "Monitoring", "SpecError", "parse_spec", "allowed_algorithms", "TARGETS", "MESHES", "PHASES",
-           "TARGET_OPTION_PARSERS"]
+           "Monitoring", "SpecError", "parse_spec", "allowed_algorithms", "MESHES", "PHASES"]

@@ -2,23 +2,14 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 from typing import Any
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
+from components import targets
 from components.spec import SpecError, StackSpec, parse_spec
-
-# Imported lazily so a kubernetes stack never loads the AWS SDK (about 0.6 s each).
-BUILDERS = {
-    "kubernetes": "components.kubernetes.platform",
-    "aws": "components.aws.platform",
-    "azure": "components.azure.platform",
-    "gcp": "components.gcp.platform",
-    "local": "components.local.platform",
-}
 
 
 def read_project_config(project: str) -> dict[str, Any]:
@@ -52,21 +43,8 @@ def main() -> None:
         # RunError ends the program with the messages above and no traceback.
         raise pulumi.RunError(f"{len(err.problems)} problem(s) in the config of stack "
                               f"{pulumi.get_stack()}; nothing was created") from None
-    if not _module_exists(BUILDERS[spec.target]):
-        raise pulumi.RunError(f"{project}:target: {spec.target!r} is not implemented yet; "
-                              f"implemented: {', '.join(implemented_targets())}")
-    builder = importlib.import_module(BUILDERS[spec.target])
+    # Imported only now, so a kubernetes stack never loads the AWS SDK (about 0.6 s each).
+    builder = importlib.import_module(targets.target(spec.target).builder)
     outputs = builder.build(spec)
     for name, value in (outputs or {}).items():
         pulumi.export(name, value)
-
-
-def implemented_targets() -> list[str]:
-    return [target for target, module in BUILDERS.items() if _module_exists(module)]
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # the target's package itself is missing
-        return False

@@ -8,13 +8,14 @@ import importlib
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 
 import pulumi
 import pytest
 
-from components.aws import offline_mocks
-from components.aws.gateway import BOOT_COMMAND, CONFIG_ENV, CONFIG_PATH
+from tools.mocks import aws as offline_mocks
+from components.aws.gateway import BOOT_COMMAND, CONFIG_ENV, CONFIG_PATH, encode_config
 from tests.conftest import variant_config
 from tools import offline
 from tools.offline import run_program
@@ -200,17 +201,28 @@ def test_every_mocked_token_exists_in_the_installed_sdk():
     assert tokens - _sdk_tokens() == set()
 
 
-def test_boot_command_decodes_the_config_and_execs_nginx(tmp_path):
+@pytest.mark.parametrize("toolbox", ["system", "busybox"])
+def test_boot_command_decodes_the_config_and_execs_nginx(tmp_path, toolbox):
+    """The command runs under /bin/sh with the image's base64 and gunzip; the alpine images get
+    theirs from busybox, so the command also runs with busybox's applets only."""
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     (fake_bin / "nginx").write_text('#!/bin/sh\necho "nginx $*"\n')
     (fake_bin / "nginx").chmod(0o755)
-    config = "events {}\nhttp { server { listen 8080; } }\n"
+    shell = ["/bin/sh", "-c"]
+    path = f"{fake_bin}:{os.environ['PATH']}"
+    if toolbox == "busybox":
+        busybox = shutil.which("busybox")
+        if busybox is None:
+            pytest.skip("busybox is not installed (.ci/run installs it)")
+        for applet in ("sh", "base64", "gunzip", "printf"):
+            (fake_bin / applet).symlink_to(busybox)
+        shell, path = [str(fake_bin / "sh"), "-c"], str(fake_bin)
+    config = "events {}\nhttp { server { listen 8080; } }\n" * 50
     target = tmp_path / "nginx.conf"
     command = BOOT_COMMAND.replace(CONFIG_PATH, str(target))
-    result = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, check=True,
-                            env={**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}",
-                                 CONFIG_ENV: base64.b64encode(config.encode()).decode()})
+    result = subprocess.run([*shell, command], capture_output=True, text=True, check=True,
+                            env={"PATH": path, CONFIG_ENV: encode_config(config)})
     assert target.read_text() == config
     assert result.stdout.strip() == f"nginx -c {target} -g daemon off;"
 

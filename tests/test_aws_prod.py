@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pytest
@@ -230,7 +231,7 @@ def test_gateway_is_a_service_connect_client_created_after_the_backends_and_list
 def test_gateway_nginx_config_addresses_services_by_service_connect_names(plan):
     (container,) = containers(plan, "gateway")
     env = {e["name"]: e["value"] for e in container["environment"]}
-    config = base64.b64decode(env["NGINX_CONF_B64"]).decode()
+    config = gzip.decompress(base64.b64decode(env["NGINX_CONF_GZ_B64"])).decode()
     spec = parse_spec({k.removeprefix("apigw:"): v for k, v in stack_config(STACK).items() if k.startswith("apigw:")})
     assert config == gateway_config(spec)
     for service in SERVICES:

@@ -1,6 +1,7 @@
 """The gateway's nginx.conf: exact text, `nginx -t` on the real binary, and one live run."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -148,9 +149,11 @@ def test_root_prefix_replaces_the_404_fallback():
 
 
 def test_prefix_colliding_with_health_path_is_refused():
-    spec = make_spec(services={"health": {"image": "traefik/whoami:v1.10.3", "path_prefix": "/healthz"}})
-    with pytest.raises(ValueError, match="health"):
-        render_gateway_config(spec, {"health": ["127.0.0.1:80"]})
+    """The spec refuses it first (tests/test_spec.py); the renderer also guards direct callers."""
+    spec = dataclasses.replace(make_spec(), gateway=dataclasses.replace(make_spec().gateway,
+                                                                         health_check_path="/users-api"))
+    with pytest.raises(ValueError, match="collides with the gateway health path '/users-api'"):
+        render_gateway_config(spec, {name: ["127.0.0.1:80"] for name in SERVICES})
 
 
 def _write_conf(tmp_path: Path, servers, port=8080) -> Path:

@@ -8,7 +8,6 @@ capture. Inputs arrive in wire form (camelCase for Kubernetes, numbers as floats
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import pathlib
 import runpy
@@ -125,23 +124,21 @@ class Plan:
         return matches[0]
 
 
-# Targets add fake outputs for computed properties (e.g. a load balancer's DNS name) and
-# answers to provider functions (e.g. the availability-zones lookup) here.
-# Each target that needs them keeps its own in components/<target>/offline_mocks.py, exposing
-# dicts named MOCK_OUTPUTS and MOCK_CALLS keyed by type token / function token.
+# Fake outputs for computed properties (e.g. a load balancer's DNS name) and answers to provider
+# functions (e.g. the availability-zones lookup), keyed by type / function token. Each target's
+# contract names its module (tools/mocks/<target>.py) with dicts MOCK_OUTPUTS and MOCK_CALLS.
 MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict]] = {}
 MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict]] = {}
 
 
 def _load_target_mocks() -> None:
     import importlib
-    from components.spec import TARGETS
-    for target in TARGETS:
-        name = f"components.{target}.offline_mocks"
-        if importlib.util.find_spec(f"components.{target}") and importlib.util.find_spec(name):
-            module = importlib.import_module(name)
-            MOCK_OUTPUTS.update(getattr(module, "MOCK_OUTPUTS", {}))
-            MOCK_CALLS.update(getattr(module, "MOCK_CALLS", {}))
+    from components import targets
+    for declared in targets.all_targets():
+        if declared.offline_mocks:
+            module = importlib.import_module(declared.offline_mocks)
+            MOCK_OUTPUTS.update(module.MOCK_OUTPUTS)
+            MOCK_CALLS.update(module.MOCK_CALLS)
 
 
 _load_target_mocks()
@@ -225,12 +222,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def run_program(stack: str, config: dict[str, Any] | None = None) -> Plan:
+def run_program(stack: str, config: dict[str, Any] | None = None, project: str | None = None) -> Plan:
     """Run infra/__main__.py for `stack` under mocks; returns everything it registered.
 
+    `project` stands in for Pulumi.yaml's name (config keys must then use it as their prefix).
     Raises SpecError (from the program) when the stack's config is invalid.
     """
-    project = project_name()
+    project = project or project_name()
     if config is None:
         config = stack_config(stack)
     plan = Plan(project=project, stack=stack, config=config)

@@ -36,9 +36,11 @@ def bucket_policy(bucket_arn: str, prefix: str, account_id: str, elb_principal: 
 
 
 class AccessLogBucket(pulumi.ComponentResource):
+    TYPE = "apigw:aws:AccessLogBucket"
+
     def __init__(self, name: str, spec: StackSpec, account_id: pulumi.Input[str],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:aws:AccessLogBucket", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, opts=child)

@@ -36,9 +36,11 @@ def _tracking(metric: str, target: float, resource_label: pulumi.Input[str] | No
 
 
 class Autoscaling(pulumi.ComponentResource):
+    TYPE = "apigw:aws:Autoscaling"
+
     def __init__(self, name: str, project: str, resource_id: pulumi.Input[str], args: ScalingArgs,
                  tags: dict[str, str] | None = None, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{project}:aws:Autoscaling", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.target = aws.appautoscaling.Target(
             f"{name}-target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",

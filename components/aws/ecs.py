@@ -45,9 +45,11 @@ def ecs_tasks_trust_policy(region: str, account_id: str) -> str:
 class EcsCluster(pulumi.ComponentResource):
     """The cluster, the Cloud Map namespace Service Connect uses and the shared execution role."""
 
+    TYPE = "apigw:aws:Cluster"
+
     def __init__(self, name: str, spec: StackSpec, account_id: pulumi.Input[str],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:aws:Cluster", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         self.namespace = aws.servicediscovery.HttpNamespace(
@@ -162,12 +164,14 @@ class ServiceContext:
 
 
 class FargateService(pulumi.ComponentResource):
+    TYPE = "apigw:aws:FargateService"
+
     def __init__(self, name: str, ctx: ServiceContext, args: FargateServiceArgs,
                  depends_on: list[pulumi.Resource] | None = None, opts: pulumi.ResourceOptions | None = None):
         """`depends_on`: what the ECS service itself must wait for (a component's dependencies
         do not pass to its children)."""
         spec = ctx.spec
-        super().__init__(f"{spec.project}:aws:FargateService", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         tags = {"app": args.program, "component": args.component}

@@ -17,12 +17,14 @@ HTTPS_REDIRECT = {"type": "redirect",
 
 
 class LoadBalancer(pulumi.ComponentResource):
+    TYPE = "apigw:aws:LoadBalancer"
+
     def __init__(self, name: str, spec: StackSpec, vpc_id: pulumi.Input[str],
                  subnet_ids: list[pulumi.Input[str]], security_group_id: pulumi.Input[str],
                  access_logs_bucket: pulumi.Input[str] | None = None,
                  access_logs_ready: list[pulumi.Resource] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:aws:LoadBalancer", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         access_logs = None

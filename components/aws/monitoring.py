@@ -84,11 +84,13 @@ def dashboard_url(region: str, name: str) -> str:
 
 
 class Monitoring(pulumi.ComponentResource):
+    TYPE = "apigw:aws:Monitoring"
+
     def __init__(self, name: str, spec: StackSpec, dashboard_name: str,
                  load_balancer_suffix: pulumi.Input[str], target_group_suffix: pulumi.Input[str],
                  cluster_name: pulumi.Input[str], gateway_service: pulumi.Input[str],
                  services: dict[str, pulumi.Input[str]], opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:aws:Monitoring", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         service_names = list(services)

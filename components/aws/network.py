@@ -53,9 +53,11 @@ def subnet_cidrs(vpc_cidr: str, zone: Zone) -> tuple[str, str]:
 class Network(pulumi.ComponentResource):
     """VPC with an internet gateway, a public and a private subnet per zone and NAT egress."""
 
+    TYPE = "apigw:aws:Network"
+
     def __init__(self, name: str, spec: StackSpec, zones: list[Zone],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:aws:Network", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         self.zones = zones
@@ -124,9 +126,11 @@ class SecurityGroups(pulumi.ComponentResource):
     subject to security groups.
     """
 
+    TYPE = "apigw:aws:SecurityGroups"
+
     def __init__(self, name: str, spec: StackSpec, vpc_id: pulumi.Input[str],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:aws:SecurityGroups", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         def group(key: str, description: str) -> aws.ec2.SecurityGroup:

@@ -11,15 +11,15 @@ import re
 from dataclasses import dataclass, field
 
 from components.aws.sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB, program_task_size
-from components.spec import TARGET_OPTION_PARSERS
+from components.gateway.nginx import KEEPALIVE_TIMEOUT_S
 from components.validation import Problems
 
 GATEWAY_PROGRAM = "gateway"
 """The gateway fleet's name in per-program maps (container_health_checks, container_users)."""
 
-GATEWAY_KEEPALIVE_S = 75
-"""nginx's `keepalive_timeout` in components/gateway/nginx.py: the ALB's idle timeout must stay
-below it, or the gateway closes connections the ALB is about to reuse (sporadic 502s)."""
+MAX_IDLE_TIMEOUT_S = KEEPALIVE_TIMEOUT_S - 1
+"""The ALB's idle timeout must stay below the gateway's nginx keepalive_timeout, or the gateway
+closes connections the ALB is about to reuse (sporadic 502s). One constant, imported."""
 
 NAT_MODES = ("per_zone", "single")
 TASK_ZONES = ("all", "one")
@@ -141,7 +141,7 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
         ssl_policy=_ssl_policy(p, raw),
         desync_mitigation_mode=p.choice(raw, "desync_mitigation_mode", "aws.desync_mitigation_mode", "defensive",
                                         DESYNC_MODES) or "defensive",
-        idle_timeout_s=p.integer(raw, "idle_timeout_s", "aws.idle_timeout_s", 60, 1, GATEWAY_KEEPALIVE_S - 1) or 60,
+        idle_timeout_s=p.integer(raw, "idle_timeout_s", "aws.idle_timeout_s", 60, 1, MAX_IDLE_TIMEOUT_S) or 60,
         deletion_protection=p.boolean(raw, "deletion_protection", "aws.deletion_protection",
                                       phase.deletion_protection),
         deregistration_delay_s=_int(p.integer(raw, "deregistration_delay_s", "aws.deregistration_delay_s",
@@ -168,9 +168,13 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
         container_health_checks=_per_program(p, raw, "container_health_checks", programs, _check_command),
         container_users=_per_program(p, raw, "container_users", programs, _check_user),
     )
-    _check_prod(p, options, spec)
-    _check_spec_for_aws(p, spec)
     return options
+
+
+def check_aws_spec(spec, p: Problems) -> None:
+    """The target contract's spec check: prod's safe settings, and what AWS cannot honour."""
+    _check_prod(p, spec.options, spec)
+    _check_spec_for_aws(p, spec)
 
 
 def _int(value: int | None, default: int) -> int:
@@ -344,5 +348,3 @@ def _check_spec_for_aws(p: Problems, spec) -> None:
             p.add(path, {"cpu_millicores": program.cpu_millicores, "memory_mib": program.memory_mib},
                   f"a size one Fargate task can hold ({err})")
 
-
-TARGET_OPTION_PARSERS["aws"] = parse_aws_options

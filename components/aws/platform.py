@@ -25,8 +25,10 @@ ZONE_FILTERS = [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
 
 
 class Platform(pulumi.ComponentResource):
+    TYPE = "apigw:aws:Platform"
+
     def __init__(self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:aws:Platform", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOptions(parent=self)

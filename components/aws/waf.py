@@ -44,9 +44,11 @@ def web_acl_rules(rate_limit: int) -> list[dict]:
 
 
 class WebFirewall(pulumi.ComponentResource):
+    TYPE = "apigw:aws:WebFirewall"
+
     def __init__(self, name: str, spec: StackSpec, load_balancer_arn: pulumi.Input[str],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:aws:WebFirewall", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         self.web_acl = aws.wafv2.WebAcl(

@@ -23,6 +23,10 @@ BALANCING = {
 }
 
 UPSTREAM_KEEPALIVE = 32
+KEEPALIVE_TIMEOUT_S = 75
+"""How long nginx keeps an idle client connection. Longer than the idle timeout of any load
+balancer in front (ALB: at most 74 s, see components/aws/options.py), so the gateway never
+closes a connection the balancer is about to reuse (502s)."""
 PROXY_NEXT_UPSTREAM_TRIES = 3
 CLIENT_MAX_BODY_SIZE = "10m"
 
@@ -128,9 +132,7 @@ def render_gateway_config(
         "client_header_timeout 10s;",
         "client_body_timeout 30s;",
         "send_timeout 30s;",
-        # Longer than the 60 s idle timeout of cloud load balancers in front, so the
-        # gateway never closes a connection the balancer is about to reuse (502s).
-        "keepalive_timeout 75s;",
+        f"keepalive_timeout {KEEPALIVE_TIMEOUT_S}s;",
         # Keep the scheme the outer load balancer saw when it terminated TLS.
         "map $http_x_forwarded_proto $forwarded_proto {",
         '    ""      $scheme;',

@@ -21,9 +21,11 @@ CONFIG_DIR = "/etc/nginx/gateway"
 
 
 class GatewayFleet(pulumi.ComponentResource):
+    TYPE = "apigw:kubernetes:GatewayFleet"
+
     def __init__(self, name: str, ctx: WorkloadContext, service_dns: dict[str, str],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{ctx.spec.project}:kubernetes:GatewayFleet", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         spec, gateway = ctx.spec, ctx.spec.gateway
         child = pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=self))
         nginx_conf = render_gateway_config(

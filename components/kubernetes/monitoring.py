@@ -18,8 +18,10 @@ CHART_VERSION = "65.1.1"  # pinned: a chart upgrade is a reviewed change, never 
 
 
 class Monitoring(pulumi.ComponentResource):
+    TYPE = "apigw:kubernetes:Monitoring"
+
     def __init__(self, name: str, ctx: WorkloadContext, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{ctx.spec.project}:kubernetes:Monitoring", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         spec, options = ctx.spec, ctx.options
         child = pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=self))
         self.release = None

@@ -14,8 +14,10 @@ DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 
 class NetworkPolicies(pulumi.ComponentResource):
+    TYPE = "apigw:kubernetes:NetworkPolicies"
+
     def __init__(self, name: str, ctx: WorkloadContext, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{ctx.spec.project}:kubernetes:NetworkPolicies", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         spec = ctx.spec
         child = pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=self))
         service_apps = [s.name for s in spec.services]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.spec import TARGET_OPTION_PARSERS
 from components.validation import DNS_LABEL, Problems
 
 EXPOSURES = ("load_balancer", "ingress")
@@ -50,13 +49,15 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
         monitoring_namespace=p.string(raw, "monitoring_namespace", "kubernetes.monitoring_namespace",
                                       "monitoring") or "monitoring",
     )
+    return options
+
+
+def check_kubernetes_spec(spec, p: Problems) -> None:
+    """What the neutral spec allows but the workloads on a cluster cannot honour."""
+    options: KubernetesOptions = spec.options
     if options.exposure == "load_balancer" and spec.load_balancer.tls_certificate:
         # The gateway speaks plain HTTP inside the cluster; TLS ends at the Ingress controller.
         p.add("kubernetes.exposure", options.exposure,
               "ingress when load_balancer.tls_certificate is set (TLS terminates at the Ingress)")
     if options.exposure == "ingress" and spec.load_balancer.tls_certificate and not options.host:
         p.add("kubernetes.host", None, "a host name when exposure is ingress and TLS is on")
-    return options
-
-
-TARGET_OPTION_PARSERS["kubernetes"] = parse_kubernetes_options

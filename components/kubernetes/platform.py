@@ -24,9 +24,11 @@ ISTIO_LB = {"round_robin": {"simple": "ROUND_ROBIN"}, "least_connections": {"sim
 class Platform(pulumi.ComponentResource):
     """Namespace, backend services, gateway fleet, exposure and (prod) NetworkPolicies."""
 
+    TYPE = "apigw:kubernetes:Platform"
+
     def __init__(self, name: str, spec: StackSpec, options: KubernetesOptions,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{spec.project}:kubernetes:Platform", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=opts.provider if opts else None)
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",

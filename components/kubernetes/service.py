@@ -12,9 +12,11 @@ SERVICE_PORT = 80
 
 
 class BackendService(pulumi.ComponentResource):
+    TYPE = "apigw:kubernetes:BackendService"
+
     def __init__(self, name: str, service: Service, ctx: WorkloadContext,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(f"{ctx.spec.project}:kubernetes:BackendService", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         health = ctx.spec.load_balancer.health_check
         main = container(
             service.name, service.image, service.port, service.cpu_millicores, service.memory_mib,

@@ -22,7 +22,6 @@ import pathlib
 import shlex
 from dataclasses import dataclass
 
-from components.spec import TARGET_OPTION_PARSERS
 from components.validation import Problems
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -149,9 +148,6 @@ def parse_local_options(raw: dict, p: Problems, spec) -> LocalOptions:
         start_timeout_s=p.integer(raw, "start_timeout_s", "local.start_timeout_s",
                                   d.start_timeout_s, 1, 300) or d.start_timeout_s,
     )
-    for service in spec.services:
-        if service.command is not None:
-            _check_command(p, f"services.{service.name}.command", service.command)
     uses = planned_ports(options, spec)
     for use in uses:
         if use.port > 65535:
@@ -163,4 +159,7 @@ def parse_local_options(raw: dict, p: Problems, spec) -> LocalOptions:
     return options
 
 
-TARGET_OPTION_PARSERS["local"] = parse_local_options
+def check_local_spec(spec, p: Problems) -> None:
+    for service in spec.services:
+        if service.command is not None:
+            _check_command(p, f"services.{service.name}.command", service.command)

@@ -54,9 +54,11 @@ def _rolling(name: str, plans: list, repo: str, depends_on: list, parent) -> dic
 class LocalService(pulumi.ComponentResource):
     """The instances of one backend service."""
 
+    TYPE = "apigw:local:Service"
+
     def __init__(self, name: str, args: LocalPlatformArgs, service: str, depends_on: list,
                  opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("apigw:local:Service", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         self.processes = _rolling(name, args.topology.backends(service), args.repo, depends_on, self)
         self.register_outputs({"pids": {k: p.pid for k, p in self.processes.items()}})
 
@@ -64,9 +66,11 @@ class LocalService(pulumi.ComponentResource):
 class GatewayFleet(pulumi.ComponentResource):
     """The nginx gateway instances and the readiness controller that edits their upstreams."""
 
+    TYPE = "apigw:local:GatewayFleet"
+
     def __init__(self, name: str, args: LocalPlatformArgs, depends_on: list,
                  opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("apigw:local:GatewayFleet", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         self.processes = _rolling(name, args.topology.by_role("gateway"), args.repo, depends_on, self)
         self.readiness = LocalProcess(f"{name}-readiness", args.topology.get("readiness"), args.repo,
                                       pulumi.ResourceOptions(parent=self,
@@ -77,9 +81,11 @@ class GatewayFleet(pulumi.ComponentResource):
 class LocalLoadBalancer(pulumi.ComponentResource):
     """HAProxy in front of the gateways."""
 
+    TYPE = "apigw:local:LoadBalancer"
+
     def __init__(self, name: str, args: LocalPlatformArgs, depends_on: list,
                  opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("apigw:local:LoadBalancer", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         topology = args.topology
         self.haproxy = LocalProcess(f"{name}-haproxy", topology.get("lb"), args.repo,
                                     pulumi.ResourceOptions(parent=self, depends_on=depends_on))
@@ -89,8 +95,10 @@ class LocalLoadBalancer(pulumi.ComponentResource):
 
 
 class LocalPlatform(pulumi.ComponentResource):
+    TYPE = "apigw:local:Platform"
+
     def __init__(self, name: str, args: LocalPlatformArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("apigw:local:Platform", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         topology = args.topology
         self.port_check = PortCheck(f"{name}-ports", topology, args.repo, pulumi.ResourceOptions(parent=self))
         # Children do not inherit a component's depends_on, so each gets the list it needs:

@@ -10,7 +10,8 @@ from .common import is_prod, project, resource_message, stack_policy, target
 
 NAME = "prod-no-local-target"
 TOKENS: dict[str, tuple[str, ...]] = {}
-"""Matches the project's own component tokens (`<project>:local:*`), not a provider's."""
+LOCAL_COMPONENT_PREFIX = "apigw:local:"
+"""The local target's component type tokens (fixed, whatever the project is called)."""
 
 
 def validate(args, report):
@@ -19,9 +20,8 @@ def validate(args, report):
     if target() == "local":
         report(f'stack config {project()}:target is "local"; prod needs a multi-host target '
                f"(aws, azure, gcp or kubernetes) ({NAME})")
-    prefix = f"{project()}:local:"
     for resource in args.resources:
-        if resource.resource_type.startswith(prefix):
+        if resource.resource_type.startswith(LOCAL_COMPONENT_PREFIX):
             report(resource_message(resource.name, resource.resource_type,
                                     "is a local-target component (processes on localhost ports); prod needs "
                                     "the aws, azure, gcp or kubernetes target", NAME), resource.urn)

@@ -1,4 +1,5 @@
-"""Fake cloud answers for the offline plan (tools/offline.py loads MOCK_OUTPUTS and MOCK_CALLS).
+"""Fake AWS answers for the offline plan: the aws target's contract names this module, and
+tools/offline.py loads its MOCK_OUTPUTS and MOCK_CALLS.
 
 Under mocks a resource's outputs are its inputs; what AWS computes (ARNs, DNS names, generated
 names) and what data sources return (zones, account) are filled in here, shaped like the real

@@ -1,0 +1,34 @@
+"""The aws target's contract: ALB -> ECS Fargate gateway fleet -> ECS Fargate services."""
+from __future__ import annotations
+
+from components.aws.gateway import config_size_problem
+from components.aws.options import check_aws_spec, parse_aws_options
+from components.phases import PHASES
+from components.targets import NEUTRAL_KEYS, Target
+from components.validation import Problems
+
+
+def check_spec(spec, p: Problems) -> None:
+    check_aws_spec(spec, p)
+    if p.items:
+        return  # the config is rendered from a valid spec only
+    problem = config_size_problem(spec)
+    if problem:
+        p.add("services", f"{len(spec.services)} services", problem)
+
+
+TARGET = Target(
+    name="aws",
+    default_region="us-east-1",
+    phases=PHASES,
+    phase_reason="",
+    # ALB target-group algorithms; Service Connect is the mesh, so `mesh` stays none.
+    algorithms={"none": ("round_robin", "least_outstanding_requests", "weighted_random")},
+    option_blocks=("aws",),
+    parse_options=lambda blocks, p, spec: parse_aws_options(blocks["aws"], p, spec),
+    check_spec=check_spec,
+    builder="components.aws.platform",
+    honoured_keys=tuple(key for key in NEUTRAL_KEYS if key != "services.*.command"),
+    offline_mocks="tools.mocks.aws",
+    notes={"services.*.command": "ECS runs the image's own command; `command` is for the local target"},
+)

@@ -1,0 +1,32 @@
+"""The kubernetes target's contract: the workloads on an existing cluster (the current kubeconfig)."""
+from __future__ import annotations
+
+from components.kubernetes.options import check_kubernetes_spec, parse_kubernetes_options
+from components.phases import PHASES
+from components.targets import NEUTRAL_KEYS, Target
+
+# kube-proxy spreads connections and cannot be tuned; a mesh can (Istio's DestinationRule
+# load balancers; Linkerd always balances by EWMA latency).
+ISTIO_ALGORITHMS = ("round_robin", "least_connections", "random", "source_ip_hash")
+MESH_ALGORITHMS = {"none": ("round_robin",), "istio": ISTIO_ALGORITHMS, "linkerd": ("ewma",)}
+
+NOT_HONOURED = {
+    "region": "a cluster has no region here: the kubeconfig context says where it runs",
+    "services.*.command": "Kubernetes runs the image's own command; `command` is for the local target",
+    "load_balancer.health_check.matcher": "kubelet probes count any status from 200 to 399 as healthy",
+    "monitoring.alarm_topic": "alerts go to the cluster's Alertmanager, configured outside this stack",
+}
+
+TARGET = Target(
+    name="kubernetes",
+    default_region="",
+    phases=PHASES,
+    phase_reason="",
+    algorithms=MESH_ALGORITHMS,
+    option_blocks=("kubernetes",),
+    parse_options=lambda blocks, p, spec: parse_kubernetes_options(blocks["kubernetes"], p, spec),
+    check_spec=check_kubernetes_spec,
+    builder="components.kubernetes.platform",
+    honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in NOT_HONOURED),
+    notes=NOT_HONOURED,
+)

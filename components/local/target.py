@@ -1,0 +1,38 @@
+"""The local target's contract: HAProxy, nginx gateways and backends as processes on this machine."""
+from __future__ import annotations
+
+from components.local.options import check_local_spec, parse_local_options
+from components.targets import NEUTRAL_KEYS, Target
+
+NOT_HONOURED = {
+    "region": "everything runs on this machine",
+    "labels": "processes carry no labels",
+    "gateway.image": "the gateways are the machine's nginx; images are for the container targets",
+    "gateway.port": "gateway i listens on local.gateway_base_port + i - 1",
+    "gateway.instances.max": "nothing autoscales on one machine: instances.min processes run",
+    "gateway.cpu_millicores": "processes get no CPU reservation",
+    "gateway.memory_mib": "processes get no memory limit",
+    "services.*.image": "a service runs its `command` or the demo backend; images are for the container targets",
+    "services.*.port": "instances listen on local.service_base_port + k * local.service_port_stride + i - 1",
+    "services.*.instances.max": "nothing autoscales on one machine: instances.min processes run",
+    "services.*.cpu_millicores": "processes get no CPU reservation",
+    "services.*.memory_mib": "processes get no memory limit",
+    "load_balancer.tls_certificate": "HAProxy serves plain HTTP on loopback",
+    "load_balancer.http_to_https_redirect": "HAProxy serves plain HTTP on loopback",
+    "monitoring.enabled": "HAProxy's Prometheus endpoint is always on (local.haproxy_stats_port)",
+    "monitoring.alarm_topic": "no alerting on the local target",
+}
+
+TARGET = Target(
+    name="local",
+    default_region="",
+    phases=("dev",),
+    phase_reason="one host is never staging or prod",
+    algorithms={"none": ("round_robin", "least_connections", "random", "source_ip_hash")},  # HAProxy's
+    option_blocks=("local",),
+    parse_options=lambda blocks, p, spec: parse_local_options(blocks["local"], p, spec),
+    check_spec=check_local_spec,
+    builder="components.local.platform",
+    honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in NOT_HONOURED),
+    notes=NOT_HONOURED,
+)

@@ -1,0 +1,136 @@
+"""The target contract and the registry: the one place that lists where a stack can run.
+
+A target is a folder under components/ with a `target.py` that declares a `Target` (below), plus
+one line in `REGISTRY`. The spec (components/spec.py), the program (infra/program.py) and the
+offline tools (tools/offline.py) ask the registry; nothing else branches on target names.
+
+Pure Python: `target.py` modules import no provider SDK, so validating a stack loads none.
+"""
+from __future__ import annotations
+
+import fnmatch
+import functools
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from components.validation import Problems
+
+# target name -> the module that declares it. Adding a target: a folder with a target.py, and a line here.
+REGISTRY: dict[str, str] = {
+    "aws": "components.aws.target",
+    "kubernetes": "components.kubernetes.target",
+    "local": "components.local.target",
+}
+
+OptionsParser = Callable[[dict, Problems, Any], Any]
+"""(the whole project config, the problem collector, the StackSpec so far) -> the target's options."""
+SpecCheck = Callable[[Any, Problems], None]
+"""(the StackSpec with its options) -> records what the neutral spec allows but the target cannot honour."""
+
+# Every neutral key path a stack may set; `*` stands for a service's name.
+NEUTRAL_KEYS: tuple[str, ...] = (
+    "target", "phase", "region", "mesh", "labels",
+    "gateway.image", "gateway.port", "gateway.instances.min", "gateway.instances.max",
+    "gateway.cpu_millicores", "gateway.memory_mib",
+    "services.*.image", "services.*.port", "services.*.path_prefix", "services.*.health_check_path",
+    "services.*.instances.min", "services.*.instances.max", "services.*.cpu_millicores",
+    "services.*.memory_mib", "services.*.environment", "services.*.command",
+    "load_balancer.algorithm", "load_balancer.health_check.path", "load_balancer.health_check.interval_s",
+    "load_balancer.health_check.timeout_s", "load_balancer.health_check.healthy_threshold",
+    "load_balancer.health_check.unhealthy_threshold", "load_balancer.health_check.matcher",
+    "load_balancer.tls_certificate", "load_balancer.http_to_https_redirect",
+    "monitoring.enabled", "monitoring.alarm_topic",
+)
+_MAPPINGS_AS_VALUES = ("labels", "services.*.environment")
+"""Keys whose value is a free-form mapping: its entries are data, not key paths."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a target provides. Each field is read by the spec, the program or the offline tools."""
+
+    name: str
+    default_region: str
+    """Region used when the stack sets none ("" for targets without regions)."""
+    phases: tuple[str, ...]
+    phase_reason: str
+    """Why a phase outside `phases` is refused (shown in the message); "" when all phases are allowed."""
+    algorithms: Mapping[str, tuple[str, ...]]
+    """mesh -> the load_balancer.algorithm values honoured with it, the default first. The keys are
+    the meshes the target supports ("none" only, for a target without a mesh)."""
+    option_blocks: tuple[str, ...]
+    """Config blocks (`<project>:<block>`) this target reads, e.g. ("aws",) or ("azure", "kubernetes")."""
+    parse_options: OptionsParser
+    check_spec: SpecCheck
+    builder: str
+    """Module with `build(spec) -> dict of stack outputs`; imported only when the stack runs."""
+    honoured_keys: tuple[str, ...]
+    """Neutral key paths (NEUTRAL_KEYS patterns) this target carries out. A stack setting any other
+    is told so (see `unhonoured_keys`), never silently ignored."""
+    offline_mocks: str | None = None
+    """Module with MOCK_OUTPUTS and MOCK_CALLS for the offline plan (tools/mocks/), or None."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Key path -> why this target does not honour it; shown with the refusal."""
+
+    @property
+    def meshes(self) -> tuple[str, ...]:
+        return tuple(self.algorithms)
+
+    def allowed_algorithms(self, mesh: str) -> tuple[str, ...]:
+        return self.algorithms.get(mesh, self.algorithms["none"])
+
+    def honours(self, key_path: str) -> bool:
+        return any(fnmatch.fnmatchcase(key_path, pattern) for pattern in self.honoured_keys)
+
+
+@functools.cache
+def target(name: str) -> Target:
+    """The declared target `name`; KeyError when the registry has no such line."""
+    declared = importlib.import_module(REGISTRY[name]).TARGET
+    if declared.name != name:
+        raise ValueError(f"{REGISTRY[name]} declares target {declared.name!r}, registered as {name!r}")
+    return declared
+
+
+def names() -> tuple[str, ...]:
+    return tuple(sorted(REGISTRY))
+
+
+def all_targets() -> tuple[Target, ...]:
+    return tuple(target(name) for name in names())
+
+
+def option_blocks() -> tuple[str, ...]:
+    """Every target-specific config block any target reads."""
+    return tuple(sorted({block for t in all_targets() for block in t.option_blocks}))
+
+
+def set_key_paths(raw: Mapping[str, Any]) -> list[str]:
+    """The neutral key paths a config sets, with service names as `*` (target blocks left out)."""
+    paths: list[str] = []
+
+    def walk(value: Any, path: str, pattern: str) -> None:
+        if pattern in _MAPPINGS_AS_VALUES or not isinstance(value, dict):
+            paths.append(path)
+            return
+        for key, child in value.items():
+            is_service = pattern == "services"
+            walk(child, f"{path}.{key}", f"{pattern}.{'*' if is_service else key}")
+
+    for key, value in raw.items():
+        if key in option_blocks() or value in ({}, "", None):
+            continue  # blocks belong to their target; {} and "" are Pulumi.yaml's "not set"
+        walk(value, key, key)
+    return paths
+
+
+def unhonoured_keys(raw: Mapping[str, Any], declared: Target) -> list[str]:
+    """Key paths the config sets that `declared` does not carry out."""
+    result = []
+    for path in set_key_paths(raw):
+        parts = path.split(".")
+        pattern = ".".join("*" if i == 1 and parts[0] == "services" else part for i, part in enumerate(parts))
+        if any(fnmatch.fnmatchcase(pattern, known) for known in NEUTRAL_KEYS) and not declared.honours(pattern):
+            result.append(path)
+    return result
