@@ -55,7 +55,7 @@ def test_plan_prints_tree_and_counts():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "stack apigw/kubernetes-prod (offline plan under mocks: nothing is created)" in out
-    assert "    = apigw:kubernetes:Platform  apigw\n" in out
+    assert "    = apigw:kubernetes:Workloads  apigw\n" in out
     assert "        = apigw:kubernetes:GatewayFleet  apigw-gateway\n" in out
     assert "            + kubernetes:apps/v1:Deployment  apigw-gateway-deployment\n" in out
     assert "     4  kubernetes:apps/v1:Deployment\n" in out

@@ -74,3 +74,13 @@ def test_unhonoured_keys_name_what_a_target_would_ignore():
     raw["labels"] = {"team": "payments"}
     assert "labels" in targets.unhonoured_keys(raw, targets.target("local"))
     assert "labels" not in targets.unhonoured_keys(raw, targets.target("aws"))
+
+
+def test_the_docs_table_of_honoured_keys_matches_the_registry():
+    import pathlib
+    doc = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "targets.md").read_text()
+    names = targets.names()
+    assert "| key | " + " | ".join(names) + " |" in doc
+    for key in targets.NEUTRAL_KEYS:
+        row = f"| `{key}` | " + " | ".join("yes" if targets.target(n).honours(key) else "no" for n in names) + " |"
+        assert row in doc.splitlines(), row

@@ -231,13 +231,20 @@ def run_program(stack: str, config: dict[str, Any] | None = None, project: str |
     project = project or project_name()
     if config is None:
         config = stack_config(stack)
-    plan = Plan(project=project, stack=stack, config=config)
-    set_all_config(engine_config(config), [])
+    return capture(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), project, stack, config)
+
+
+def capture(program: Callable[[], Any], project: str = "apigw", stack: str = "test",
+            config: dict[str, Any] | None = None) -> Plan:
+    """Run `program` (any code that registers resources, e.g. one component) under mocks and
+    return everything it registered."""
+    plan = Plan(project=project, stack=stack, config=config or {})
+    set_all_config(engine_config(config or {}), [])
     ROOT.set(None)  # a fresh root stack per run, so several plans can run in one process
     mocks = _Mocks()
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True,
                              monitor=_CaptureMonitor(mocks, plan))
     loop = asyncio.get_event_loop()
-    runpy.run_path(str(PROGRAM), run_name="__main__")
+    program()
     loop.run_until_complete(wait_for_rpcs())
     return plan

@@ -8,6 +8,7 @@ timeouts cannot drift between clouds. The result runs as a non-root user
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from components.spec import StackSpec
@@ -42,6 +43,41 @@ LOG_FORMAT = (
 )
 
 
+@dataclass(frozen=True)
+class GatewayRouting:
+    """Everything the gateway config is rendered from; `routing_of(spec)` builds it from a stack,
+    the Kubernetes workloads component from its Args."""
+
+    port: int
+    health_check_path: str
+    """The location every gateway answers itself (what the load balancer probes)."""
+    algorithm: str
+    routes: tuple[tuple[str, str], ...]
+    """(path prefix, service name), longest prefix first, as nginx and HAProxy match them."""
+    max_fails: int = 3
+    """Passive health: failures before nginx takes a server out (the health check's unhealthy_threshold)."""
+    fail_timeout_s: int = 10
+    """...for this long (one check interval: as long as an active check would take to notice)."""
+
+    @staticmethod
+    def build(port: int, health_check_path: str, algorithm: str, prefixes: Mapping[str, str],
+              max_fails: int, fail_timeout_s: int) -> "GatewayRouting":
+        routes = tuple(sorted(((prefix, service) for service, prefix in prefixes.items()),
+                              key=lambda r: (-len(r[0]), r[0])))
+        return GatewayRouting(port, health_check_path, algorithm, routes, max_fails, fail_timeout_s)
+
+    @property
+    def services(self) -> list[str]:
+        return [service for _, service in self.routes]
+
+
+def routing_of(spec: StackSpec) -> GatewayRouting:
+    hc = spec.load_balancer.health_check
+    return GatewayRouting.build(spec.gateway.port, spec.gateway.health_check_path, spec.load_balancer.algorithm,
+                                {s.name: s.path_prefix for s in spec.services}, hc.unhealthy_threshold,
+                                hc.interval_s)
+
+
 def upstream_name(service: str) -> str:
     return "svc_" + service.replace("-", "_")
 
@@ -54,21 +90,21 @@ def _check(value: str, what: str, allow_spaces: bool = False) -> str:
     return value
 
 
-def _validate(spec: StackSpec, upstream_servers: Mapping[str, Sequence[str]]) -> None:
-    for service in spec.services:
-        servers = upstream_servers.get(service.name)
+def _validate(routing: GatewayRouting, upstream_servers: Mapping[str, Sequence[str]]) -> None:
+    for service in routing.services:
+        servers = upstream_servers.get(service)
         if not servers:
-            raise ValueError(f"service {service.name!r}: upstream_servers has no entry for it "
+            raise ValueError(f"service {service!r}: upstream_servers has no entry for it "
                              "(need at least one 'host:port')")
         for entry in servers:
             match = _HOST_PORT.match(str(entry))
             if not match or not 1 <= int(match.group(3)) <= 65535:
-                raise ValueError(f"upstream_servers[{service.name!r}]: {entry!r} is not "
+                raise ValueError(f"upstream_servers[{service!r}]: {entry!r} is not "
                                  "'host:port' (port 1-65535)")
-    health = spec.gateway.health_check_path
-    for route in spec.routes:
-        if route.path_prefix.rstrip("/") == health.rstrip("/"):
-            raise ValueError(f"service {route.service}: path_prefix {route.path_prefix!r} "
+    health = routing.health_check_path
+    for prefix, service in routing.routes:
+        if prefix.rstrip("/") == health.rstrip("/"):
+            raise ValueError(f"service {service}: path_prefix {prefix!r} "
                              f"collides with the gateway health path {health!r}")
 
 
@@ -98,7 +134,7 @@ def _route_locations(prefix: str, upstream: str) -> list[str]:
 
 
 def render_gateway_config(
-    spec: StackSpec,
+    routing: GatewayRouting | StackSpec,
     upstream_servers: Mapping[str, Sequence[str]],
     *,
     listen_port: int | None = None,
@@ -110,9 +146,13 @@ def render_gateway_config(
     resolver: str | None = None,
     instance_id: str | None = None,
 ) -> str:
-    """Return a complete nginx.conf for the gateway; raise ValueError on bad input."""
-    _validate(spec, upstream_servers)
-    port = spec.gateway.port if listen_port is None else listen_port
+    """Return a complete nginx.conf for the gateway; raise ValueError on bad input.
+
+    `routing` may be a whole StackSpec, for callers that have one."""
+    if isinstance(routing, StackSpec):
+        routing = routing_of(routing)
+    _validate(routing, upstream_servers)
+    port = routing.port if listen_port is None else listen_port
     if not 1 <= port <= 65535:
         raise ValueError(f"listen_port: {port} is not a port (1-65535)")
     for value, what in ((pid_path, "pid_path"), (temp_dir, "temp_dir"), (access_log, "access_log"),
@@ -120,7 +160,6 @@ def render_gateway_config(
         if value is not None:
             _check(value, what)
     temp = temp_dir.rstrip("/") or "/"
-    hc = spec.load_balancer.health_check
 
     http: list[str] = [
         "server_tokens off;",
@@ -146,10 +185,9 @@ def render_gateway_config(
     ]
     if resolver is not None:
         http.append(f"resolver {_check(resolver, 'resolver', allow_spaces=True)};")
-    for service in spec.services:
-        # fail_timeout = one check interval: as long as an active check would take to notice.
-        http += _upstream(service.name, upstream_servers[service.name], spec.load_balancer.algorithm,
-                          hc.unhealthy_threshold, hc.interval_s)
+    for service in sorted(routing.services):
+        http += _upstream(service, upstream_servers[service], routing.algorithm, routing.max_fails,
+                          routing.fail_timeout_s)
 
     server = [
         # Every interface by default (right in a container); the local target passes loopback.
@@ -175,11 +213,11 @@ def render_gateway_config(
     ]
     if instance_id is not None:
         server.append(f"add_header X-Gateway-Instance {instance_id} always;")
-    server += [f"location = {spec.gateway.health_check_path} {{", "    access_log off;",
+    server += [f"location = {routing.health_check_path} {{", "    access_log off;",
                "    default_type text/plain;", '    return 200 "ok";', "}"]
-    for route in spec.routes:
-        server += _route_locations(route.path_prefix, upstream_name(route.service))
-    if not any(r.path_prefix.rstrip("/") == "" for r in spec.routes):
+    for prefix, service in routing.routes:
+        server += _route_locations(prefix, upstream_name(service))
+    if not any(prefix.rstrip("/") == "" for prefix, _ in routing.routes):
         server += ["location / {", "    default_type application/json;",
                    "    return 404 '{\"error\":\"no route for this path\"}';", "}"]
 

@@ -10,76 +10,84 @@ import hashlib
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gateway.nginx import render_gateway_config
-from components.kubernetes.service import SERVICE_PORT
-from components.kubernetes.workload import (GATEWAY_UID, SCRATCH_MOUNT, WorkloadContext,
-                                            autoscaled_deployment, container, http_probes, labels,
-                                            metadata, pod_spec)
+from components.gateway.nginx import GatewayRouting, render_gateway_config
+from components.kubernetes.args import GatewayFleetArgs, IngressArgs, PodSettings
+from components.kubernetes.workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_options,
+                                            container, http_probes, labels, metadata, pod_spec)
 
 GATEWAY_APP = "gateway"
 CONFIG_DIR = "/etc/nginx/gateway"
+SERVICE_TYPES = {"load_balancer": "LoadBalancer", "ingress": "ClusterIP"}
+"""The gateway Service's type per exposure; `external` takes the caller's (default ClusterIP)."""
+
+
+def gateway_nginx_config(args: GatewayFleetArgs) -> str:
+    probe = args.pods.probe
+    routing = GatewayRouting.build(args.gateway.port, args.gateway.health_check_path, args.algorithm, args.routes,
+                                   max_fails=probe.unhealthy_threshold, fail_timeout_s=probe.interval_s)
+    return render_gateway_config(routing, {svc: [address] for svc, address in args.upstreams.items()},
+                                 pid_path=f"{SCRATCH_MOUNT}/nginx.pid", temp_dir=SCRATCH_MOUNT)
 
 
 class GatewayFleet(pulumi.ComponentResource):
     TYPE = "apigw:kubernetes:GatewayFleet"
 
-    def __init__(self, name: str, ctx: WorkloadContext, service_dns: dict[str, str],
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: GatewayFleetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
-        spec, gateway = ctx.spec, ctx.spec.gateway
-        child = pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=self))
-        nginx_conf = render_gateway_config(
-            spec, {svc: [f"{dns}:{SERVICE_PORT}"] for svc, dns in service_dns.items()},
-            pid_path=f"{SCRATCH_MOUNT}/nginx.pid", temp_dir=SCRATCH_MOUNT)
+        gateway, pods, exposure = args.gateway, args.pods, args.exposure
+        child = child_options(self, opts)
+        nginx_conf = gateway_nginx_config(args)
         self.config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=metadata(ctx, f"{GATEWAY_APP}-nginx", GATEWAY_APP, "gateway"),
+            f"{name}-config", metadata=metadata(pods, f"{GATEWAY_APP}-nginx", GATEWAY_APP, "gateway"),
             data={"nginx.conf": nginx_conf}, opts=child)
         main = container(
             "nginx", gateway.image, gateway.port, gateway.cpu_millicores, gateway.memory_mib,
-            http_probes(gateway.health_check_path, gateway.port, spec.load_balancer.health_check),
+            http_probes(gateway.health_check_path, gateway.port, pods.probe),
             GATEWAY_UID,
             # Bypass the image's entrypoint scripts: they rewrite files under /etc/nginx,
             # which is read-only here.
             command=["nginx", "-c", f"{CONFIG_DIR}/nginx.conf", "-g", "daemon off;"],
             volumeMounts=[{"name": "nginx-config", "mountPath": CONFIG_DIR, "readOnly": True}],
         )
-        pod = pod_spec(ctx, GATEWAY_APP, [main], volumes=[
+        pod = pod_spec(pods, GATEWAY_APP, [main], volumes=[
             {"name": "nginx-config", "configMap": {"name": f"{GATEWAY_APP}-nginx"}}])
         # A changed config must roll the pods: nginx reads it only at start.
         checksum = hashlib.sha256(nginx_conf.encode()).hexdigest()
-        workloads = autoscaled_deployment(ctx, name, GATEWAY_APP, "gateway", gateway.instances, pod,
-                                          parent=self, pod_annotations={"checksum/nginx-config": checksum})
+        workloads = autoscaled_deployment(pods, name, GATEWAY_APP, "gateway", gateway.instances, pod, child,
+                                          pod_annotations={"checksum/nginx-config": checksum})
         self.deployment, self.autoscaler = workloads[0], workloads[1]
         self.disruption_budget = workloads[2] if len(workloads) > 2 else None
 
-        exposed_by_service = ctx.options.exposure == "load_balancer"
+        service_meta = metadata(pods, GATEWAY_APP, GATEWAY_APP, "gateway")
+        if exposure.service_annotations:
+            service_meta["annotations"] = dict(exposure.service_annotations)
+        service_type = SERVICE_TYPES.get(exposure.kind) or exposure.service_type or "ClusterIP"
         self.service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=metadata(ctx, GATEWAY_APP, GATEWAY_APP, "gateway"),
-            spec={"type": "LoadBalancer" if exposed_by_service else "ClusterIP",
-                  "selector": {"app": GATEWAY_APP},
+            f"{name}-service", metadata=service_meta,
+            spec={"type": service_type, "selector": {"app": GATEWAY_APP},
                   "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
             opts=child)
-        self.ingress = None if exposed_by_service else self._ingress(name, ctx, child)
+        self.ingress = None
+        if exposure.kind == "ingress":
+            self.ingress = _ingress(name, pods, exposure.ingress or IngressArgs(), child)
         self.register_outputs({"service": self.service.metadata["name"]})
 
-    @staticmethod
-    def _ingress(name: str, ctx: WorkloadContext, child: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
-        spec, options = ctx.spec, ctx.options
-        tls = spec.load_balancer.tls_certificate
-        redirect = "true" if spec.load_balancer.http_to_https_redirect else "false"
-        rule: dict = {"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
-            "service": {"name": GATEWAY_APP, "port": {"name": "http"}}}}]}}
-        if options.host:
-            rule["host"] = options.host
-        body: dict = {"ingressClassName": options.ingress_class, "rules": [rule]}
-        if tls:
-            body["tls"] = [{"secretName": tls, "hosts": [options.host]}]
-        return k8s.networking.v1.Ingress(
-            f"{name}-ingress",
-            metadata={"name": GATEWAY_APP, "namespace": ctx.namespace,
-                      "labels": labels(spec, GATEWAY_APP, "gateway"),
-                      # ingress-nginx's names; other controllers ignore them (see the README).
-                      "annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": redirect,
-                                      "nginx.ingress.kubernetes.io/force-ssl-redirect": redirect}},
-            spec=body, opts=child)
+
+def _ingress(name: str, pods: PodSettings, ingress: IngressArgs,
+             child: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
+    redirect = "true" if ingress.https_redirect else "false"
+    rule: dict = {"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+        "service": {"name": GATEWAY_APP, "port": {"name": "http"}}}}]}}
+    if ingress.host:
+        rule["host"] = ingress.host
+    body: dict = {"ingressClassName": ingress.ingress_class, "rules": [rule]}
+    if ingress.tls_secret:
+        body["tls"] = [{"secretName": ingress.tls_secret, "hosts": [ingress.host]}]
+    return k8s.networking.v1.Ingress(
+        f"{name}-ingress",
+        metadata={"name": GATEWAY_APP, "namespace": pods.namespace,
+                  "labels": labels(pods.labels, GATEWAY_APP, "gateway"),
+                  # ingress-nginx's names; other controllers ignore them (see the README).
+                  "annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": redirect,
+                                  "nginx.ingress.kubernetes.io/force-ssl-redirect": redirect}},
+        spec=body, opts=child)

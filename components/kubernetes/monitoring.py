@@ -9,28 +9,28 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.gateway import GATEWAY_APP
-from components.kubernetes.workload import WorkloadContext, labels
+from components.kubernetes.args import MonitoringArgs
+from components.kubernetes.workload import child_options, labels
 
 CHART = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
 CHART_VERSION = "65.1.1"  # pinned: a chart upgrade is a reviewed change, never a side effect of `up`
+RULE_NAME = "apigw-alerts"
 
 
 class Monitoring(pulumi.ComponentResource):
     TYPE = "apigw:kubernetes:Monitoring"
 
-    def __init__(self, name: str, ctx: WorkloadContext, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
-        spec, options = ctx.spec, ctx.options
-        child = pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=self))
+        child = child_options(self, opts)
         self.release = None
-        if options.install_monitoring_stack:
+        if args.install_stack:
             self.release = k8s.helm.v3.Release(
                 f"{name}-prometheus-stack",
                 name=CHART, chart=CHART, version=CHART_VERSION,
                 repository_opts={"repo": CHART_REPO},
-                namespace=options.monitoring_namespace, create_namespace=True,
+                namespace=args.namespace, create_namespace=True,
                 # Pick up rules and monitors from every namespace, not only the chart's release label.
                 values={"prometheus": {"prometheusSpec": {
                     "ruleSelectorNilUsesHelmValues": False,
@@ -41,17 +41,16 @@ class Monitoring(pulumi.ComponentResource):
             child, pulumi.ResourceOptions(depends_on=[self.release] if self.release else []))
         self.alerts = k8s.apiextensions.CustomResource(
             f"{name}-alerts", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
-            metadata={"name": "apigw-alerts", "namespace": ctx.namespace,
-                      "labels": labels(spec, spec.project, "monitoring")},
-            spec={"groups": [{"name": "apigw", "rules": alert_rules(spec, options.namespace)}]},
+            metadata={"name": RULE_NAME, "namespace": args.watched_namespace,
+                      "labels": labels(args.labels, args.part_of, "monitoring")},
+            spec={"groups": [{"name": "apigw", "rules": alert_rules(args)}]},
             opts=rule_opts)
         self.register_outputs({})
 
 
-def alert_rules(spec, namespace: str) -> list[dict]:
-    apps = [GATEWAY_APP, *(s.name for s in spec.services)]
-    deployments = "|".join(apps)
-    selector = f'namespace="{namespace}", deployment=~"{deployments}"'
+def alert_rules(args: MonitoringArgs) -> list[dict]:
+    namespace = args.watched_namespace
+    selector = f'namespace="{namespace}", deployment=~"{"|".join(args.apps)}"'
     return [
         {"alert": "ApigwInstancesUnavailable",
          "expr": f"kube_deployment_status_replicas_unavailable{{{selector}}} > 0",
@@ -59,7 +58,7 @@ def alert_rules(spec, namespace: str) -> list[dict]:
          "annotations": {"summary": "{{ $labels.deployment }} has instances failing their health checks"}},
         {"alert": "ApigwSingleInstance",
          "expr": f"kube_deployment_status_replicas_available{{{selector}}} < 2",
-         "for": "5m", "labels": {"severity": "critical" if spec.phase == "prod" else "info"},
+         "for": "5m", "labels": {"severity": args.single_instance_severity},
          "annotations": {"summary": "{{ $labels.deployment }} runs on fewer than 2 instances"}},
         {"alert": "ApigwAutoscalerAtMax",
          "expr": (f'kube_horizontalpodautoscaler_status_current_replicas{{namespace="{namespace}"}}'

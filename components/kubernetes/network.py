@@ -1,30 +1,45 @@
-"""prod NetworkPolicies: deny everything, then open exactly the paths the topology uses.
+"""NetworkPolicies: deny everything, then open exactly the paths the topology uses.
 
-client -> (load balancer or ingress controller) -> gateway -> services, plus DNS for all.
+clients (load balancer, ingress controller or an external balancer's ranges) -> gateway -> services,
+plus DNS for all.
 """
 from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes.args import ExposureArgs, NetworkPoliciesArgs
 from components.kubernetes.gateway import GATEWAY_APP
-from components.kubernetes.workload import WorkloadContext, metadata
+from components.kubernetes.workload import child_options, labels
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+ANYWHERE = "0.0.0.0/0"
+
+
+def gateway_sources(exposure: ExposureArgs) -> list[dict]:
+    """Who may reach the gateway port."""
+    if exposure.kind == "ingress":
+        namespace = (exposure.ingress.controller_namespace if exposure.ingress else "ingress-nginx")
+        return [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}]
+    if exposure.kind == "external" and not exposure.source_cidrs:
+        raise ValueError("exposure external: source_cidrs must name the ranges the outside load balancer "
+                         "and its health checks come from (the NetworkPolicy admits only those)")
+    # A cloud load balancer reaches pods from node or LB addresses that are not known in
+    # advance; without given ranges, the port is what is restricted.
+    return [{"ipBlock": {"cidr": cidr}} for cidr in (exposure.source_cidrs or [ANYWHERE])]
 
 
 class NetworkPolicies(pulumi.ComponentResource):
     TYPE = "apigw:kubernetes:NetworkPolicies"
 
-    def __init__(self, name: str, ctx: WorkloadContext, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
-        spec = ctx.spec
-        child = pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=self))
-        service_apps = [s.name for s in spec.services]
+        child = child_options(self, opts)
+        services = sorted(args.service_ports)
 
         def policy(key: str, body: dict) -> k8s.networking.v1.NetworkPolicy:
-            return k8s.networking.v1.NetworkPolicy(
-                f"{name}-{key}", metadata=metadata(ctx, key, key, "network-policy"), spec=body, opts=child)
+            meta = {"name": key, "namespace": args.namespace, "labels": labels(args.labels, key, "network-policy")}
+            return k8s.networking.v1.NetworkPolicy(f"{name}-{key}", metadata=meta, spec=body, opts=child)
 
         self.policies = [
             policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
@@ -35,27 +50,18 @@ class NetworkPolicies(pulumi.ComponentResource):
                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}], "ports": DNS_PORTS}]}),
             policy("allow-lb-to-gateway", {
                 "podSelector": {"matchLabels": {"app": GATEWAY_APP}}, "policyTypes": ["Ingress"],
-                "ingress": [{"from": [self._load_balancer_source(ctx)],
-                             "ports": [{"protocol": "TCP", "port": spec.gateway.port}]}]}),
+                "ingress": [{"from": gateway_sources(args.exposure),
+                             "ports": [{"protocol": "TCP", "port": args.gateway_port}]}]}),
             policy("allow-gateway-to-services", {
                 "podSelector": {"matchLabels": {"app": GATEWAY_APP}}, "policyTypes": ["Egress"],
                 "egress": [{"to": [{"podSelector": {"matchExpressions": [
-                    {"key": "app", "operator": "In", "values": service_apps}]}}],
-                    "ports": sorted(({"protocol": "TCP", "port": s.port} for s in spec.services),
+                    {"key": "app", "operator": "In", "values": services}]}}],
+                    "ports": sorted(({"protocol": "TCP", "port": port} for port in args.service_ports.values()),
                                     key=lambda p: p["port"])}]}),
         ]
-        for service in spec.services:
-            self.policies.append(policy(f"allow-gateway-to-{service.name}", {
-                "podSelector": {"matchLabels": {"app": service.name}}, "policyTypes": ["Ingress"],
+        for service in services:
+            self.policies.append(policy(f"allow-gateway-to-{service}", {
+                "podSelector": {"matchLabels": {"app": service}}, "policyTypes": ["Ingress"],
                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": GATEWAY_APP}}}],
-                             "ports": [{"protocol": "TCP", "port": service.port}]}]}))
+                             "ports": [{"protocol": "TCP", "port": args.service_ports[service]}]}]}))
         self.register_outputs({})
-
-    @staticmethod
-    def _load_balancer_source(ctx: WorkloadContext) -> dict:
-        if ctx.options.exposure == "ingress":
-            return {"namespaceSelector": {"matchLabels": {
-                "kubernetes.io/metadata.name": ctx.options.ingress_namespace}}}
-        # A cloud load balancer reaches pods from node or LB addresses that are not known in
-        # advance; the port is what is restricted.
-        return {"ipBlock": {"cidr": "0.0.0.0/0"}}

@@ -1,83 +1,76 @@
-"""The Kubernetes target: the whole platform on an existing cluster.
+"""The kubernetes target's builder: the stack spec mapped to the Workloads component's Args.
 
-`deploy_workloads` is the workload library that the azure (AKS) and gcp (GKE) targets call
-with their cluster's provider; `build` is the kubernetes target itself (current kubeconfig).
+`workloads_args` is the one place that reads the spec for Kubernetes workloads; the azure (AKS)
+and gcp (GKE) builders call it with their own exposure and pass their cluster's provider.
 """
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from components.kubernetes.gateway import GatewayFleet
-from components.kubernetes.monitoring import Monitoring
-from components.kubernetes.network import NetworkPolicies
+from components.kubernetes.args import (ExposureArgs, GatewayArgs, IngressArgs, InstanceRange, MonitoringArgs,
+                                        ProbeArgs, ServiceArgs, WorkloadsArgs)
 from components.kubernetes.options import KubernetesOptions
-from components.kubernetes.service import BackendService
-from components.kubernetes.workload import WorkloadContext, labels
+from components.kubernetes.workloads import Workloads
+from components.phases import PRESETS
 from components.spec import StackSpec
 
-# Istio's names for the spec's algorithms (DestinationRule trafficPolicy.loadBalancer).
-ISTIO_LB = {"round_robin": {"simple": "ROUND_ROBIN"}, "least_connections": {"simple": "LEAST_REQUEST"},
-            "random": {"simple": "RANDOM"}, "source_ip_hash": {"consistentHash": {"useSourceIp": True}}}
+
+def _instances(instances) -> InstanceRange:
+    return InstanceRange(min=instances.min, max=instances.max)
 
 
-class Platform(pulumi.ComponentResource):
-    """Namespace, backend services, gateway fleet, exposure and (prod) NetworkPolicies."""
-
-    TYPE = "apigw:kubernetes:Platform"
-
-    def __init__(self, name: str, spec: StackSpec, options: KubernetesOptions,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__(self.TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=opts.provider if opts else None)
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata={"name": options.namespace, "labels": namespace_labels(spec),
-                      "annotations": ({"linkerd.io/inject": "enabled"} if spec.mesh == "linkerd" else {})},
-            opts=child)
-        ctx = WorkloadContext(spec, options, self.namespace.metadata["name"],
-                              opts=pulumi.ResourceOptions(provider=opts.provider if opts else None))
-        self.services = {s.name: BackendService(f"{name}-{s.name}", s, ctx, opts=child) for s in spec.services}
-        self.gateway = GatewayFleet(
-            f"{name}-gateway", ctx, {n: svc.dns_name for n, svc in self.services.items()},
-            # nginx resolves upstream names when it starts: the Services must exist first.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                depends_on=[svc.service for svc in self.services.values()])))
-        self.network_policies = NetworkPolicies(f"{name}-network", ctx, opts=child) \
-            if spec.phase == "prod" else None
-        self.monitoring = Monitoring(f"{name}-monitoring", ctx, opts=child) if spec.monitoring.enabled else None
-        if spec.mesh == "istio":
-            for service in spec.services:
-                k8s.apiextensions.CustomResource(
-                    f"{name}-{service.name}-destination-rule",
-                    api_version="networking.istio.io/v1", kind="DestinationRule",
-                    metadata={"name": service.name, "namespace": ctx.namespace,
-                              "labels": labels(spec, service.name, "mesh")},
-                    spec={"host": self.services[service.name].dns_name,
-                          "trafficPolicy": {"loadBalancer": ISTIO_LB[spec.load_balancer.algorithm]}},
-                    opts=child)
-        self.register_outputs({"namespace": self.namespace.metadata["name"]})
+def exposure_of(spec: StackSpec, options: KubernetesOptions) -> ExposureArgs:
+    """The kubernetes target's exposure: a LoadBalancer Service or an Ingress, from its options."""
+    if options.exposure == "ingress":
+        return ExposureArgs(kind="ingress", ingress=IngressArgs(
+            ingress_class=options.ingress_class, host=options.host, tls_secret=spec.load_balancer.tls_certificate,
+            https_redirect=spec.load_balancer.http_to_https_redirect,
+            controller_namespace=options.ingress_namespace))
+    return ExposureArgs(kind="load_balancer")
 
 
-def namespace_labels(spec: StackSpec) -> dict[str, str]:
-    pod_security = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
-    mesh = {"istio-injection": "enabled"} if spec.mesh == "istio" else {}
-    return {**labels(spec, spec.project, "platform"), **pod_security, **mesh}
-
-
-def deploy_workloads(spec: StackSpec, options: KubernetesOptions,
-                     opts: pulumi.ResourceOptions | None = None) -> Platform:
-    return Platform(f"{spec.project}", spec, options, opts)
+def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: ExposureArgs) -> WorkloadsArgs:
+    hc = spec.load_balancer.health_check
+    hardened = PRESETS[spec.phase].spread_over_hosts
+    monitoring = None
+    if spec.monitoring.enabled:
+        monitoring = MonitoringArgs(install_stack=options.install_monitoring_stack,
+                                    namespace=options.monitoring_namespace,
+                                    single_instance_severity="critical" if spec.phase == "prod" else "info")
+    return WorkloadsArgs(
+        namespace=options.namespace,
+        gateway=GatewayArgs(image=spec.gateway.image, port=spec.gateway.port,
+                            instances=_instances(spec.gateway.instances),
+                            cpu_millicores=spec.gateway.cpu_millicores, memory_mib=spec.gateway.memory_mib,
+                            health_check_path=spec.gateway.health_check_path),
+        services=[ServiceArgs(name=s.name, image=s.image, port=s.port, path_prefix=s.path_prefix,
+                              health_check_path=s.health_check_path, instances=_instances(s.instances),
+                              cpu_millicores=s.cpu_millicores, memory_mib=s.memory_mib,
+                              environment=dict(s.environment))
+                  for s in spec.services],
+        probe=ProbeArgs(interval_s=hc.interval_s, timeout_s=hc.timeout_s, healthy_threshold=hc.healthy_threshold,
+                        unhealthy_threshold=hc.unhealthy_threshold),
+        algorithm=spec.load_balancer.algorithm,
+        exposure=exposure,
+        mesh=spec.mesh,
+        network_policies=hardened,
+        spread_min_zones=spec.min_zones if hardened else None,
+        hpa_cpu_utilization_percent=options.hpa_cpu_utilization_percent,
+        part_of=spec.project,
+        labels={**spec.labels, "phase": spec.phase},
+        monitoring=monitoring,
+    )
 
 
 def build(spec: StackSpec) -> dict:
-    platform = deploy_workloads(spec, spec.options)
-    gateway = platform.gateway
-    outputs: dict = {"namespace": platform.namespace.metadata["name"],
+    options: KubernetesOptions = spec.options
+    workloads = Workloads(spec.project, workloads_args(spec, options, exposure_of(spec, options)))
+    gateway = workloads.gateway
+    outputs: dict = {"namespace": workloads.namespace.metadata["name"],
                      "gateway_service": gateway.service.metadata["name"]}
     if gateway.ingress is not None:
         scheme = "https" if spec.load_balancer.tls_certificate else "http"
-        outputs["url"] = f"{scheme}://{spec.options.host}" if spec.options.host else None
+        outputs["url"] = f"{scheme}://{options.host}" if options.host else None
     else:
         outputs["load_balancer_address"] = gateway.service.status.apply(_load_balancer_address)
     return outputs

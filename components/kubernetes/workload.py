@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.options import KubernetesOptions
-from components.spec import HealthCheck, Instances, StackSpec
+from components.kubernetes.args import InstanceRange, PodSettings, ProbeArgs
 
 # Non-root identities. nginx-unprivileged runs as 101; the demo backends declare no user,
 # so they get the conventional "nonroot" id rather than silently running as root.
@@ -23,27 +22,21 @@ SERVICE_UID = 65532
 SCRATCH_MOUNT = "/tmp"
 
 
-@dataclass(frozen=True)
-class WorkloadContext:
-    """What a workload component needs from the platform around it."""
-
-    spec: StackSpec
-    options: KubernetesOptions
-    namespace: pulumi.Input[str]
-    opts: pulumi.ResourceOptions | None = None
-    """Passed to children as their base options (e.g. the AKS or GKE cluster's provider)."""
+def child_options(component: pulumi.Resource, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """A child's options: parented to its component (which passes on its provider), and waiting for
+    what the component waits for (Pulumi does not pass a component's depends_on to its children)."""
+    return pulumi.ResourceOptions(parent=component, depends_on=(opts.depends_on if opts else None) or [])
 
 
-def labels(spec: StackSpec, app: str, component: str) -> dict[str, str]:
-    return {**spec.labels, "app": app, "component": component, "phase": spec.phase,
-            "app.kubernetes.io/part-of": spec.project, "app.kubernetes.io/managed-by": "pulumi"}
+def labels(common: dict[str, str], app: str, component: str) -> dict[str, str]:
+    return {**common, "app": app, "component": component, "app.kubernetes.io/managed-by": "pulumi"}
 
 
-def metadata(ctx: WorkloadContext, name: str, app: str, component: str) -> dict:
-    return {"name": name, "namespace": ctx.namespace, "labels": labels(ctx.spec, app, component)}
+def metadata(pods: PodSettings, name: str, app: str, component: str) -> dict:
+    return {"name": name, "namespace": pods.namespace, "labels": labels(pods.labels, app, component)}
 
 
-def http_probes(path: str, port: int, health: HealthCheck) -> dict:
+def http_probes(path: str, port: int, health: ProbeArgs) -> dict:
     """Readiness follows the load balancer's health check; liveness is slower to give up,
     so a busy instance is taken out of rotation long before it is restarted."""
     readiness = {"httpGet": {"path": path, "port": port}, "periodSeconds": health.interval_s,
@@ -76,15 +69,15 @@ def container(name: str, image: str, port: int, cpu_millicores: int, memory_mib:
     }
 
 
-def pod_spec(ctx: WorkloadContext, app: str, containers: list[dict], volumes: list[dict] | None = None) -> dict:
+def pod_spec(pods: PodSettings, app: str, containers: list[dict], volumes: list[dict] | None = None) -> dict:
     spec: dict = {
         "automountServiceAccountToken": False,
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": containers,
         "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}}, *(volumes or [])],
     }
-    if ctx.spec.phase == "prod":
-        spec["topologySpreadConstraints"] = spread_constraints(app, ctx.spec.min_zones)
+    if pods.spread_min_zones is not None:
+        spec["topologySpreadConstraints"] = spread_constraints(app, pods.spread_min_zones)
     return spec
 
 
@@ -99,12 +92,11 @@ def spread_constraints(app: str, min_zones: int) -> list[dict]:
     ]
 
 
-def autoscaled_deployment(ctx: WorkloadContext, resource_name: str, app: str, component: str,
-                          instances: Instances, pod: dict, parent: pulumi.Resource,
+def autoscaled_deployment(pods: PodSettings, resource_name: str, app: str, component: str,
+                          instances: InstanceRange, pod: dict, child: pulumi.ResourceOptions,
                           pod_annotations: dict | None = None) -> tuple[k8s.apps.v1.Deployment, ...]:
     """Deployment + HorizontalPodAutoscaler + PodDisruptionBudget for one program."""
-    meta = metadata(ctx, app, app, component)
-    child = pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=parent))
+    meta = metadata(pods, app, app, component)
     deployment = k8s.apps.v1.Deployment(
         f"{resource_name}-deployment",
         metadata=meta,
@@ -127,7 +119,7 @@ def autoscaled_deployment(ctx: WorkloadContext, resource_name: str, app: str, co
             "minReplicas": instances.min,
             "maxReplicas": instances.max,
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                "type": "Utilization", "averageUtilization": ctx.options.hpa_cpu_utilization_percent}}}],
+                "type": "Utilization", "averageUtilization": pods.hpa_cpu_utilization_percent}}}],
         },
         opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[deployment])),
     )
@@ -145,12 +137,12 @@ def autoscaled_deployment(ctx: WorkloadContext, resource_name: str, app: str, co
     return resources
 
 
-def cluster_service(ctx: WorkloadContext, resource_name: str, app: str, component: str, port: int,
-                    parent: pulumi.Resource, service_port: int = 80) -> k8s.core.v1.Service:
+def cluster_service(pods: PodSettings, resource_name: str, app: str, component: str,
+                    child: pulumi.ResourceOptions, service_port: int = 80) -> k8s.core.v1.Service:
     return k8s.core.v1.Service(
         f"{resource_name}-service",
-        metadata=metadata(ctx, app, app, component),
+        metadata=metadata(pods, app, app, component),
         spec={"type": "ClusterIP", "selector": {"app": app},
               "ports": [{"name": "http", "port": service_port, "targetPort": "http", "protocol": "TCP"}]},
-        opts=pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(parent=parent)),
+        opts=child,
     )

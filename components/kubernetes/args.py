@@ -1,0 +1,208 @@
+"""Typed inputs of the Kubernetes workloads component and its parts.
+
+Each field holds only what the components need; the kubernetes, azure (AKS) and gcp (GKE) builders
+map the stack spec to these. Plain frozen dataclasses with real annotations (no
+`from __future__ import annotations`): Pulumi's component provider reads them to build the
+package schema other languages use, and a field's docstring becomes its description there.
+"""
+from dataclasses import dataclass, field
+from typing import Optional
+
+EXPOSURES = ("load_balancer", "ingress", "external")
+
+
+@dataclass(frozen=True)
+class InstanceRange:
+    """How many copies of a program run: the HorizontalPodAutoscaler's bounds."""
+
+    min: int
+    """At least this many, 1 or more; also the Deployment's initial replicas."""
+    max: int
+    """At most this many, at least `min`."""
+
+
+@dataclass(frozen=True)
+class ProbeArgs:
+    """How a program's health endpoint is checked (readiness; liveness gives up twice as slowly)."""
+
+    interval_s: int = 10
+    """Seconds between checks."""
+    timeout_s: int = 5
+    """Seconds before one check counts as failed; less than interval_s."""
+    healthy_threshold: int = 2
+    """Consecutive successes before an instance receives traffic."""
+    unhealthy_threshold: int = 3
+    """Consecutive failures before an instance leaves the rotation."""
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """What the pods of every program share."""
+
+    namespace: str
+    """Namespace of the objects (it must exist; the Workloads component creates it)."""
+    probe: ProbeArgs
+    labels: dict[str, str] = field(default_factory=dict)
+    """Labels put on every object, next to app and component."""
+    spread_min_zones: Optional[int] = None
+    """Spread each program over at least this many zones and over hosts (None: no constraint)."""
+    hpa_cpu_utilization_percent: int = 70
+    """Average CPU utilization the autoscalers aim for."""
+
+
+@dataclass(frozen=True)
+class ServiceArgs:
+    """One backend service (users-api, ...) as the workloads run it."""
+
+    name: str
+    """DNS label: the Deployment, Service and `app` label, and the service's DNS name."""
+    image: str
+    """Image reference with a pinned tag or digest."""
+    port: int
+    """The container's port."""
+    path_prefix: str
+    """Requests under this path go to this service (the gateway's route)."""
+    health_check_path: str
+    """Path the service answers on its own port for its probes."""
+    instances: InstanceRange
+    cpu_millicores: int
+    """CPU request (no CPU limit: throttling hurts tail latency)."""
+    memory_mib: int
+    """Memory request and limit."""
+    environment: dict[str, str] = field(default_factory=dict)
+    """Environment variables of the container."""
+
+
+@dataclass(frozen=True)
+class GatewayArgs:
+    """The API gateway fleet: nginx with the generated config."""
+
+    image: str
+    """An nginx image that runs as uid 101 (e.g. nginxinc/nginx-unprivileged)."""
+    port: int
+    """Port nginx listens on."""
+    instances: InstanceRange
+    cpu_millicores: int
+    memory_mib: int
+    health_check_path: str = "/healthz"
+    """The location every gateway instance answers itself; probes and the load balancer use it."""
+
+
+@dataclass(frozen=True)
+class IngressArgs:
+    """exposure `ingress`: an Ingress in front of the gateway Service."""
+
+    ingress_class: str = "nginx"
+    host: Optional[str] = None
+    """Host name of the rule; required with TLS so the certificate matches."""
+    tls_secret: Optional[str] = None
+    """A TLS Secret in the namespace; TLS terminates at the Ingress controller."""
+    https_redirect: bool = False
+    """Redirect HTTP to HTTPS (ingress-nginx annotations)."""
+    controller_namespace: str = "ingress-nginx"
+    """Where the controller runs: NetworkPolicies admit the gateway's traffic from it."""
+
+
+@dataclass(frozen=True)
+class ExposureArgs:
+    """How clients reach the gateway fleet."""
+
+    kind: str = "load_balancer"
+    """load_balancer (a Service of type LoadBalancer), ingress, or external: a load balancer outside
+    the cluster targets the gateway Service (Application Gateway through an internal load balancer
+    IP, a GCP load balancer through a standalone NEG)."""
+    service_type: Optional[str] = None
+    """external only: the gateway Service's type (LoadBalancer for an internal load balancer,
+    ClusterIP for a NEG, NodePort). Default ClusterIP."""
+    service_annotations: dict[str, str] = field(default_factory=dict)
+    """Annotations of the gateway Service (e.g. an internal load balancer or a NEG)."""
+    source_cidrs: list[str] = field(default_factory=list)
+    """With network policies: the address ranges that may reach the gateway port (load_balancer
+    and external). Empty with load_balancer: anywhere (the cloud balancer's addresses are not
+    known in advance). Ignored with ingress, which admits the controller's namespace."""
+    ingress: Optional[IngressArgs] = None
+    """Required with kind ingress."""
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    """Prometheus alerts for the workloads, and optionally kube-prometheus-stack itself."""
+
+    install_stack: bool = True
+    """Install kube-prometheus-stack (false: the cluster already runs one)."""
+    namespace: str = "monitoring"
+    """Namespace of the kube-prometheus-stack release."""
+    single_instance_severity: str = "info"
+    """Severity of the alert when a program runs on fewer than 2 instances (prod: critical)."""
+    watched_namespace: str = ""
+    """Namespace of the workloads the alerts watch (Workloads fills it in)."""
+    apps: list[str] = field(default_factory=list)
+    """Deployments the alerts watch (Workloads fills them in: the gateway and every service)."""
+    part_of: str = "apigw"
+    """The app label of the alert rule (Workloads fills it in)."""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BackendServiceArgs:
+    """A backend service's Deployment, ClusterIP Service, HPA and PDB."""
+
+    service: ServiceArgs
+    pods: PodSettings
+
+
+@dataclass(frozen=True)
+class GatewayFleetArgs:
+    """The gateway fleet: nginx ConfigMap, Deployment, HPA, PDB, its Service and (ingress) Ingress."""
+
+    gateway: GatewayArgs
+    pods: PodSettings
+    routes: dict[str, str]
+    """Service name -> path prefix: the gateway's routes."""
+    upstreams: dict[str, str]
+    """Service name -> "host:port" the gateway proxies to (the service's ClusterIP Service)."""
+    algorithm: str = "round_robin"
+    exposure: ExposureArgs = field(default_factory=ExposureArgs)
+
+
+@dataclass(frozen=True)
+class NetworkPoliciesArgs:
+    """Default deny, then exactly the paths the topology uses: clients -> gateway -> services, DNS."""
+
+    namespace: str
+    gateway_port: int
+    service_ports: dict[str, int]
+    """Service name -> its container port."""
+    exposure: ExposureArgs = field(default_factory=ExposureArgs)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkloadsArgs:
+    """The gateway fleet and backend services on one cluster, hardened and autoscaled."""
+
+    namespace: str
+    """Namespace created for the workloads (restricted Pod Security)."""
+    gateway: GatewayArgs
+    services: list[ServiceArgs]
+    probe: ProbeArgs
+    """Health-check timing shared by every program's probes."""
+    algorithm: str = "round_robin"
+    """How requests spread over a service's instances: round_robin without a mesh; with istio
+    also least_connections, random or source_ip_hash; ewma with linkerd."""
+    exposure: ExposureArgs = field(default_factory=ExposureArgs)
+    mesh: str = "none"
+    """none, istio or linkerd: injection on the namespace (and DestinationRules with istio)."""
+    network_policies: bool = True
+    """Default-deny NetworkPolicies that open only the paths the topology uses."""
+    spread_min_zones: Optional[int] = None
+    """Spread each program over at least this many zones and over hosts (None: no constraint)."""
+    hpa_cpu_utilization_percent: int = 70
+    """Average CPU utilization the autoscalers aim for."""
+    part_of: str = "apigw"
+    """The app.kubernetes.io/part-of label of every object, and the app label of shared ones
+    (namespace, alerts)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Labels put on every object, next to app, component and part-of."""
+    monitoring: Optional[MonitoringArgs] = None
+    """Alerts (and kube-prometheus-stack); None: no monitoring objects."""
