@@ -11,15 +11,18 @@ help:
 	@echo "make setup                      create $(VENV) and install requirements (idempotent)"
 	@echo "make test                       the whole test suite"
 	@echo "make plan STACK=kubernetes-prod offline plan under Pulumi's mocks [MANIFESTS=dir]"
+	@echo "make plan PROGRAM=examples/kubernetes-gateway-python  the same for a program of its own"
 	@echo "make check [STACK=aws-prod]     offline policy check (every stack when STACK is unset); exit 1 on a mandatory violation"
 	@echo "make up STACK=local-dev         pulumi up (needs the Pulumi CLI; local file backend by default)"
 	@echo "make loadtest URL=... [REQUESTS=600] [CONCURRENCY=8]  bounded load: distribution, p50/p95/p99, errors, PNG"
 	@echo "make bench-local                distribution, latency/throughput per hop and failover of the local topology"
 
 # Idempotent: the venv is created once; pip install is re-run only when requirements change.
-$(VENV)/.installed: requirements.txt
+# The components are installed editable as apigw_platform (pyproject.toml), as users import them.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(VENV)/.installed
@@ -28,7 +31,7 @@ test: setup
 	$(PY) -m pytest -q
 
 plan: setup
-	@$(PY) -m tools.plan $(STACK) $(if $(MANIFESTS),--manifests $(MANIFESTS))
+	@$(PY) -m tools.plan $(STACK) $(if $(PROGRAM),--program $(PROGRAM)) $(if $(MANIFESTS),--manifests $(MANIFESTS))
 
 check: setup
 	@$(PY) -m tools.check $(STACK)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from components import targets
-from components.phases import PHASES, PRESETS
-from components.validation import DNS_LABEL, Problems, SpecError
+from . import targets
+from .phases import PHASES, PRESETS
+from .validation import DNS_LABEL, Problems, SpecError
 
 MESHES = ("none", "istio", "linkerd")
 

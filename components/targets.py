@@ -14,13 +14,14 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from components.validation import Problems
+from .validation import Problems
 
-# target name -> the module that declares it. Adding a target: a folder with a target.py, and a line here.
+# target name -> the module that declares it, relative to this package (installed as
+# apigw_platform, it is not `components`). Adding a target: a folder with a target.py, and a line here.
 REGISTRY: dict[str, str] = {
-    "aws": "components.aws.target",
-    "kubernetes": "components.kubernetes.target",
-    "local": "components.local.target",
+    "aws": ".aws.target",
+    "kubernetes": ".kubernetes.target",
+    "local": ".local.target",
 }
 
 OptionsParser = Callable[[dict, Problems, Any], Any]
@@ -64,7 +65,8 @@ class Target:
     parse_options: OptionsParser
     check_spec: SpecCheck
     builder: str
-    """Module with `build(spec) -> dict of stack outputs`; imported only when the stack runs."""
+    """Module with `build(spec) -> dict of stack outputs`, relative to this package (".aws.platform");
+    imported only when the stack runs (`builder_module`)."""
     honoured_keys: tuple[str, ...]
     """Neutral key paths (NEUTRAL_KEYS patterns) this target carries out. A stack setting any other
     is told so (see `unhonoured_keys`), never silently ignored."""
@@ -80,6 +82,9 @@ class Target:
     def allowed_algorithms(self, mesh: str) -> tuple[str, ...]:
         return self.algorithms.get(mesh, self.algorithms["none"])
 
+    def builder_module(self):
+        return importlib.import_module(self.builder, __package__)
+
     def honours(self, key_path: str) -> bool:
         return any(fnmatch.fnmatchcase(key_path, pattern) for pattern in self.honoured_keys)
 
@@ -87,7 +92,7 @@ class Target:
 @functools.cache
 def target(name: str) -> Target:
     """The declared target `name`; KeyError when the registry has no such line."""
-    declared = importlib.import_module(REGISTRY[name]).TARGET
+    declared = importlib.import_module(REGISTRY[name], __package__).TARGET
     if declared.name != name:
         raise ValueError(f"{REGISTRY[name]} declares target {declared.name!r}, registered as {name!r}")
     return declared

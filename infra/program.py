@@ -1,7 +1,6 @@
 """Entry point shared by `pulumi up` and the offline plan: spec first, then the target's builder."""
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
@@ -44,7 +43,7 @@ def main() -> None:
         raise pulumi.RunError(f"{len(err.problems)} problem(s) in the config of stack "
                               f"{pulumi.get_stack()}; nothing was created") from None
     # Imported only now, so a kubernetes stack never loads the AWS SDK (about 0.6 s each).
-    builder = importlib.import_module(targets.target(spec.target).builder)
+    builder = targets.target(spec.target).builder_module()
     outputs = builder.build(spec)
     for name, value in (outputs or {}).items():
         pulumi.export(name, value)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from components.spec import StackSpec
+from ..spec import StackSpec
 
 # nginx balancing directive per spec algorithm. Algorithms missing here (ewma,
 # least_outstanding_requests, weighted_random) are carried out by a mesh or the ALB in front

@@ -5,13 +5,15 @@ map the stack spec to these. Plain frozen dataclasses with real annotations (no
 `from __future__ import annotations`): Pulumi's component provider reads them to build the
 package schema other languages use, and a field's docstring becomes its description there.
 """
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Optional
+
+from ..argsclass import args_class
 
 EXPOSURES = ("load_balancer", "ingress", "external")
 
 
-@dataclass(frozen=True)
+@args_class
 class InstanceRange:
     """How many copies of a program run: the HorizontalPodAutoscaler's bounds."""
 
@@ -21,7 +23,7 @@ class InstanceRange:
     """At most this many, at least `min`."""
 
 
-@dataclass(frozen=True)
+@args_class
 class ProbeArgs:
     """How a program's health endpoint is checked (readiness; liveness gives up twice as slowly)."""
 
@@ -35,7 +37,7 @@ class ProbeArgs:
     """Consecutive failures before an instance leaves the rotation."""
 
 
-@dataclass(frozen=True)
+@args_class
 class PodSettings:
     """What the pods of every program share."""
 
@@ -50,7 +52,7 @@ class PodSettings:
     """Average CPU utilization the autoscalers aim for."""
 
 
-@dataclass(frozen=True)
+@args_class
 class ServiceArgs:
     """One backend service (users-api, ...) as the workloads run it."""
 
@@ -73,7 +75,7 @@ class ServiceArgs:
     """Environment variables of the container."""
 
 
-@dataclass(frozen=True)
+@args_class
 class GatewayArgs:
     """The API gateway fleet: nginx with the generated config."""
 
@@ -88,7 +90,7 @@ class GatewayArgs:
     """The location every gateway instance answers itself; probes and the load balancer use it."""
 
 
-@dataclass(frozen=True)
+@args_class
 class IngressArgs:
     """exposure `ingress`: an Ingress in front of the gateway Service."""
 
@@ -103,7 +105,7 @@ class IngressArgs:
     """Where the controller runs: NetworkPolicies admit the gateway's traffic from it."""
 
 
-@dataclass(frozen=True)
+@args_class
 class ExposureArgs:
     """How clients reach the gateway fleet."""
 
@@ -124,7 +126,7 @@ class ExposureArgs:
     """Required with kind ingress."""
 
 
-@dataclass(frozen=True)
+@args_class
 class MonitoringArgs:
     """Prometheus alerts for the workloads, and optionally kube-prometheus-stack itself."""
 
@@ -143,7 +145,7 @@ class MonitoringArgs:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@args_class
 class BackendServiceArgs:
     """A backend service's Deployment, ClusterIP Service, HPA and PDB."""
 
@@ -151,7 +153,7 @@ class BackendServiceArgs:
     pods: PodSettings
 
 
-@dataclass(frozen=True)
+@args_class
 class GatewayFleetArgs:
     """The gateway fleet: nginx ConfigMap, Deployment, HPA, PDB, its Service and (ingress) Ingress."""
 
@@ -165,7 +167,7 @@ class GatewayFleetArgs:
     exposure: ExposureArgs = field(default_factory=ExposureArgs)
 
 
-@dataclass(frozen=True)
+@args_class
 class NetworkPoliciesArgs:
     """Default deny, then exactly the paths the topology uses: clients -> gateway -> services, DNS."""
 
@@ -177,7 +179,7 @@ class NetworkPoliciesArgs:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@args_class
 class WorkloadsArgs:
     """The gateway fleet and backend services on one cluster, hardened and autoscaled."""
 

@@ -10,9 +10,9 @@ import hashlib
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gateway.nginx import GatewayRouting, render_gateway_config
-from components.kubernetes.args import GatewayFleetArgs, IngressArgs, PodSettings
-from components.kubernetes.workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_options,
+from ..gateway.nginx import GatewayRouting, render_gateway_config
+from .args import GatewayFleetArgs, IngressArgs, PodSettings
+from .workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_options,
                                             container, http_probes, labels, metadata, pod_spec)
 
 GATEWAY_APP = "gateway"
@@ -52,7 +52,7 @@ class GatewayFleet(pulumi.ComponentResource):
         pod = pod_spec(pods, GATEWAY_APP, [main], volumes=[
             {"name": "nginx-config", "configMap": {"name": f"{GATEWAY_APP}-nginx"}}])
         # A changed config must roll the pods: nginx reads it only at start.
-        checksum = hashlib.sha256(nginx_conf.encode()).hexdigest()
+        self.checksum = checksum = hashlib.sha256(nginx_conf.encode()).hexdigest()
         workloads = autoscaled_deployment(pods, name, GATEWAY_APP, "gateway", gateway.instances, pod, child,
                                           pod_annotations={"checksum/nginx-config": checksum})
         self.deployment, self.autoscaler = workloads[0], workloads[1]

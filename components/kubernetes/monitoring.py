@@ -9,8 +9,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.args import MonitoringArgs
-from components.kubernetes.workload import child_options, labels
+from .args import MonitoringArgs
+from .workload import child_options, labels
 
 CHART = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"

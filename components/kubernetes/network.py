@@ -8,9 +8,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.args import ExposureArgs, NetworkPoliciesArgs
-from components.kubernetes.gateway import GATEWAY_APP
-from components.kubernetes.workload import child_options, labels
+from .args import ExposureArgs, NetworkPoliciesArgs
+from .gateway import GATEWAY_APP
+from .workload import child_options, labels
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 ANYWHERE = "0.0.0.0/0"

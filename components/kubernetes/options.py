@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.validation import DNS_LABEL, Problems
+from ..validation import DNS_LABEL, Problems
 
 EXPOSURES = ("load_balancer", "ingress")
 

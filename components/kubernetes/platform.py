@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pulumi
 
-from components.kubernetes.args import (ExposureArgs, GatewayArgs, IngressArgs, InstanceRange, MonitoringArgs,
+from .args import (ExposureArgs, GatewayArgs, IngressArgs, InstanceRange, MonitoringArgs,
                                         ProbeArgs, ServiceArgs, WorkloadsArgs)
-from components.kubernetes.options import KubernetesOptions
-from components.kubernetes.workloads import Workloads
-from components.phases import PRESETS
-from components.spec import StackSpec
+from .options import KubernetesOptions
+from .workloads import Workloads
+from ..phases import PRESETS
+from ..spec import StackSpec
 
 
 def _instances(instances) -> InstanceRange:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pulumi
 
-from components.kubernetes.args import BackendServiceArgs
-from components.kubernetes.workload import (SERVICE_UID, autoscaled_deployment, child_options, cluster_service,
+from .args import BackendServiceArgs
+from .workload import (SERVICE_UID, autoscaled_deployment, child_options, cluster_service,
                                             container, http_probes, pod_spec)
 
 SERVICE_PORT = 80

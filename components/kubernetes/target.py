@@ -1,9 +1,9 @@
 """The kubernetes target's contract: the workloads on an existing cluster (the current kubeconfig)."""
 from __future__ import annotations
 
-from components.kubernetes.options import check_kubernetes_spec, parse_kubernetes_options
-from components.phases import PHASES
-from components.targets import NEUTRAL_KEYS, Target
+from .options import check_kubernetes_spec, parse_kubernetes_options
+from ..phases import PHASES
+from ..targets import NEUTRAL_KEYS, Target
 
 # kube-proxy spreads connections and cannot be tuned; a mesh can (Istio's DestinationRule
 # load balancers; Linkerd always balances by EWMA latency).
@@ -26,7 +26,7 @@ TARGET = Target(
     option_blocks=("kubernetes",),
     parse_options=lambda blocks, p, spec: parse_kubernetes_options(blocks["kubernetes"], p, spec),
     check_spec=check_kubernetes_spec,
-    builder="components.kubernetes.platform",
+    builder=".kubernetes.platform",
     honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in NOT_HONOURED),
     notes=NOT_HONOURED,
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.args import InstanceRange, PodSettings, ProbeArgs
+from .args import InstanceRange, PodSettings, ProbeArgs
 
 # Non-root identities. nginx-unprivileged runs as 101; the demo backends declare no user,
 # so they get the conventional "nonroot" id rather than silently running as root.

@@ -19,13 +19,13 @@ import dataclasses
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.args import (EXPOSURES, BackendServiceArgs, GatewayFleetArgs, NetworkPoliciesArgs,
+from .args import (EXPOSURES, BackendServiceArgs, GatewayFleetArgs, NetworkPoliciesArgs,
                                         PodSettings, WorkloadsArgs)
-from components.kubernetes.gateway import GATEWAY_APP, GatewayFleet
-from components.kubernetes.monitoring import Monitoring
-from components.kubernetes.network import NetworkPolicies, gateway_sources
-from components.kubernetes.service import BackendService, service_address
-from components.kubernetes.workload import labels
+from .gateway import GATEWAY_APP, GatewayFleet
+from .monitoring import Monitoring
+from .network import NetworkPolicies, gateway_sources
+from .service import BackendService, service_address
+from .workload import labels
 
 # Istio's names for the spec's algorithms (DestinationRule trafficPolicy.loadBalancer).
 ISTIO_LB = {"round_robin": {"simple": "ROUND_ROBIN"}, "least_connections": {"simple": "LEAST_REQUEST"},

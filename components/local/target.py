@@ -32,7 +32,7 @@ TARGET = Target(
     option_blocks=("local",),
     parse_options=lambda blocks, p, spec: parse_local_options(blocks["local"], p, spec),
     check_spec=check_local_spec,
-    builder="components.local.platform",
+    builder=".local.platform",
     honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in NOT_HONOURED),
     notes=NOT_HONOURED,
 )
