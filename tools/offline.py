@@ -234,6 +234,15 @@ def run_program(stack: str, config: dict[str, Any] | None = None, project: str |
     return capture(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), project, stack, config)
 
 
+def run_example(directory: pathlib.Path, stack: str = "dev") -> Plan:
+    """Run a program of its own (e.g. examples/<name>/__main__.py, with its own Pulumi.yaml) under mocks."""
+    project_file_path = directory / "Pulumi.yaml"
+    if not project_file_path.is_file() or not (directory / "__main__.py").is_file():
+        raise StackFileError(f"{directory}: expected a Pulumi.yaml and a __main__.py (a Python program)")
+    project = (yaml.safe_load(project_file_path.read_text()) or {}).get("name") or directory.name
+    return capture(lambda: runpy.run_path(str(directory / "__main__.py"), run_name="__main__"), project, stack)
+
+
 def capture(program: Callable[[], Any], project: str = "apigw", stack: str = "test",
             config: dict[str, Any] | None = None) -> Plan:
     """Run `program` (any code that registers resources, e.g. one component) under mocks and

@@ -19,8 +19,8 @@ import yaml
 from pulumi import RunError
 
 from components.spec import SpecError, parse_spec
-from tools.offline import (CapturedResource, Plan, StackFileError, project_keys, run_program, stack_config,
-                           stack_names)
+from tools.offline import (CapturedResource, Plan, StackFileError, project_keys, run_example, run_program,
+                           stack_config, stack_names)
 
 
 def spec_problems(stack: str, config: dict, project: str) -> list[str]:
@@ -95,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write the Kubernetes resources as YAML manifests into DIR")
     parser.add_argument("--stack-file", metavar="PATH", type=pathlib.Path,
                         help="read the stack's config from PATH instead of stacks/Pulumi.<stack>.yaml")
+    parser.add_argument("--program", metavar="DIR", type=pathlib.Path, default=os.environ.get("PROGRAM") or None,
+                        help="plan a program of its own instead (a folder with Pulumi.yaml and __main__.py, "
+                             "e.g. examples/kubernetes-gateway-python)")
     args = parser.parse_args(argv)
+    if args.program:
+        return _plan_program(args.program, args.manifests)
     if not args.stack:
         parser.error(f"name a stack (STACK=...): {', '.join(stack_names())}")
     try:
@@ -122,6 +127,22 @@ def main(argv: list[str] | None = None) -> int:
         written = write_manifests(plan, pathlib.Path(args.manifests))
         print(f"\nwrote {len(written)} Kubernetes manifests to {args.manifests} "
               f"(try: kubectl diff -f {args.manifests})")
+    return 0
+
+
+def _plan_program(directory: pathlib.Path, manifests: str | None) -> int:
+    try:
+        plan = run_example(directory)
+    except StackFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        print(f"error: {directory}: {err} (install the components first: pip install .)", file=sys.stderr)
+        return 2
+    print_tree(plan)
+    if manifests:
+        written = write_manifests(plan, pathlib.Path(manifests))
+        print(f"\nwrote {len(written)} Kubernetes manifests to {manifests}")
     return 0
 
 
