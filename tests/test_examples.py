@@ -103,3 +103,11 @@ def test_a_wheel_installs_into_a_fresh_virtualenv_and_the_example_imports_from_i
     assert result.returncode == 0, result.stderr
     location, count = result.stdout.split()
     assert location.startswith(site) and count == "17"
+
+
+def test_every_args_field_is_documented_and_the_reference_is_current():
+    from tools.argsdoc import ARGS_MODULES, DOC, _classes, current_section, reference
+    undocumented = [f"{module}: {cls}.{field}" for module in ARGS_MODULES if (REPO / module).exists()
+                    for cls, _, fields in _classes(REPO / module) for field, _, _, doc in fields if not doc]
+    assert undocumented == []
+    assert current_section(DOC.read_text()) == reference(), "run: python -m tools.argsdoc --write"

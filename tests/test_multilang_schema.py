@@ -29,8 +29,9 @@ def test_workloads_inputs_outputs_and_what_is_required(schema):
     assert sorted(workloads["inputProperties"]) == sorted([
         "namespace", "gateway", "services", "probe", "algorithm", "exposure", "mesh", "networkPolicies",
         "spreadMinZones", "hpaCpuUtilizationPercent", "partOf", "labels", "monitoring"])
-    assert workloads["inputProperties"]["services"] == {
-        "type": "array", "items": {"$ref": "#/types/apigw:index:ServiceArgs", "plain": True}, "plain": True}
+    services = workloads["inputProperties"]["services"]
+    assert (services["type"], services["items"]["$ref"]) == ("array", "#/types/apigw:index:ServiceArgs")
+    assert services["description"] == "The backend services, each routed by its path prefix."
     assert workloads["inputProperties"]["mesh"]["description"].startswith("none, istio or linkerd")
     assert workloads["properties"] == {
         "namespaceName": {"description": "The namespace the workloads run in.", "type": "string"},

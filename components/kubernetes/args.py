@@ -44,6 +44,7 @@ class PodSettings:
     namespace: str
     """Namespace of the objects (it must exist; the Workloads component creates it)."""
     probe: ProbeArgs
+    """Readiness and liveness timing of every container."""
     labels: dict[str, str] = field(default_factory=dict)
     """Labels put on every object, next to app and component."""
     spread_min_zones: Optional[int] = None
@@ -67,6 +68,7 @@ class ServiceArgs:
     health_check_path: str
     """Path the service answers on its own port for its probes."""
     instances: InstanceRange
+    """The autoscaler's bounds."""
     cpu_millicores: int
     """CPU request (no CPU limit: throttling hurts tail latency)."""
     memory_mib: int
@@ -84,8 +86,11 @@ class GatewayArgs:
     port: int
     """Port nginx listens on."""
     instances: InstanceRange
+    """The autoscaler's bounds."""
     cpu_millicores: int
+    """CPU request (no CPU limit: throttling hurts tail latency)."""
     memory_mib: int
+    """Memory request and limit."""
     health_check_path: str = "/healthz"
     """The location every gateway instance answers itself; probes and the load balancer use it."""
 
@@ -95,6 +100,7 @@ class IngressArgs:
     """exposure `ingress`: an Ingress in front of the gateway Service."""
 
     ingress_class: str = "nginx"
+    """The IngressClass that serves it."""
     host: Optional[str] = None
     """Host name of the rule; required with TLS so the certificate matches."""
     tls_secret: Optional[str] = None
@@ -143,6 +149,7 @@ class MonitoringArgs:
     part_of: str = "apigw"
     """The app label of the alert rule (Workloads fills it in)."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of the alert rule (Workloads fills them in)."""
 
 
 @args_class
@@ -150,7 +157,9 @@ class BackendServiceArgs:
     """A backend service's Deployment, ClusterIP Service, HPA and PDB."""
 
     service: ServiceArgs
+    """The service itself."""
     pods: PodSettings
+    """What its pods share with the other programs."""
 
 
 @args_class
@@ -158,13 +167,18 @@ class GatewayFleetArgs:
     """The gateway fleet: nginx ConfigMap, Deployment, HPA, PDB, its Service and (ingress) Ingress."""
 
     gateway: GatewayArgs
+    """The gateway fleet itself."""
     pods: PodSettings
+    """What its pods share with the other programs."""
     routes: dict[str, str]
     """Service name -> path prefix: the gateway's routes."""
     upstreams: dict[str, str]
     """Service name -> "host:port" the gateway proxies to (the service's ClusterIP Service)."""
     algorithm: str = "round_robin"
+    """Balancing over each upstream's servers (nginx): round_robin, least_connections, random or
+    source_ip_hash; others are left to a mesh."""
     exposure: ExposureArgs = field(default_factory=ExposureArgs)
+    """How clients reach the fleet: the Service's type and annotations, and an optional Ingress."""
 
 
 @args_class
@@ -172,11 +186,15 @@ class NetworkPoliciesArgs:
     """Default deny, then exactly the paths the topology uses: clients -> gateway -> services, DNS."""
 
     namespace: str
+    """Namespace of the workloads the policies cover."""
     gateway_port: int
+    """The gateway's container port, the only one opened to clients."""
     service_ports: dict[str, int]
     """Service name -> its container port."""
     exposure: ExposureArgs = field(default_factory=ExposureArgs)
+    """Where clients come from (an ingress controller's namespace or address ranges)."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels put on every policy."""
 
 
 @args_class
@@ -186,13 +204,16 @@ class WorkloadsArgs:
     namespace: str
     """Namespace created for the workloads (restricted Pod Security)."""
     gateway: GatewayArgs
+    """The gateway fleet."""
     services: list[ServiceArgs]
+    """The backend services, each routed by its path prefix."""
     probe: ProbeArgs
     """Health-check timing shared by every program's probes."""
     algorithm: str = "round_robin"
     """How requests spread over a service's instances: round_robin without a mesh; with istio
     also least_connections, random or source_ip_hash; ewma with linkerd."""
     exposure: ExposureArgs = field(default_factory=ExposureArgs)
+    """How clients reach the gateway fleet."""
     mesh: str = "none"
     """none, istio or linkerd: injection on the namespace (and DestinationRules with istio)."""
     network_policies: bool = True
