@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 import pulumi
 
+from .aws.args import LoadBalancerArgs
+from .aws.load_balancer import LoadBalancer as _LoadBalancer
 from .kubernetes.args import GatewayFleetArgs, WorkloadsArgs
 from .kubernetes.gateway import GatewayFleet as _GatewayFleet
 from .kubernetes.workloads import Workloads as _Workloads
@@ -34,7 +36,8 @@ def from_wire(kind: Any, value: Any) -> Any:
         plain = [arg for arg in options if typing.get_origin(arg) is not typing.Union]
         return from_wire(plain[0] if plain else options[0], value)
     if dataclasses.is_dataclass(kind) and isinstance(value, dict):
-        hints = typing.get_type_hints(kind)
+        # pulumi.Input[X] holds the forward reference "Output[T]": give it names to resolve.
+        hints = typing.get_type_hints(kind, localns={"Output": pulumi.Output, "T": Any})
         known = {f.name for f in dataclasses.fields(kind)}
         return kind(**{key: from_wire(hints[key], item) for key, item in value.items() if key in known})
     if origin is list:
@@ -80,5 +83,25 @@ class GatewayFleet(_GatewayFleet):
         self.config_checksum = pulumi.Output.from_input(self.checksum)
 
 
-COMPONENTS = [KubernetesWorkloads, GatewayFleet]
-"""What the package serves (the AWS load balancer joins when its Args exist)."""
+class AwsLoadBalancer(_LoadBalancer):
+    """An internet-facing Application Load Balancer in front of the gateway fleet: the gateway's
+    target group with its health check, HTTPS (TLS 1.3 policy) with an HTTP redirect, or plain HTTP."""
+
+    TYPE = f"{PACKAGE}:index:AwsLoadBalancer"
+    url: pulumi.Output[str]
+    """https://<dns name> (http:// without a certificate)."""
+    dns_name: pulumi.Output[str]
+    """The load balancer's DNS name."""
+    load_balancer_arn: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    """Register the gateway tasks here (target type ip)."""
+
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, from_wire(LoadBalancerArgs, args), opts)
+        self.dns_name = self.alb.dns_name
+        self.load_balancer_arn = self.alb.arn
+        self.target_group_arn = self.target_group.arn
+
+
+COMPONENTS = [KubernetesWorkloads, GatewayFleet, AwsLoadBalancer]
+"""What the package serves."""

@@ -111,3 +111,28 @@ def test_the_plugin_folder_starts_as_the_cli_starts_it_and_answers_get_schema(sc
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_aws_load_balancer_inputs_outputs_and_safe_defaults(schema):
+    balancer = schema["resources"]["apigw:index:AwsLoadBalancer"]
+    assert sorted(balancer["requiredInputs"]) == ["securityGroupId", "subnetIds", "targetPort", "vpcId"]
+    assert sorted(balancer["properties"]) == ["dnsName", "loadBalancerArn", "targetGroupArn", "url"]
+    assert "plain" not in balancer["inputProperties"]["vpcId"]  # another resource's output may go there
+    assert balancer["inputProperties"]["deletionProtection"]["type"] == "boolean"
+    assert schema["types"]["apigw:index:HealthCheckArgs"]["properties"]["path"]["type"] == "string"
+
+
+def test_aws_load_balancer_constructs_with_its_safe_defaults():
+    provider = ComponentProvider(COMPONENTS, PACKAGE, None, VERSION)
+    inputs = {"vpcId": "vpc-0abc", "subnetIds": ["subnet-a", "subnet-b"], "securityGroupId": "sg-0abc",
+              "targetPort": 8080.0, "tlsCertificateArn":
+                  "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-0123456789ab"}
+    results = []
+    plan = capture(lambda: results.append(provider.construct("edge", "apigw:index:AwsLoadBalancer", inputs)))
+    assert sorted(results[0].state) == ["dnsName", "loadBalancerArn", "targetGroupArn", "url"]
+    alb = plan.one("aws:lb/loadBalancer:LoadBalancer", "edge-alb").inputs
+    assert (alb["enableDeletionProtection"], alb["idleTimeout"]) == (True, 60.0)
+    http = plan.one("aws:lb/listener:Listener", "edge-http").inputs["defaultActions"]
+    assert http == [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+    health = plan.one("aws:lb/targetGroup:TargetGroup", "edge-gateway").inputs["healthCheck"]
+    assert (health["path"], health["port"], health["matcher"]) == ("/healthz", "traffic-port", "200")

@@ -6,8 +6,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.options import AwsOptions
-from components.spec import StackSpec
+from .args import AccessLogBucketArgs
 
 # Regions opened before August 2022 deliver ALB logs from a regional Elastic Load Balancing
 # account (the provider's elb.get_service_account knows them); newer regions only through the
@@ -38,10 +37,8 @@ def bucket_policy(bucket_arn: str, prefix: str, account_id: str, elb_principal: 
 class AccessLogBucket(pulumi.ComponentResource):
     TYPE = "apigw:aws:AccessLogBucket"
 
-    def __init__(self, name: str, spec: StackSpec, account_id: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: AccessLogBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
-        options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, opts=child)
         aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id,
@@ -56,19 +53,19 @@ class AccessLogBucket(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle", bucket=self.bucket.id,
             rules=[{"id": "expire-access-logs", "status": "Enabled",
-                    "filter": {"prefix": f"{options.access_logs_prefix}/"},
-                    "expiration": {"days": options.access_logs_retention_days},
+                    "filter": {"prefix": f"{args.prefix}/"},
+                    "expiration": {"days": args.retention_days},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
             opts=child)
-        if spec.region in ELB_ACCOUNT_REGIONS:
-            elb = aws.elb.get_service_account_output(region=spec.region, opts=pulumi.InvokeOutputOptions(parent=self))
+        if args.region in ELB_ACCOUNT_REGIONS:
+            elb = aws.elb.get_service_account_output(region=args.region, opts=pulumi.InvokeOutputOptions(parent=self))
             principal: pulumi.Input = elb.arn.apply(lambda arn: {"AWS": arn})
         else:
             principal = {"Service": LOG_DELIVERY_PRINCIPAL}
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy", bucket=self.bucket.id,
-            policy=pulumi.Output.all(self.bucket.arn, account_id, principal).apply(
-                lambda args: bucket_policy(args[0], options.access_logs_prefix, args[1], args[2])),
+            policy=pulumi.Output.all(self.bucket.arn, args.account_id, principal).apply(
+                lambda v: bucket_policy(v[0], args.prefix, v[1], v[2])),
             opts=child)
         self.bucket_name = self.bucket.bucket
         self.register_outputs({"bucket": self.bucket.bucket})

@@ -9,15 +9,15 @@ namespace; the gateway joins as a client only.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.autoscaling import Autoscaling, ScalingArgs
-from components.aws.options import AwsOptions, partition
-from components.aws.sizing import cpu_units, program_task_size
-from components.spec import HealthCheck, StackSpec
+from .args import AutoscalingArgs, EcsClusterArgs, FargateServiceArgs, ServiceClusterArgs
+from .autoscaling import Autoscaling
+from .checks import check_cluster, check_fargate_service
+from .options import partition
+from .sizing import cpu_units, program_task_size
 
 PORT_NAME = "http"
 SCRATCH_PATH = "/tmp"
@@ -47,59 +47,30 @@ class EcsCluster(pulumi.ComponentResource):
 
     TYPE = "apigw:aws:Cluster"
 
-    def __init__(self, name: str, spec: StackSpec, account_id: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: EcsClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        check_cluster(args)
         super().__init__(self.TYPE, name, None, opts)
-        options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         self.namespace = aws.servicediscovery.HttpNamespace(
-            f"{name}-namespace", name=options.service_connect_namespace,
-            description=f"{spec.project} {spec.phase}: ECS Service Connect", opts=child)
+            f"{name}-namespace", name=args.namespace, description=args.namespace_description, opts=child)
         self.cluster = aws.ecs.Cluster(
-            f"{name}-ecs", settings=[{"name": "containerInsights", "value": options.container_insights}],
+            f"{name}-ecs", settings=[{"name": "containerInsights", "value": args.container_insights}],
             service_connect_defaults={"namespace": self.namespace.arn}, opts=child)
         # Pulls images and writes logs on the tasks' behalf; the managed policy grants exactly that.
         self.execution_role = aws.iam.Role(
             f"{name}-execution", description="ECS task execution: image pulls and CloudWatch Logs",
-            assume_role_policy=pulumi.Output.from_input(account_id).apply(
-                lambda account: ecs_tasks_trust_policy(spec.region, account)),
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: ecs_tasks_trust_policy(args.region, account)),
             opts=child)
         self.execution_policy = aws.iam.RolePolicyAttachment(
             f"{name}-execution", role=self.execution_role.name,
-            policy_arn=f"arn:{partition(spec.region)}:{EXECUTION_POLICY}", opts=child)
-        self.account_id = account_id
+            policy_arn=f"arn:{partition(args.region)}:{EXECUTION_POLICY}", opts=child)
+        # What each FargateService needs of the cluster; its ECS service must also wait for
+        # `execution_policy` (through its opts.depends_on).
+        self.service_cluster = ServiceClusterArgs(
+            cluster_arn=self.cluster.arn, namespace_arn=self.namespace.arn,
+            execution_role_arn=self.execution_role.arn, account_id=args.account_id, region=args.region)
         self.register_outputs({"cluster": self.cluster.name, "namespace": self.namespace.name})
-
-
-@dataclass(frozen=True)
-class FargateServiceArgs:
-    """One program (the gateway or a backend service) as it runs on Fargate."""
-
-    program: str
-    """The gateway or the service's name: container name, log stream and Service Connect names."""
-    image: str
-    port: int
-    cpu_millicores: int
-    memory_mib: int
-    scratch_mib: int
-    """Size of the in-memory /tmp (the root filesystem is read-only)."""
-    health: HealthCheck
-    """Interval, timeout and retries of the container health check."""
-    health_check_command: str | None
-    """A CMD-SHELL command; None for images without a shell (no container health check)."""
-    user: str | None
-    """"uid:gid" to run as; None keeps the image's USER."""
-    security_group_id: pulumi.Input[str]
-    scaling: ScalingArgs
-    environment: dict[str, str] = field(default_factory=dict)
-    entry_point: list[str] | None = None
-    command: list[str] | None = None
-    discoverable: bool = True
-    """Service Connect server (backends) or client only (the gateway)."""
-    component: str = "service"
-    """Tagged as `component` (gateway or service), like the Kubernetes target's labels; the
-    policy pack holds the gateway fleet to its own floor by it."""
-    target_group_arn: pulumi.Input[str] | None = None
 
 
 def container_definition(args: FargateServiceArgs, log_group: str, region: str) -> dict:
@@ -140,70 +111,59 @@ def container_definition(args: FargateServiceArgs, log_group: str, region: str) 
         container["entryPoint"] = args.entry_point
     if args.command is not None:
         container["command"] = args.command
-    if args.health_check_command is not None:
+    check = args.health_check
+    if check is not None:
         container["healthCheck"] = {
-            "command": ["CMD-SHELL", args.health_check_command],
-            "interval": args.health.interval_s,
-            "timeout": min(args.health.timeout_s, 60),  # ECS allows 2-60 s
-            "retries": args.health.unhealthy_threshold,
+            "command": ["CMD-SHELL", check.command],
+            "interval": check.interval_s,
+            "timeout": min(check.timeout_s, 60),  # ECS allows 2-60 s
+            "retries": check.retries,
             "startPeriod": CONTAINER_START_PERIOD_S,
         }
     return container
 
 
-@dataclass(frozen=True)
-class ServiceContext:
-    """What every FargateService shares."""
-
-    spec: StackSpec
-    cluster: EcsCluster
-    subnet_ids: list[pulumi.Input[str]]
-    prefix: str
-    """<project>-<stack>, e.g. apigw-aws-prod: task families are <prefix>-<program>, log groups
-    /ecs/<prefix>/<program> (fixed names, so dashboards and runbooks can point at them)."""
-
-
 class FargateService(pulumi.ComponentResource):
     TYPE = "apigw:aws:FargateService"
 
-    def __init__(self, name: str, ctx: ServiceContext, args: FargateServiceArgs,
-                 depends_on: list[pulumi.Resource] | None = None, opts: pulumi.ResourceOptions | None = None):
-        """`depends_on`: what the ECS service itself must wait for (a component's dependencies
-        do not pass to its children)."""
-        spec = ctx.spec
+    def __init__(self, name: str, args: FargateServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        """`opts.depends_on`: what the ECS service itself must wait for, e.g. the execution role's
+        policy, the listeners of its target group (a component's dependencies do not pass to its
+        children)."""
+        check_fargate_service(args)
         super().__init__(self.TYPE, name, None, opts)
-        options: AwsOptions = spec.options
+        cluster = args.cluster
         child = pulumi.ResourceOptions(parent=self)
         tags = {"app": args.program, "component": args.component}
-        log_group_name = f"/ecs/{ctx.prefix}/{args.program}"
+        log_group_name = args.log_group_name
         self.log_group = aws.cloudwatch.LogGroup(f"{name}-logs", name=log_group_name,
-                                                 retention_in_days=options.log_retention_days, opts=child)
+                                                 retention_in_days=args.log_retention_days, opts=child)
         # The programs call no AWS APIs: their role has no permissions at all.
         self.task_role = aws.iam.Role(
             f"{name}-task", description=f"{args.program} tasks: no AWS permissions",
-            assume_role_policy=pulumi.Output.from_input(ctx.cluster.account_id).apply(
-                lambda account: ecs_tasks_trust_policy(spec.region, account)),
+            assume_role_policy=pulumi.Output.from_input(cluster.account_id).apply(
+                lambda account: ecs_tasks_trust_policy(cluster.region, account)),
             opts=child)
         task_cpu, task_memory = program_task_size(args.cpu_millicores, args.memory_mib, args.scratch_mib)
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
-            family=f"{ctx.prefix}-{args.program}",
+            family=args.task_family,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(task_cpu),
             memory=str(task_memory),
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": options.cpu_architecture},
-            execution_role_arn=ctx.cluster.execution_role.arn,
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.cpu_architecture},
+            execution_role_arn=cluster.execution_role_arn,
             task_role_arn=self.task_role.arn,
-            container_definitions=json.dumps([container_definition(args, log_group_name, spec.region)]),
+            container_definitions=json.dumps([container_definition(args, log_group_name, cluster.region)]),
             tags=tags,
             opts=child,
         )
         service_connect: dict = {
             "enabled": True,
-            "namespace": ctx.cluster.namespace.arn,
+            "namespace": cluster.namespace_arn,
             "log_configuration": {"log_driver": "awslogs", "options": {
-                "awslogs-group": log_group_name, "awslogs-region": spec.region,
+                "awslogs-group": log_group_name, "awslogs-region": cluster.region,
                 "awslogs-stream-prefix": "service-connect"}},
         }
         if args.discoverable:
@@ -213,20 +173,20 @@ class FargateService(pulumi.ComponentResource):
         if args.target_group_arn is not None:
             load_balancers = [{"target_group_arn": args.target_group_arn, "container_name": args.program,
                                "container_port": args.port}]
-        spread = len(ctx.subnet_ids) > 1
+        spread = len(args.subnet_ids) > 1
         self.service = aws.ecs.Service(
             f"{name}-service",
-            cluster=ctx.cluster.cluster.arn,
+            cluster=cluster.cluster_arn,
             task_definition=self.task_definition.arn,
             launch_type="FARGATE",
             platform_version="LATEST",
             # Application Auto Scaling owns the count after creation; ignoring it below keeps a
             # later `pulumi up` from scaling a busy fleet back down to its minimum.
-            desired_count=args.scaling.instances.min,
+            desired_count=args.scaling.task_count.min,
             deployment_minimum_healthy_percent=100,  # never below the running count during a rollout
             deployment_maximum_percent=200,
             deployment_circuit_breaker={"enable": True, "rollback": True},
-            network_configuration={"subnets": ctx.subnet_ids, "security_groups": [args.security_group_id],
+            network_configuration={"subnets": args.subnet_ids, "security_groups": [args.security_group_id],
                                    "assign_public_ip": False},
             load_balancers=load_balancers,
             health_check_grace_period_seconds=HEALTH_CHECK_GRACE_S if load_balancers else None,
@@ -236,13 +196,17 @@ class FargateService(pulumi.ComponentResource):
             enable_ecs_managed_tags=True,
             enable_execute_command=False,
             tags=tags,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                ignore_changes=["desired_count"],
-                depends_on=[ctx.cluster.execution_policy, self.log_group, *(depends_on or [])])),
+            opts=pulumi.ResourceOptions.merge(
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    ignore_changes=["desired_count"], depends_on=[self.log_group])),
+                pulumi.ResourceOptions(depends_on=opts.depends_on if opts else None)),
         )
         self.service_name = self.service.name
+        # The cluster's name is the last part of its ARN (arn:<partition>:ecs:<region>:<account>:cluster/<name>).
+        cluster_name = pulumi.Output.from_input(cluster.cluster_arn).apply(lambda arn: arn.rsplit("/", 1)[-1])
         self.autoscaling = Autoscaling(
-            f"{name}-scaling", spec.project,
-            pulumi.Output.concat("service/", ctx.cluster.cluster.name, "/", self.service.name), args.scaling,
-            tags=tags, opts=child)
+            f"{name}-scaling", AutoscalingArgs(
+                resource_id=pulumi.Output.concat("service/", cluster_name, "/", self.service.name),
+                scaling=args.scaling, tags=tags),
+            opts=child)
         self.register_outputs({"service": self.service.name, "log_group": self.log_group.name})

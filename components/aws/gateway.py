@@ -18,9 +18,9 @@ from __future__ import annotations
 import base64
 import gzip
 
-from components.aws.options import GATEWAY_PROGRAM, AwsOptions
-from components.gateway.nginx import render_gateway_config
-from components.spec import StackSpec
+from ..gateway.nginx import render_gateway_config
+from ..spec import StackSpec
+from .options import GATEWAY_PROGRAM, AwsOptions
 
 SCRATCH = "/tmp"
 CONFIG_ENV = "NGINX_CONF_GZ_B64"

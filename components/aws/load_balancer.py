@@ -9,8 +9,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.options import AwsOptions
-from components.spec import StackSpec
+from .args import LoadBalancerArgs
+from .checks import check_load_balancer
 
 HTTPS_REDIRECT = {"type": "redirect",
                   "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
@@ -19,44 +19,43 @@ HTTPS_REDIRECT = {"type": "redirect",
 class LoadBalancer(pulumi.ComponentResource):
     TYPE = "apigw:aws:LoadBalancer"
 
-    def __init__(self, name: str, spec: StackSpec, vpc_id: pulumi.Input[str],
-                 subnet_ids: list[pulumi.Input[str]], security_group_id: pulumi.Input[str],
-                 access_logs_bucket: pulumi.Input[str] | None = None,
-                 access_logs_ready: list[pulumi.Resource] | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
+        """`opts.depends_on`: what the ALB itself waits for, e.g. the access-log bucket's policy
+        (a component's dependencies do not pass to its children)."""
+        check_load_balancer(args)
         super().__init__(self.TYPE, name, None, opts)
-        options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         access_logs = None
-        if access_logs_bucket is not None:
-            access_logs = {"enabled": True, "bucket": access_logs_bucket, "prefix": options.access_logs_prefix}
+        if args.access_logs is not None:
+            access_logs = {"enabled": True, "bucket": args.access_logs.bucket, "prefix": args.access_logs.prefix}
         self.alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
             internal=False,
             ip_address_type="ipv4",
-            subnets=subnet_ids,  # one public subnet per zone: AWS requires at least two zones
-            security_groups=[security_group_id],
+            subnets=args.subnet_ids,  # one public subnet per zone: AWS requires at least two zones
+            security_groups=[args.security_group_id],
             drop_invalid_header_fields=True,
-            desync_mitigation_mode=options.desync_mitigation_mode,
+            desync_mitigation_mode=args.desync_mitigation_mode,
             enable_http2=True,
-            idle_timeout=options.idle_timeout_s,
-            enable_deletion_protection=options.deletion_protection,
+            idle_timeout=args.idle_timeout_s,
+            enable_deletion_protection=args.deletion_protection,
             access_logs=access_logs,
             # AWS checks that it may write to the bucket when logging is switched on.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=access_logs_ready or []),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=opts.depends_on if opts else None)),
         )
-        hc = spec.load_balancer.health_check
+        hc = args.health_check
         self.target_group = aws.lb.TargetGroup(
             f"{name}-gateway",
             target_type="ip",  # Fargate tasks register by their ENI's address
-            vpc_id=vpc_id,
-            port=spec.gateway.port,
+            vpc_id=args.vpc_id,
+            port=args.target_port,
             protocol="HTTP",
             protocol_version="HTTP1",
-            load_balancing_algorithm_type=spec.load_balancer.algorithm,
-            deregistration_delay=options.deregistration_delay_s,
-            slow_start=options.slow_start_s,
+            load_balancing_algorithm_type=args.algorithm,
+            deregistration_delay=args.deregistration_delay_s,
+            slow_start=args.slow_start_s,
             health_check={
                 "enabled": True,
                 "path": hc.path,
@@ -71,13 +70,14 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
         forward = {"type": "forward", "target_group_arn": self.target_group.arn}
-        tls = spec.load_balancer.tls_certificate
+        tls = args.tls_certificate_arn is not None
         self.https_listener = None
         if tls:
             self.https_listener = aws.lb.Listener(
                 f"{name}-https", load_balancer_arn=self.alb.arn, port=443, protocol="HTTPS",
-                certificate_arn=tls, ssl_policy=options.ssl_policy, default_actions=[forward], opts=child)
-        redirect = bool(tls) and spec.load_balancer.http_to_https_redirect
+                certificate_arn=args.tls_certificate_arn, ssl_policy=args.ssl_policy, default_actions=[forward],
+                opts=child)
+        redirect = tls and args.http_to_https_redirect
         self.http_listener = aws.lb.Listener(
             f"{name}-http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
             default_actions=[HTTPS_REDIRECT if redirect else forward], opts=child)

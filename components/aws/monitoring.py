@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.options import AwsOptions
-from components.spec import StackSpec
+from .args import MonitoringArgs
 
 PERIOD_S = 60
 
@@ -86,28 +85,24 @@ def dashboard_url(region: str, name: str) -> str:
 class Monitoring(pulumi.ComponentResource):
     TYPE = "apigw:aws:Monitoring"
 
-    def __init__(self, name: str, spec: StackSpec, dashboard_name: str,
-                 load_balancer_suffix: pulumi.Input[str], target_group_suffix: pulumi.Input[str],
-                 cluster_name: pulumi.Input[str], gateway_service: pulumi.Input[str],
-                 services: dict[str, pulumi.Input[str]], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
-        options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
-        service_names = list(services)
-        body = pulumi.Output.all(load_balancer_suffix, target_group_suffix, cluster_name, gateway_service,
-                                 *services.values()).apply(
-            lambda v: json.dumps(dashboard_body(MetricNames(spec.region, v[0], v[1], v[2], v[3],
+        service_names = list(args.service_names)
+        body = pulumi.Output.all(args.load_balancer_arn_suffix, args.target_group_arn_suffix, args.cluster_name,
+                                 args.gateway_service_name, *args.service_names.values()).apply(
+            lambda v: json.dumps(dashboard_body(MetricNames(args.region, v[0], v[1], v[2], v[3],
                                                             dict(zip(service_names, v[4:])))), sort_keys=True))
-        self.dashboard = aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=dashboard_name,
+        self.dashboard = aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=args.dashboard_name,
                                                   dashboard_body=body, opts=child)
-        self.dashboard_url = dashboard_url(spec.region, dashboard_name)
+        self.dashboard_url = dashboard_url(args.region, args.dashboard_name)
 
-        topic = spec.monitoring.alarm_topic
+        topic = args.alarm_topic_arn
         actions = [topic] if topic else []
         if not topic:
-            pulumi.log.warn(f"{spec.project}: monitoring.alarm_topic is not set: alarms change state on the "
-                            "dashboard but notify nobody", resource=self)
-        dimensions = {"LoadBalancer": load_balancer_suffix, "TargetGroup": target_group_suffix}
+            pulumi.log.warn(f"{name}: no alarm_topic_arn: alarms change state on the dashboard but notify nobody",
+                            resource=self)
+        dimensions = {"LoadBalancer": args.load_balancer_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
         common = {"alarm_actions": actions, "ok_actions": actions, "opts": child}
         elb = "AWS/ApplicationELB"
 
@@ -119,9 +114,9 @@ class Monitoring(pulumi.ComponentResource):
         self.alarms = {
             "gateway-5xx-rate": aws.cloudwatch.MetricAlarm(
                 f"{name}-gateway-5xx-rate",
-                alarm_description=f"Gateway targets answered more than {options.alarm_5xx_percent}% 5xx "
+                alarm_description=f"Gateway targets answered more than {args.alarm_5xx_percent}% 5xx "
                                   "in 3 of the last 5 minutes",
-                comparison_operator="GreaterThanThreshold", threshold=options.alarm_5xx_percent,
+                comparison_operator="GreaterThanThreshold", threshold=args.alarm_5xx_percent,
                 evaluation_periods=5, datapoints_to_alarm=3, treat_missing_data="notBreaching",
                 metric_queries=[
                     metric("errors", "HTTPCode_Target_5XX_Count"),
@@ -137,11 +132,11 @@ class Monitoring(pulumi.ComponentResource):
                 treat_missing_data="notBreaching", **common),
             "gateway-p99-latency": aws.cloudwatch.MetricAlarm(
                 f"{name}-gateway-p99-latency",
-                alarm_description=f"p99 target response time above {options.alarm_p99_ms} ms "
+                alarm_description=f"p99 target response time above {args.alarm_p99_ms} ms "
                                   "in 3 of the last 5 minutes",
                 namespace=elb, metric_name="TargetResponseTime", dimensions=dimensions, extended_statistic="p99",
                 period=PERIOD_S, evaluation_periods=5, datapoints_to_alarm=3,
-                comparison_operator="GreaterThanThreshold", threshold=options.alarm_p99_ms / 1000,
+                comparison_operator="GreaterThanThreshold", threshold=args.alarm_p99_ms / 1000,
                 evaluate_low_sample_count_percentiles="ignore", treat_missing_data="notBreaching", **common),
         }
         self.register_outputs({"dashboard_url": self.dashboard_url})

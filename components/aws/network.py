@@ -7,27 +7,14 @@ or renumbers the others.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.options import AwsOptions
-from components.spec import StackSpec
+from .args import NetworkArgs, SecurityGroupsArgs, Zone
+from .checks import MAX_ZONE_SLOTS, check_network
 
 ANYWHERE = "0.0.0.0/0"
-MAX_ZONE_SLOTS = 8
-"""The VPC is cut into 16 equal blocks: private subnets take blocks 0-7, public ones 8-15."""
-
-
-@dataclass(frozen=True)
-class Zone:
-    name: str
-    """The availability zone, e.g. us-east-1a."""
-    key: str
-    """Its letter (a), the stable key in resource names."""
-    slot: int
-    """Its CIDR block index (a=0, b=1, ...)."""
 
 
 def select_zones(available: list[str], region: str, count: int) -> list[Zone]:
@@ -55,13 +42,12 @@ class Network(pulumi.ComponentResource):
 
     TYPE = "apigw:aws:Network"
 
-    def __init__(self, name: str, spec: StackSpec, zones: list[Zone],
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        check_network(args)
         super().__init__(self.TYPE, name, None, opts)
-        options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
-        self.zones = zones
-        self.vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=options.vpc_cidr, enable_dns_support=True,
+        zones = self.zones = list(args.zones)
+        self.vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.vpc_cidr, enable_dns_support=True,
                                enable_dns_hostnames=True, tags={"Name": name}, opts=child)
         # Adopting the VPC's default security group with no rules strips AWS's allow-all
         # defaults, so nothing placed in the VPC without a group of its own is reachable.
@@ -76,7 +62,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnets: dict[str, aws.ec2.Subnet] = {}
         self.private_subnets: dict[str, aws.ec2.Subnet] = {}
         for zone in zones:
-            public_cidr, private_cidr = subnet_cidrs(options.vpc_cidr, zone)
+            public_cidr, private_cidr = subnet_cidrs(args.vpc_cidr, zone)
             # Nothing launched here needs a public IP by default: the ALB and NAT gateways get theirs.
             self.public_subnets[zone.key] = aws.ec2.Subnet(
                 f"{name}-public-{zone.key}", vpc_id=self.vpc.id, cidr_block=public_cidr,
@@ -91,7 +77,7 @@ class Network(pulumi.ComponentResource):
 
         # per_zone: each zone's tasks leave through their own zone's NAT, so one zone's outage
         # never cuts the others' egress (image pulls, logs). single: one NAT in the first zone.
-        nat_zones = zones if options.nat_gateways == "per_zone" else zones[:1]
+        nat_zones = zones if args.nat_gateways == "per_zone" else zones[:1]
         self.nat_gateways: dict[str, aws.ec2.NatGateway] = {}
         for zone in nat_zones:
             eip = aws.ec2.Eip(f"{name}-nat-{zone.key}", domain="vpc", tags={"Name": f"{name}-nat-{zone.key}"},
@@ -110,7 +96,7 @@ class Network(pulumi.ComponentResource):
                                           route_table_id=routes.id, opts=child)
 
         # dev (task_zones: one): tasks stay in the NAT gateway's zone, so no cross-zone data charges.
-        task_zones = zones if options.task_zones == "all" else nat_zones[:1]
+        task_zones = zones if args.task_zones == "all" else nat_zones[:1]
         self.public_subnet_ids = [self.public_subnets[z.key].id for z in zones]
         self.task_subnet_ids = [self.private_subnets[z.key].id for z in task_zones]
         self.register_outputs({"vpc_id": self.vpc.id, "public_subnet_ids": self.public_subnet_ids,
@@ -128,10 +114,10 @@ class SecurityGroups(pulumi.ComponentResource):
 
     TYPE = "apigw:aws:SecurityGroups"
 
-    def __init__(self, name: str, spec: StackSpec, vpc_id: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: SecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        vpc_id = args.vpc_id
 
         def group(key: str, description: str) -> aws.ec2.SecurityGroup:
             # Rules live in their own resources below; the group itself carries none.
@@ -140,14 +126,14 @@ class SecurityGroups(pulumi.ComponentResource):
 
         self.alb = group("alb", "Application Load Balancer: HTTP(S) from the internet")
         self.gateway = group("gateway", "API gateway tasks: from the load balancer only")
-        self.services = {s.name: group(s.name, f"{s.name} tasks: from the API gateway only") for s in spec.services}
+        self.services = {s: group(s, f"{s} tasks: from the API gateway only") for s in args.service_ports}
 
-        public_ports = {"http": 80, **({"https": 443} if spec.load_balancer.tls_certificate else {})}
+        public_ports = {"http": 80, **({"https": 443} if args.https else {})}
         for key, port in public_ports.items():
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-alb-in-{key}", security_group_id=self.alb.id, ip_protocol="tcp", from_port=port,
                 to_port=port, cidr_ipv4=ANYWHERE, description=f"{key.upper()} from the internet", opts=child)
-        gateway_port = spec.gateway.port
+        gateway_port = args.gateway_port
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-alb-out-gateway", security_group_id=self.alb.id, ip_protocol="tcp", from_port=gateway_port,
             to_port=gateway_port, referenced_security_group_id=self.gateway.id,
@@ -156,15 +142,14 @@ class SecurityGroups(pulumi.ComponentResource):
             f"{name}-gateway-in-alb", security_group_id=self.gateway.id, ip_protocol="tcp", from_port=gateway_port,
             to_port=gateway_port, referenced_security_group_id=self.alb.id,
             description="from the load balancer", opts=child)
-        for service in spec.services:
+        for service, port in args.service_ports.items():
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-gateway-out-{service.name}", security_group_id=self.gateway.id, ip_protocol="tcp",
-                from_port=service.port, to_port=service.port,
-                referenced_security_group_id=self.services[service.name].id,
-                description=f"to {service.name} (Service Connect)", opts=child)
+                f"{name}-gateway-out-{service}", security_group_id=self.gateway.id, ip_protocol="tcp",
+                from_port=port, to_port=port, referenced_security_group_id=self.services[service].id,
+                description=f"to {service} (Service Connect)", opts=child)
             aws.vpc.SecurityGroupIngressRule(
-                f"{name}-{service.name}-in-gateway", security_group_id=self.services[service.name].id,
-                ip_protocol="tcp", from_port=service.port, to_port=service.port,
+                f"{name}-{service}-in-gateway", security_group_id=self.services[service].id,
+                ip_protocol="tcp", from_port=port, to_port=port,
                 referenced_security_group_id=self.gateway.id, description="from the API gateway", opts=child)
         for key, sg in {"gateway": self.gateway, **self.services}.items():
             aws.vpc.SecurityGroupEgressRule(

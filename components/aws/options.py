@@ -10,9 +10,9 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from components.aws.sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB, program_task_size
-from components.gateway.nginx import KEEPALIVE_TIMEOUT_S
-from components.validation import Problems
+from ..gateway.nginx import KEEPALIVE_TIMEOUT_S
+from ..validation import Problems
+from .sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB, program_task_size
 
 GATEWAY_PROGRAM = "gateway"
 """The gateway fleet's name in per-program maps (container_health_checks, container_users)."""
@@ -30,6 +30,11 @@ CPU_ARCHITECTURES = ("X86_64", "ARM64")
 # 0 (never expire) is left out on purpose: logs that never expire are a cost that never stops.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)
+ALB_ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random")
+"""Target-group load balancing algorithms, in the ALB's own names."""
+# ALB target group health-check ranges (provider docs, aws.lb.TargetGroup health_check).
+ALB_HEALTH_CHECK_RANGES = {"interval_s": (5, 300), "timeout_s": (2, 120), "healthy_threshold": (2, 10),
+                           "unhealthy_threshold": (2, 10)}
 TLS13_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2: AWS's recommended default
 
@@ -308,10 +313,8 @@ def _check_spec_for_aws(p: Problems, spec) -> None:
         p.add("region", spec.region, "an AWS region name such as us-east-1 or eu-west-3")
 
     hc, hp = spec.load_balancer.health_check, "load_balancer.health_check"
-    # ALB target group health-check ranges (provider docs, aws.lb.TargetGroup health_check).
-    for key, value, lo, hi in (("interval_s", hc.interval_s, 5, 300), ("timeout_s", hc.timeout_s, 2, 120),
-                               ("healthy_threshold", hc.healthy_threshold, 2, 10),
-                               ("unhealthy_threshold", hc.unhealthy_threshold, 2, 10)):
+    for key, (lo, hi) in ALB_HEALTH_CHECK_RANGES.items():
+        value = getattr(hc, key)
         if not lo <= value <= hi:
             p.add(f"{hp}.{key}", value, f"an integer from {lo} to {hi} on the aws target (ALB health check range)")
 

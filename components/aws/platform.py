@@ -1,98 +1,40 @@
 """The AWS target: ALB -> ECS Fargate gateway fleet -> ECS Fargate services over Service Connect.
 
-`build(spec)` is what infra/program.py calls; it returns the stack outputs.
+`build(spec)` is what infra/program.py calls; it returns the stack outputs. It is the one place
+that reads the stack spec (and its AwsOptions): it maps them to each component's Args and builds
+the components under one `apigw:aws:Platform` named after the project.
 """
 from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.access_logs import AccessLogBucket
-from components.aws.autoscaling import ScalingArgs
-from components.aws.ecs import EcsCluster, FargateService, FargateServiceArgs, ServiceContext
-from components.aws.gateway import (BOOT_COMMAND, CONFIG_ENV, ENTRY_POINT, container_user, encoded_config,
-                                    health_check_command)
-from components.aws.load_balancer import LoadBalancer
-from components.aws.monitoring import Monitoring
-from components.aws.network import Network, SecurityGroups, select_zones
-from components.aws.options import GATEWAY_PROGRAM, AwsOptions
-from components.aws.sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB
-from components.aws.waf import WebFirewall
-from components.spec import StackSpec
+from ..spec import StackSpec
+from .access_logs import AccessLogBucket
+from .args import (AccessLogBucketArgs, AccessLogsArgs, ContainerHealthCheckArgs, EcsClusterArgs,
+                   FargateServiceArgs, HealthCheckArgs, LoadBalancerArgs, MonitoringArgs, NetworkArgs, ScalingArgs,
+                   SecurityGroupsArgs, TaskCountRange, WebFirewallArgs)
+from .ecs import EcsCluster, FargateService
+from .gateway import BOOT_COMMAND, CONFIG_ENV, ENTRY_POINT, container_user, encoded_config, health_check_command
+from .load_balancer import LoadBalancer
+from .monitoring import Monitoring
+from .network import Network, SecurityGroups, select_zones
+from .options import GATEWAY_PROGRAM, AwsOptions
+from .sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB
+from .waf import WebFirewall
 
 # Zones in the "available" state that need no opt-in: regular zones, not Local or Wavelength ones.
 ZONE_FILTERS = [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
 
 
 class Platform(pulumi.ComponentResource):
+    """Groups one stack's AWS components (`build` creates them under it); it carries the
+    stack's provider to all of them."""
+
     TYPE = "apigw:aws:Platform"
 
-    def __init__(self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
-        options: AwsOptions = spec.options
-        child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOptions(parent=self)
-        available = aws.get_availability_zones(state="available", filters=ZONE_FILTERS, region=spec.region,
-                                               opts=invoke).names
-        zones = select_zones(list(available), spec.region, options.zones)
-        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-
-        self.network = Network(f"{name}-network", spec, zones, opts=child)
-        self.security_groups = SecurityGroups(f"{name}-sg", spec, self.network.vpc.id, opts=child)
-
-        bucket_name, logs_ready = None, []
-        if options.access_logs and options.access_logs_bucket:
-            bucket_name = options.access_logs_bucket  # an existing bucket: its policy is its owner's job
-        elif options.access_logs:
-            logs = AccessLogBucket(f"{name}-access-logs", spec, account_id, opts=child)
-            bucket_name, logs_ready = logs.bucket_name, [logs.policy]
-        self.load_balancer = LoadBalancer(
-            f"{name}-lb", spec, self.network.vpc.id, self.network.public_subnet_ids, self.security_groups.alb.id,
-            access_logs_bucket=bucket_name, access_logs_ready=logs_ready, opts=child)
-        alb, target_group = self.load_balancer.alb, self.load_balancer.target_group
-        self.firewall = WebFirewall(f"{name}-waf", spec, alb.arn, opts=child) if options.waf else None
-
-        self.cluster = EcsCluster(f"{name}-cluster", spec, account_id, opts=child)
-        ctx = ServiceContext(spec, self.cluster, self.network.task_subnet_ids, f"{spec.project}-{pulumi.get_stack()}")
-        health = spec.load_balancer.health_check
-        self.services = {
-            s.name: FargateService(f"{name}-{s.name}", ctx, FargateServiceArgs(
-                program=s.name, image=s.image, port=s.port, cpu_millicores=s.cpu_millicores,
-                memory_mib=s.memory_mib, scratch_mib=SERVICE_SCRATCH_MIB, health=health,
-                health_check_command=health_check_command(options, s.name, s.port, s.health_check_path),
-                user=container_user(options, s.name), security_group_id=self.security_groups.services[s.name].id,
-                scaling=ScalingArgs(s.instances, options.cpu_target_percent), environment=s.environment,
-            ), opts=child)
-            for s in spec.services
-        }
-        gateway = spec.gateway
-        self.gateway = FargateService(f"{name}-{GATEWAY_PROGRAM}", ctx, FargateServiceArgs(
-            program=GATEWAY_PROGRAM, image=gateway.image, port=gateway.port,
-            cpu_millicores=gateway.cpu_millicores, memory_mib=gateway.memory_mib, scratch_mib=GATEWAY_SCRATCH_MIB,
-            health=health,
-            health_check_command=health_check_command(options, GATEWAY_PROGRAM, gateway.port,
-                                                      gateway.health_check_path),
-            user=container_user(options, GATEWAY_PROGRAM), security_group_id=self.security_groups.gateway.id,
-            scaling=ScalingArgs(gateway.instances, options.cpu_target_percent,
-                                request_count_label=pulumi.Output.concat(alb.arn_suffix, "/", target_group.arn_suffix),
-                                requests_per_target=options.requests_per_target),
-            environment={CONFIG_ENV: encoded_config(spec)}, entry_point=ENTRY_POINT, command=[BOOT_COMMAND],
-            discoverable=False, target_group_arn=target_group.arn, component="gateway",
-        ), depends_on=[
-            # nginx resolves its upstream names once, at start: Service Connect only gives a task
-            # the names of services that exist in the namespace when the task starts.
-            *(svc.service for svc in self.services.values()),
-            # ECS refuses a target group that no listener attaches to a load balancer yet.
-            *self.load_balancer.listeners,
-        ], opts=child)
-
-        self.monitoring = None
-        if spec.monitoring.enabled:
-            self.monitoring = Monitoring(
-                f"{name}-monitoring", spec, f"{spec.project}-{pulumi.get_stack()}", alb.arn_suffix,
-                target_group.arn_suffix, self.cluster.cluster.name, self.gateway.service.name,
-                {n: svc.service.name for n, svc in self.services.items()}, opts=child)
-        self.register_outputs({"load_balancer_dns_name": alb.dns_name})
 
 
 def default_tags(spec: StackSpec) -> dict[str, str]:
@@ -100,21 +42,136 @@ def default_tags(spec: StackSpec) -> dict[str, str]:
             "managed-by": "pulumi"}
 
 
+def load_balancer_args(spec: StackSpec, vpc_id: pulumi.Input[str], subnet_ids: list[pulumi.Input[str]],
+                       security_group_id: pulumi.Input[str],
+                       access_logs_bucket: pulumi.Input[str] | None) -> LoadBalancerArgs:
+    options: AwsOptions = spec.options
+    lb, hc = spec.load_balancer, spec.load_balancer.health_check
+    return LoadBalancerArgs(
+        vpc_id=vpc_id, subnet_ids=subnet_ids, security_group_id=security_group_id, target_port=spec.gateway.port,
+        health_check=HealthCheckArgs(path=hc.path, interval_s=hc.interval_s, timeout_s=hc.timeout_s,
+                                     healthy_threshold=hc.healthy_threshold,
+                                     unhealthy_threshold=hc.unhealthy_threshold, matcher=hc.matcher),
+        algorithm=lb.algorithm, tls_certificate_arn=lb.tls_certificate or None,
+        http_to_https_redirect=lb.http_to_https_redirect, ssl_policy=options.ssl_policy,
+        desync_mitigation_mode=options.desync_mitigation_mode, idle_timeout_s=options.idle_timeout_s,
+        deletion_protection=options.deletion_protection, deregistration_delay_s=options.deregistration_delay_s,
+        slow_start_s=options.slow_start_s,
+        access_logs=(AccessLogsArgs(bucket=access_logs_bucket, prefix=options.access_logs_prefix)
+                     if access_logs_bucket is not None else None),
+    )
+
+
+def fargate_args(spec: StackSpec, prefix: str, cluster: EcsCluster, subnet_ids: list[pulumi.Input[str]],
+                 security_group_id: pulumi.Input[str], name: str, program, scaling: ScalingArgs, scratch_mib: int,
+                 **extra) -> FargateServiceArgs:
+    """`program` (spec.gateway or a spec service) named `name` as FargateServiceArgs; `extra` sets
+    the fields that differ between the gateway and the services."""
+    options: AwsOptions = spec.options
+    hc = spec.load_balancer.health_check
+    command = health_check_command(options, name, program.port, program.health_check_path)
+    return FargateServiceArgs(
+        cluster=cluster.service_cluster, subnet_ids=subnet_ids, security_group_id=security_group_id,
+        program=name, image=program.image, port=program.port, cpu_millicores=program.cpu_millicores,
+        memory_mib=program.memory_mib, task_family=f"{prefix}-{name}", log_group_name=f"/ecs/{prefix}/{name}",
+        scaling=scaling, scratch_mib=scratch_mib, log_retention_days=options.log_retention_days,
+        cpu_architecture=options.cpu_architecture,
+        health_check=(ContainerHealthCheckArgs(command=command, interval_s=hc.interval_s, timeout_s=hc.timeout_s,
+                                               retries=hc.unhealthy_threshold) if command is not None else None),
+        user=container_user(options, name), **extra)
+
+
 def build(spec: StackSpec) -> dict:
+    options: AwsOptions = spec.options
+    name = spec.project
     # An explicit provider: the region comes from the validated spec (one source of truth, no
     # separate aws:region to forget) and every resource gets the stack's tags.
     provider = aws.Provider(f"{spec.project}-aws", region=spec.region,
                             default_tags={"tags": default_tags(spec)})
-    platform = Platform(spec.project, spec, opts=pulumi.ResourceOptions(providers=[provider]))
-    lb = platform.load_balancer
-    outputs: dict = {
-        "load_balancer_dns_name": lb.alb.dns_name,
-        "url": lb.url,
-        "cluster": platform.cluster.cluster.name,
-        "service_connect_namespace": platform.cluster.namespace.name,
+    platform = Platform(name, opts=pulumi.ResourceOptions(providers=[provider]))
+    child = pulumi.ResourceOptions(parent=platform)
+    available = aws.get_availability_zones(state="available", filters=ZONE_FILTERS, region=spec.region,
+                                           opts=pulumi.InvokeOptions(parent=platform)).names
+    zones = select_zones(list(available), spec.region, options.zones)
+    account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=platform)).account_id
+    # <project>-<stack>, e.g. apigw-aws-prod: task families are <prefix>-<program>, log groups
+    # /ecs/<prefix>/<program> (fixed names, so dashboards and runbooks can point at them).
+    prefix = f"{spec.project}-{pulumi.get_stack()}"
+
+    network = Network(f"{name}-network", NetworkArgs(
+        zones=zones, vpc_cidr=options.vpc_cidr, nat_gateways=options.nat_gateways, task_zones=options.task_zones),
+        opts=child)
+    groups = SecurityGroups(f"{name}-sg", SecurityGroupsArgs(
+        vpc_id=network.vpc.id, gateway_port=spec.gateway.port, service_ports={s.name: s.port for s in spec.services},
+        https=bool(spec.load_balancer.tls_certificate)), opts=child)
+
+    bucket_name, logs_ready = None, []
+    if options.access_logs and options.access_logs_bucket:
+        bucket_name = options.access_logs_bucket  # an existing bucket: its policy is its owner's job
+    elif options.access_logs:
+        logs = AccessLogBucket(f"{name}-access-logs", AccessLogBucketArgs(
+            account_id=account_id, region=spec.region, prefix=options.access_logs_prefix,
+            retention_days=options.access_logs_retention_days), opts=child)
+        bucket_name, logs_ready = logs.bucket_name, [logs.policy]
+    lb = LoadBalancer(f"{name}-lb", load_balancer_args(spec, network.vpc.id, network.public_subnet_ids,
+                                                        groups.alb.id, bucket_name),
+                      opts=pulumi.ResourceOptions(parent=platform, depends_on=logs_ready))
+    alb, target_group = lb.alb, lb.target_group
+    if options.waf:
+        WebFirewall(f"{name}-waf", WebFirewallArgs(
+            load_balancer_arn=alb.arn, description=f"{spec.project} {spec.phase}: API load balancer",
+            rate_limit_per_5_min=options.waf_rate_limit), opts=child)
+
+    cluster = EcsCluster(f"{name}-cluster", EcsClusterArgs(
+        account_id=account_id, region=spec.region, namespace=options.service_connect_namespace,
+        namespace_description=f"{spec.project} {spec.phase}: ECS Service Connect",
+        container_insights=options.container_insights), opts=child)
+    in_cluster = pulumi.ResourceOptions(parent=platform, depends_on=[cluster.execution_policy])
+    subnet_ids = network.task_subnet_ids
+    services = {
+        s.name: FargateService(f"{name}-{s.name}", fargate_args(
+            spec, prefix, cluster, subnet_ids, groups.services[s.name].id, s.name, s,
+            ScalingArgs(TaskCountRange(s.instances.min, s.instances.max), options.cpu_target_percent),
+            SERVICE_SCRATCH_MIB, environment=s.environment), opts=in_cluster)
+        for s in spec.services
     }
-    if platform.monitoring is not None:
-        outputs["dashboard_url"] = platform.monitoring.dashboard_url
+    gateway = spec.gateway
+    gateway_service = FargateService(f"{name}-{GATEWAY_PROGRAM}", fargate_args(
+        spec, prefix, cluster, subnet_ids, groups.gateway.id, GATEWAY_PROGRAM, gateway,
+        ScalingArgs(TaskCountRange(gateway.instances.min, gateway.instances.max), options.cpu_target_percent,
+                    request_count_label=pulumi.Output.concat(alb.arn_suffix, "/", target_group.arn_suffix),
+                    requests_per_target_per_min=options.requests_per_target),
+        GATEWAY_SCRATCH_MIB, environment={CONFIG_ENV: encoded_config(spec)},
+        entry_point=ENTRY_POINT, command=[BOOT_COMMAND], discoverable=False, target_group_arn=target_group.arn,
+        component="gateway",
+    ), opts=pulumi.ResourceOptions(parent=platform, depends_on=[
+        cluster.execution_policy,
+        # nginx resolves its upstream names once, at start: Service Connect only gives a task
+        # the names of services that exist in the namespace when the task starts.
+        *(svc.service for svc in services.values()),
+        # ECS refuses a target group that no listener attaches to a load balancer yet.
+        *lb.listeners,
+    ]))
+
+    monitoring = None
+    if spec.monitoring.enabled:
+        monitoring = Monitoring(f"{name}-monitoring", MonitoringArgs(
+            region=spec.region, dashboard_name=prefix,
+            load_balancer_arn_suffix=alb.arn_suffix, target_group_arn_suffix=target_group.arn_suffix,
+            cluster_name=cluster.cluster.name, gateway_service_name=gateway_service.service.name,
+            service_names={n: svc.service.name for n, svc in services.items()},
+            alarm_topic_arn=spec.monitoring.alarm_topic, alarm_5xx_percent=options.alarm_5xx_percent,
+            alarm_p99_ms=options.alarm_p99_ms), opts=child)
+    platform.register_outputs({"load_balancer_dns_name": alb.dns_name})
+
+    outputs: dict = {
+        "load_balancer_dns_name": alb.dns_name,
+        "url": lb.url,
+        "cluster": cluster.cluster.name,
+        "service_connect_namespace": cluster.namespace.name,
+    }
+    if monitoring is not None:
+        outputs["dashboard_url"] = monitoring.dashboard_url
     if lb.plain_http:
         message = ("serves plain HTTP: no load_balancer.tls_certificate (fine for dev only)"
                    if not spec.load_balancer.tls_certificate

@@ -1,11 +1,11 @@
 """The aws target's contract: ALB -> ECS Fargate gateway fleet -> ECS Fargate services."""
 from __future__ import annotations
 
-from components.aws.gateway import config_size_problem
-from components.aws.options import check_aws_spec, parse_aws_options
-from components.phases import PHASES
-from components.targets import NEUTRAL_KEYS, Target
-from components.validation import Problems
+from ..phases import PHASES
+from ..targets import NEUTRAL_KEYS, Target
+from ..validation import Problems
+from .gateway import config_size_problem
+from .options import check_aws_spec, parse_aws_options
 
 
 def check_spec(spec, p: Problems) -> None:
@@ -27,7 +27,7 @@ TARGET = Target(
     option_blocks=("aws",),
     parse_options=lambda blocks, p, spec: parse_aws_options(blocks["aws"], p, spec),
     check_spec=check_spec,
-    builder="components.aws.platform",
+    builder=".aws.platform",
     honoured_keys=tuple(key for key in NEUTRAL_KEYS if key != "services.*.command"),
     offline_mocks="tools.mocks.aws",
     notes={"services.*.command": "ECS runs the image's own command; `command` is for the local target"},

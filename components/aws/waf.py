@@ -4,8 +4,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.options import AwsOptions
-from components.spec import StackSpec
+from .args import WebFirewallArgs
 
 # (priority, AWS managed rule group). Lower priorities are evaluated first; the rate limit (0)
 # runs before them so a flood is cut off before the (per-request priced) rule groups see it.
@@ -46,15 +45,13 @@ def web_acl_rules(rate_limit: int) -> list[dict]:
 class WebFirewall(pulumi.ComponentResource):
     TYPE = "apigw:aws:WebFirewall"
 
-    def __init__(self, name: str, spec: StackSpec, load_balancer_arn: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: WebFirewallArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
-        options: AwsOptions = spec.options
         child = pulumi.ResourceOptions(parent=self)
         self.web_acl = aws.wafv2.WebAcl(
-            f"{name}-acl", scope="REGIONAL", description=f"{spec.project} {spec.phase}: API load balancer",
-            default_action={"allow": {}}, rules=web_acl_rules(options.waf_rate_limit),
+            f"{name}-acl", scope="REGIONAL", description=args.description,
+            default_action={"allow": {}}, rules=web_acl_rules(args.rate_limit_per_5_min),
             visibility_config=_visibility(f"{name}-acl"), opts=child)
         self.association = aws.wafv2.WebAclAssociation(
-            f"{name}-alb", resource_arn=load_balancer_arn, web_acl_arn=self.web_acl.arn, opts=child)
+            f"{name}-alb", resource_arn=args.load_balancer_arn, web_acl_arn=self.web_acl.arn, opts=child)
         self.register_outputs({"web_acl": self.web_acl.arn})

@@ -9,6 +9,7 @@ from dataclasses import field
 from typing import Optional
 
 from ..argsclass import args_class
+from ..spec import HealthCheck
 
 EXPOSURES = ("load_balancer", "ingress", "external")
 
@@ -27,13 +28,13 @@ class InstanceRange:
 class ProbeArgs:
     """How a program's health endpoint is checked (readiness; liveness gives up twice as slowly)."""
 
-    interval_s: int = 10
+    interval_s: int = HealthCheck.interval_s
     """Seconds between checks."""
-    timeout_s: int = 5
+    timeout_s: int = HealthCheck.timeout_s
     """Seconds before one check counts as failed; less than interval_s."""
-    healthy_threshold: int = 2
+    healthy_threshold: int = HealthCheck.healthy_threshold
     """Consecutive successes before an instance receives traffic."""
-    unhealthy_threshold: int = 3
+    unhealthy_threshold: int = HealthCheck.unhealthy_threshold
     """Consecutive failures before an instance leaves the rotation."""
 
 
@@ -91,7 +92,7 @@ class GatewayArgs:
     """CPU request (no CPU limit: throttling hurts tail latency)."""
     memory_mib: int
     """Memory request and limit."""
-    health_check_path: str = "/healthz"
+    health_check_path: str = HealthCheck.path
     """The location every gateway instance answers itself; probes and the load balancer use it."""
 
 
