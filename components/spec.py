@@ -132,9 +132,10 @@ def top_level_keys() -> tuple[str, ...]:
     return (*NEUTRAL_TOP_LEVEL_KEYS, *targets.option_blocks())
 
 
-def parse_spec(raw: dict[str, Any], project: str = "apigw") -> StackSpec:
-    """Validate `raw` (the project's config keys without the `project:` prefix)."""
-    p = Problems()
+def parse_spec(raw: dict[str, Any], project: str = "apigw", sources: dict[str, Any] | None = None) -> StackSpec:
+    """Validate `raw` (the project's config keys without the `project:` prefix). `sources`: what
+    the strict stack-file reader saw (components/stackfile.py), to tell how to quote a value."""
+    p = Problems(sources=dict(sources or {}))
     p.unknown_keys(raw, top_level_keys(), "")
     target_name = p.choice(raw, "target", "target", None, targets.names())
     declared = targets.target(target_name) if target_name else None
@@ -155,7 +156,7 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw") -> StackSpec:
     lb = _parse_load_balancer(p.mapping(raw, "load_balancer", "load_balancer"), p, preset,
                               declared, mesh or "none", phase)
     gateway = _parse_gateway(p.mapping(raw, "gateway", "gateway"), p, preset, lb.health_check.path)
-    services = _parse_services(raw, p, preset)
+    services = _parse_services(raw, p, preset, images=declared is None or declared.honours("services.*.image"))
     _check_gateway_paths(p, lb.health_check.path, services)
     monitoring_raw = p.mapping(raw, "monitoring", "monitoring")
     p.unknown_keys(monitoring_raw, ("enabled", "alarm_topic"), "monitoring")
@@ -166,6 +167,8 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw") -> StackSpec:
     for key in (k for k in raw if k in targets.option_blocks() and k not in own_blocks and raw[k] != {}):
         p.add(key, raw[key], f"only the blocks the {target_name} target reads: {', '.join(own_blocks)}")
 
+    if declared is not None:
+        _refuse_unhonoured(p, raw, declared)
     spec = StackSpec(project=project, target=target_name or "", phase=phase or "", region=region or "",
                      gateway=gateway, services=services, load_balancer=lb, mesh=mesh or "none",
                      monitoring=monitoring, labels=labels, min_zones=preset.min_zones)
@@ -175,6 +178,16 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw") -> StackSpec:
         declared.check_spec(spec, p)
     p.raise_if_any()
     return spec
+
+
+def _refuse_unhonoured(p: Problems, raw: dict, declared: "targets.Target") -> None:
+    """A key the target does not carry out is refused, saying what the target does instead."""
+    for path, pattern in targets.unhonoured_keys(raw, declared):
+        value: Any = raw
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        p.add(path, value, f"nothing on the {declared.name} target, which does not honour it: "
+                           f"{declared.notes.get(pattern, 'see docs/targets.md')}")
 
 
 def _replace(spec: StackSpec, **changes: Any) -> StackSpec:
@@ -231,7 +244,9 @@ SERVICE_KEYS = ("image", "port", "path_prefix", "health_check_path", "instances"
                 "memory_mib", "environment", "command")
 
 
-def _parse_services(raw: dict, p: Problems, preset) -> tuple[Service, ...]:
+def _parse_services(raw: dict, p: Problems, preset, images: bool = True) -> tuple[Service, ...]:
+    """`images`: whether the target runs images (then each service names one; the local target runs
+    processes and refuses the key, see `_refuse_unhonoured`)."""
     block = p.mapping(raw, "services", "services")
     if not block:
         p.add("services", raw.get("services"), "at least one service, keyed by its name")
@@ -258,7 +273,7 @@ def _parse_services(raw: dict, p: Problems, preset) -> tuple[Service, ...]:
             p.add(f"{path}.command", command, "a command containing {port} where the port goes")
         services.append(Service(
             name=str(name),
-            image=_parse_image(p, body, "image", f"{path}.image", None),
+            image=_parse_image(p, body, "image", f"{path}.image", None) if images else "",
             port=p.integer(body, "port", f"{path}.port", 8080, 1, 65535),
             path_prefix=prefix or f"/{name}",
             health_check_path=_parse_path(p, body, "health_check_path", f"{path}.health_check_path",
@@ -328,7 +343,10 @@ def _parse_load_balancer(raw: dict, p: Problems, preset, declared: "targets.Targ
 
 def _parse_matcher(p: Problems, raw: dict, path: str) -> str:
     value = raw.get("matcher", "200")
-    text = str(value)
+    if not isinstance(value, str):
+        p.add(path, value, p.text_wanted(path, value, 'a string of HTTP codes: "200", "200-299" or "200,204"'))
+        return "200"
+    text = value
     parts = [part.split("-") for part in text.split(",")]
     valid = all(1 <= len(bounds) <= 2 and all(b.isdigit() and 200 <= int(b) <= 499 for b in bounds)
                 for bounds in parts)

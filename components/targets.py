@@ -130,12 +130,13 @@ def set_key_paths(raw: Mapping[str, Any]) -> list[str]:
     return paths
 
 
-def unhonoured_keys(raw: Mapping[str, Any], declared: Target) -> list[str]:
-    """Key paths the config sets that `declared` does not carry out."""
+def unhonoured_keys(raw: Mapping[str, Any], declared: Target) -> list[tuple[str, str]]:
+    """(key path, its NEUTRAL_KEYS pattern) of every key the config sets that `declared` does not
+    carry out."""
     result = []
     for path in set_key_paths(raw):
         parts = path.split(".")
         pattern = ".".join("*" if i == 1 and parts[0] == "services" else part for i, part in enumerate(parts))
         if any(fnmatch.fnmatchcase(pattern, known) for known in NEUTRAL_KEYS) and not declared.honours(pattern):
-            result.append(path)
+            result.append((path, pattern))
     return result

@@ -35,11 +35,32 @@ class SpecError(ValueError):
 _MISSING = object()
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "the boolean"
+    if isinstance(value, (int, float)):
+        return "the number"
+    if value is None:
+        return "null:"
+    return f"a {type(value).__name__}:"
+
+
 @dataclass
 class Problems:
     """A collector handed to every parser; `raise_if_any` ends validation."""
 
     items: list[Problem] = field(default_factory=list)
+    sources: dict[str, Any] = field(default_factory=dict)
+    """Key path -> the stack file's text of a plain scalar YAML did not read as a string
+    (components.stackfile.Scalar), so a refusal can say how to quote it."""
+
+    def text_wanted(self, path: str, value: Any, wanted: str = "a string") -> str:
+        """What to say when `wanted` (some kind of string) got `value`, another type."""
+        source = self.sources.get(path)
+        if source is not None:
+            return (f'{wanted}: YAML reads {source.text} (line {source.line}) as {_kind(value)} {value!r}; '
+                    f'quote it: "{source.text}"')
+        return f"{wanted} (quote numbers, booleans and dates in YAML)"
 
     def add(self, path: str, found: Any, allowed: str) -> None:
         self.items.append(Problem(path, found, allowed))
@@ -87,7 +108,10 @@ class Problems:
         value = raw.get(key, _MISSING)
         if value is _MISSING or value is None:
             return default
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str):
+            self.add(path, value, self.text_wanted(path, value, "a non-empty string"))
+            return default
+        if not value:
             self.add(path, value, "a non-empty string")
             return default
         return value
@@ -100,7 +124,8 @@ class Problems:
                 self.add(path, None, f"one of {', '.join(allowed)} (required)")
             return default
         if value not in allowed:
-            self.add(path, value, f"one of {', '.join(allowed)}")
+            wanted = f"one of {', '.join(allowed)}"
+            self.add(path, value, wanted if isinstance(value, str) else self.text_wanted(path, value, wanted))
             return default
         return value
 
@@ -108,10 +133,13 @@ class Problems:
         value = self.mapping(raw, key, path)
         result: dict[str, str] = {}
         for k, v in value.items():
-            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
-                self.add(f"{path}.{k}", v, "a string (quote numbers and booleans)")
+            if not isinstance(k, str):
+                self.add(f"{path}.{k}", k, self.text_wanted(f"{path}.{k}", k, "a key that is a string"))
                 continue
-            result[str(k)] = str(v)
+            if not isinstance(v, str):
+                self.add(f"{path}.{k}", v, self.text_wanted(f"{path}.{k}", v))
+                continue
+            result[k] = v
         return result
 
     def unknown_keys(self, raw: dict, known: Iterable[str], path: str) -> None:

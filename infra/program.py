@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import json
+import pathlib
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from components import targets
+from components import stackfile, targets
 from components.spec import SpecError, StackSpec, parse_spec
+from components.validation import Problem
+
+PROJECT_DIR = pathlib.Path(__file__).resolve().parents[1]
 
 
 def read_project_config(project: str) -> dict[str, Any]:
@@ -28,8 +33,26 @@ def read_project_config(project: str) -> dict[str, Any]:
     return raw
 
 
+def own_stack_file(project: str, stack: str) -> stackfile.StackFile | None:
+    """The CLI hands the program only the merged config (the last of two duplicate keys, YAML's
+    conversions done), so the program re-reads its own stack file, found from `stackConfigDir`."""
+    project_file = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text()) or {}
+    path = PROJECT_DIR / project_file.get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
+    return stackfile.load_file(path, project) if path.is_file() else None
+
+
 def load_spec(project: str) -> StackSpec:
-    return parse_spec(read_project_config(project), project)
+    try:
+        parsed = own_stack_file(project, pulumi.get_stack())
+    except stackfile.StackFileError as err:
+        raise SpecError([Problem("<stack file>", None, str(err))]) from None
+    try:
+        spec = parse_spec(read_project_config(project), project, sources=parsed.scalars if parsed else None)
+    except SpecError as err:
+        raise SpecError([*(parsed.problems if parsed else []), *err.problems]) from None
+    if parsed and parsed.problems:
+        raise SpecError(parsed.problems)
+    return spec
 
 
 def main() -> None:

@@ -28,8 +28,9 @@ LOCAL_SERVERS = {"users-api": ["127.0.0.1:8081", "127.0.0.1:8091"],
 def make_spec(target="local", mesh="none", algorithm="round_robin", health_check=None, services=None):
     raw = {"target": target, "phase": "dev", "mesh": mesh,
            "load_balancer": {"algorithm": algorithm, "health_check": health_check or {}},
-           "services": services or {name: {"image": "traefik/whoami:v1.10.3", "port": port}
-                                    for name, port in SERVICES.items()}}
+           # The local target runs processes: no image, and ports come from its own block.
+           "services": services or {name: {"image": "traefik/whoami:v1.10.3", "port": port} if target != "local"
+                                    else {} for name, port in SERVICES.items()}}
     return parse_spec(raw)
 
 
@@ -142,7 +143,7 @@ def test_bad_upstream_servers_name_the_service(servers, message):
 
 
 def test_root_prefix_replaces_the_404_fallback():
-    spec = make_spec(services={"web": {"image": "traefik/whoami:v1.10.3", "path_prefix": "/"}})
+    spec = make_spec(services={"web": {"path_prefix": "/"}})
     conf = render_gateway_config(spec, {"web": ["127.0.0.1:80"]})
     assert block(conf, "location /") == ["location / {", "proxy_pass http://svc_web;", "}"]
     assert "return 404" not in conf

@@ -23,7 +23,6 @@ from tools.bench_local import (Traffic, haproxy_server_up, local_spec, measure_g
                                measure_health_failover, measure_kill_failover, set_delay_ms)
 from tools.loadtest import run_load  # noqa: E402
 
-IMAGE = "traefik/whoami:v1.10.3"
 HEALTH = {"path": "/healthz", "interval_s": 2, "timeout_s": 1, "healthy_threshold": 2, "unhealthy_threshold": 2}
 
 
@@ -74,7 +73,7 @@ def test_round_robin_spreads_over_every_gateway_and_backend_instance(start):
 
 
 def test_least_connections_sends_fewer_requests_to_a_slow_instance(start):
-    topology = start(services={"users-api": {"image": IMAGE, "path_prefix": "/users", "instances": {"min": 2}}},
+    topology = start(services={"users-api": {"path_prefix": "/users", "instances": {"min": 2}}},
                      load_balancer={"algorithm": "least_connections", "health_check": HEALTH})
     slow, fast = topology.backends("users-api")
     set_delay_ms(slow, 100)

@@ -46,8 +46,15 @@ def test_relative_state_dir_is_taken_from_the_repo_root(raw, tmp_path):
     assert parse_spec(raw).options.resolve_state_dir("x") == tmp_path
 
 
+def test_instances_max_is_refused_not_ignored_on_the_local_target(raw):
+    raw["gateway"]["instances"] = {"min": 2, "max": 5}
+    assert problems(raw) == [
+        "gateway.instances.max: found 5; allowed: nothing on the local target, which does not honour it: "
+        "nothing autoscales on one machine: instances.min processes run"]
+
+
 def test_one_process_per_instance_min_on_consecutive_ports(raw):
-    raw["gateway"]["instances"] = {"min": 2, "max": 5}  # max is for the cloud targets
+    raw["gateway"]["instances"] = {"min": 2}
     spec = parse_spec(raw)
     assert [(u.port, u.user) for u in planned_ports(spec.options, spec)] == [
         (8000, "the load balancer"), (8404, "the HAProxy Prometheus endpoint"),

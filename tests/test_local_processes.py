@@ -104,8 +104,8 @@ def test_start_refuses_a_port_already_in_use_naming_both_users(topology):
 def test_a_failed_start_stops_what_that_run_started(tmp_path):
     require("nginx", "haproxy")
     spec = local_spec("local-dev", tmp_path / "state", services={
-        "locations-api": {"image": "traefik/whoami:v1.10.3", "instances": {"min": 2, "max": 2}},
-        "payments-api": {"image": "traefik/whoami:v1.10.3", "command": "sh -c 'echo broken; exit 3' {port}"},
+        "locations-api": {"instances": {"min": 2}},
+        "payments-api": {"command": "sh -c 'echo broken; exit 3' {port}"},
     })
     topology = plan_topology(spec, tmp_path / "state")
     try:
@@ -121,7 +121,7 @@ def test_a_failed_start_stops_what_that_run_started(tmp_path):
 
 def test_a_process_that_never_gets_healthy_is_stopped(tmp_path):
     spec = local_spec("local-dev", tmp_path / "state", services={
-        "users-api": {"image": "traefik/whoami:v1.10.3", "command": "sleep 30 {port}"}})
+        "users-api": {"command": "sleep 30 {port}"}})
     spec = dataclasses.replace(spec, options=dataclasses.replace(spec.options, start_timeout_s=1))
     plan = plan_topology(spec, tmp_path / "state").get("svc-users-api-1")
     try:

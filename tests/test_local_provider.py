@@ -123,8 +123,8 @@ def test_update_restarts_only_the_resource_whose_inputs_changed(topology, fresh_
 
 def test_a_failed_create_stops_what_this_run_had_started(tmp_path, fresh_run):
     spec = local_spec("local-dev", tmp_path / "state", services={
-        "locations-api": {"image": "traefik/whoami:v1.10.3"},
-        "users-api": {"image": "traefik/whoami:v1.10.3", "command": "false {port}"}})
+        "locations-api": {},
+        "users-api": {"command": "false {port}"}})
     topology = plan_topology(spec, tmp_path / "state")
     try:
         good = topology.get("svc-locations-api-1")

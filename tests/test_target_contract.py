@@ -7,6 +7,7 @@ import pytest
 
 from components import targets
 from components.spec import parse_spec
+from components.validation import SpecError
 from tests.conftest import variant_config
 from tools.offline import project_keys, run_program, stack_config, stack_names
 
@@ -57,23 +58,49 @@ def test_renaming_the_project_changes_no_component_type_token(plan_of, stack):
     assert components and all(t.startswith(f"apigw:{stack.split('-')[0]}:") for t in components)
 
 
+def _paths(raw, name):
+    return [path for path, _ in targets.unhonoured_keys(raw, targets.target(name))]
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_no_shipped_stack_sets_a_key_its_target_ignores(stack):
+    assert _paths(project_keys(stack_config(stack)), stack.split("-")[0]) == []
+
+
 def test_unhonoured_keys_name_what_a_target_would_ignore():
     raw = project_keys(stack_config("local-dev"))
-    # What the strict-input issue will refuse; today the shipped local stack still sets these.
-    assert targets.unhonoured_keys(raw, targets.target("local")) == [
-        "gateway.image", "gateway.instances.max",
-        *(f"services.{s}.{key}" for s in ("users-api", "locations-api", "payments-api")
-          for key in ("image", "instances.max"))]
-    assert targets.unhonoured_keys(project_keys(stack_config("kubernetes-prod")), targets.target("kubernetes")) == \
-        ["load_balancer.health_check.matcher"]
     raw["services"]["users-api"]["command"] = "python3 -m http.server {port}"
-    assert "services.users-api.command" not in targets.unhonoured_keys(raw, targets.target("local"))
-    assert "services.users-api.command" in targets.unhonoured_keys(raw, targets.target("kubernetes"))
-    assert targets.unhonoured_keys(raw, targets.target("aws")) == ["services.users-api.command"]
+    assert "services.users-api.command" not in _paths(raw, "local")
+    assert "services.users-api.command" in _paths(raw, "kubernetes")
+    assert _paths(raw, "aws") == ["services.users-api.command"]
+    raw["services"]["users-api"]["image"] = "traefik/whoami:v1.10.3"
+    assert _paths(raw, "local") == ["services.users-api.image"]
     # Free-form maps are values, not key paths.
     raw["labels"] = {"team": "payments"}
-    assert "labels" in targets.unhonoured_keys(raw, targets.target("local"))
-    assert "labels" not in targets.unhonoured_keys(raw, targets.target("aws"))
+    assert "labels" in _paths(raw, "local")
+    assert "labels" not in _paths(raw, "aws")
+
+
+@pytest.mark.parametrize("stack, change, expected", [
+    ("aws-dev", lambda raw: raw["services"]["users-api"].update(command="serve {port}"),
+     "services.users-api.command: found 'serve {port}'; allowed: nothing on the aws target, which does not honour "
+     "it: ECS runs the image's own command; `command` is for the local target"),
+    ("kubernetes-dev", lambda raw: raw["load_balancer"].setdefault("health_check", {}).update(matcher="200-299"),
+     "load_balancer.health_check.matcher: found '200-299'; allowed: nothing on the kubernetes target, which does "
+     "not honour it: kubelet probes count any status from 200 to 399 as healthy"),
+    ("local-dev", lambda raw: raw.update(labels={"team": "a"}),
+     "labels: found {'team': 'a'}; allowed: nothing on the local target, which does not honour it: processes "
+     "carry no labels"),
+    ("kubernetes-dev", lambda raw: raw.update(region="eu-west-1"),
+     "region: found 'eu-west-1'; allowed: nothing on the kubernetes target, which does not honour it: a cluster "
+     "has no region here: the kubeconfig context says where it runs"),
+])
+def test_the_spec_refuses_a_key_its_target_ignores_saying_what_it_does_instead(stack, change, expected):
+    raw = project_keys(stack_config(stack))
+    change(raw)
+    with pytest.raises(SpecError) as err:
+        parse_spec(raw)
+    assert [str(p) for p in err.value.problems] == [expected]
 
 
 def test_the_docs_table_of_honoured_keys_matches_the_registry():

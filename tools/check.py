@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
-from tools.offline import STACKS_DIR, StackFileError, project_name, stack_config, stack_names
+from tools.offline import STACKS_DIR, StackFile, StackFileError, project_name, read_stack, stack_names
 # The pack process and its protocol; re-exported here, where the tests and callers import them.
 from tools.policy_pack import PACK_DIR, CheckError, PackError, PolicyPackProcess, Resource, Violation
 
@@ -91,7 +91,7 @@ def setting(config: dict[str, Any], project: str, key: str) -> str:
 
 
 def check_stack(stack: str, config: dict[str, Any], pack_config: dict | None = None,
-                stack_file: str | None = None) -> Report:
+                stack_file: str | None = None, parsed: "StackFile | None" = None) -> Report:
     """Spec, program under mocks, then the pack: the same path `make check STACK=...` takes."""
     from pulumi import RunError
 
@@ -101,7 +101,7 @@ def check_stack(stack: str, config: dict[str, Any], pack_config: dict | None = N
     project = project_name()
     report = Report(stack, setting(config, project, "phase"), setting(config, project, "target"),
                     source="offline under mocks")
-    problems = spec_problems(stack, config, project)
+    problems = spec_problems(stack, config, project, parsed)
     if problems:
         where = stack_file or f"stacks/Pulumi.{stack}.yaml"
         report.problems = [f"{len(problems)} problem(s) in {where}; nothing was checked:", *problems]
@@ -272,10 +272,11 @@ def _read_pack_config(path: str | None) -> dict | None:
     return data
 
 
-def _read_stack(stack: str, path: pathlib.Path | None = None) -> dict:
-    """A stack file's config; any problem reading it is a bad argument (exit 2), never a traceback."""
+def _read_stack(stack: str, path: pathlib.Path | None = None) -> tuple[dict, StackFile]:
+    """A stack file's config and what the strict reader found in it; any problem reading it is a
+    bad argument (exit 2), never a traceback."""
     try:
-        return stack_config(stack, path)
+        return read_stack(stack, path)
     except StackFileError as err:
         raise CheckError(str(err)) from None
     except OSError as err:
@@ -289,7 +290,7 @@ def _config_for_json(args, json_config: dict) -> tuple[dict, str | None]:
         candidate = pathlib.Path(args.stack_config)
         if not candidate.exists() and args.stack_config in stack_names():
             candidate = STACKS_DIR / f"Pulumi.{args.stack_config}.yaml"
-        return _read_stack(_stack_from_file(candidate), candidate), _stack_from_file(candidate)
+        return _read_stack(_stack_from_file(candidate), candidate)[0], _stack_from_file(candidate)
     if json_config:
         decoded = {}
         for key, value in json_config.items():
@@ -364,7 +365,7 @@ def _run(args) -> int:
     unknown_stacks = [s for s in args.stacks if s not in known]
     if unknown_stacks:
         raise CheckError(f"unknown stack {', '.join(unknown_stacks)}; stacks: {', '.join(known)}")
-    todo: list[tuple[str, dict, str | None]] = []
+    todo: list[tuple[str, tuple[dict, StackFile], str | None]] = []
     for path in map(pathlib.Path, args.stack_file):
         todo.append((_stack_from_file(path), _read_stack(_stack_from_file(path), path), str(path)))
     names = args.stacks or ([] if args.stack_file else known)
@@ -372,8 +373,8 @@ def _run(args) -> int:
         todo.append((stack, _read_stack(stack), None))
 
     reports = []
-    for stack, config, stack_file in todo:
-        report = check_stack(stack, config, pack_config, stack_file)
+    for stack, (config, parsed), stack_file in todo:
+        report = check_stack(stack, config, pack_config, stack_file, parsed)
         print_report(report)
         sys.stdout.flush()
         reports.append(report)

@@ -23,6 +23,9 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import wait_for_rpcs
 
+from components import stackfile
+from components.stackfile import StackFile, StackFileError  # noqa: F401 - StackFileError is part of this API
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 STACKS_DIR = REPO / "stacks"
 PROGRAM = REPO / "infra" / "__main__.py"
@@ -40,31 +43,26 @@ def stack_names() -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
 
 
-class StackFileError(Exception):
-    pass
-
-
-def stack_config(stack: str, stack_file: pathlib.Path | None = None) -> dict[str, Any]:
-    """The config the CLI would pass: Pulumi.yaml defaults overlaid by the stack file."""
+def read_stack(stack: str, stack_file: pathlib.Path | None = None) -> tuple[dict[str, Any], StackFile]:
+    """The config the CLI would pass (Pulumi.yaml defaults overlaid by the stack file), and what the
+    strict reader found in the file (duplicate keys, values YAML did not read as strings)."""
     path = stack_file or STACKS_DIR / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise StackFileError(f"no stack file {path.relative_to(REPO) if path.is_relative_to(REPO) else path}; "
                              f"stacks: {', '.join(stack_names())}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise StackFileError(f"{path.name}: not valid YAML: {err}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
-        raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping of "
-                             f"`<project>:<key>: value` entries")
     project = project_name()
+    parsed = stackfile.load_file(path, project)
     config: dict[str, Any] = {}
     for key, declared in (project_file().get("config") or {}).items():
         if isinstance(declared, dict) and "default" in declared:
             # Unqualified keys in Pulumi.yaml belong to the project's namespace.
             config[key if ":" in key else f"{project}:{key}"] = declared["default"]
-    config.update(data.get("config") or {})
-    return config
+    config.update(parsed.config)
+    return config, parsed
+
+
+def stack_config(stack: str, stack_file: pathlib.Path | None = None) -> dict[str, Any]:
+    return read_stack(stack, stack_file)[0]
 
 
 def project_keys(config: dict[str, Any], project: str | None = None) -> dict[str, Any]:

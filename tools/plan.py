@@ -19,17 +19,19 @@ import yaml
 from pulumi import RunError
 
 from components.spec import SpecError, parse_spec
-from tools.offline import (CapturedResource, Plan, StackFileError, project_keys, run_example, run_program,
-                           stack_config, stack_names)
+from tools.offline import (CapturedResource, Plan, StackFile, StackFileError, project_keys, read_stack,
+                           run_example, run_program, stack_names)
 
 
-def spec_problems(stack: str, config: dict, project: str) -> list[str]:
-    """Validate before running anything, so a bad stack registers nothing."""
+def spec_problems(stack: str, config: dict, project: str, stack_file: StackFile | None = None) -> list[str]:
+    """Validate before running anything, so a bad stack registers nothing: the stack file's own
+    problems (duplicate keys), then the spec's, told how to quote what YAML did not read as text."""
+    found = [f"{project}:{problem}" for problem in (stack_file.problems if stack_file else [])]
     try:
-        parse_spec(project_keys(config, project), project)
+        parse_spec(project_keys(config, project), project, sources=stack_file.scalars if stack_file else None)
     except SpecError as err:
-        return [f"{project}:{problem}" for problem in err.problems]
-    return []
+        found += [f"{project}:{problem}" for problem in err.problems]
+    return found
 
 
 def print_tree(plan: Plan, out=sys.stdout) -> None:
@@ -104,12 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.stack:
         parser.error(f"name a stack (STACK=...): {', '.join(stack_names())}")
     try:
-        config = stack_config(args.stack, args.stack_file)
+        config, parsed = read_stack(args.stack, args.stack_file)
     except StackFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     from tools.offline import project_name
-    problems = spec_problems(args.stack, config, project_name())
+    problems = spec_problems(args.stack, config, project_name(), parsed)
     if problems:
         source = args.stack_file or f"stacks/Pulumi.{args.stack}.yaml"
         print(f"stack {args.stack}: {len(problems)} problem(s) in {source}; "
