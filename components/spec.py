@@ -19,6 +19,13 @@ from .validation import DNS_LABEL, Problems, SpecError
 
 MESHES = ("none", "istio", "linkerd")
 
+GATEWAY_NAME = "gateway"
+"""The gateway fleet's own name on every target (Deployment, task family, instance ids): no
+service may take it."""
+PLATFORM_LABELS = ("app", "component", "phase", "project", "stack", "managed-by", "app.kubernetes.io/part-of",
+                   "app.kubernetes.io/managed-by")
+"""Label and tag keys the platform sets itself; a user label with one of them would be overwritten."""
+
 DEFAULT_GATEWAY_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
 GATEWAY_HEALTH_PATH = "/healthz"
 """The default of load_balancer.health_check.path: what the load balancer probes and, from the
@@ -136,9 +143,11 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw", sources: dict[str, A
     """Validate `raw` (the project's config keys without the `project:` prefix). `sources`: what
     the strict stack-file reader saw (components/stackfile.py), to tell how to quote a value."""
     p = Problems(sources=dict(sources or {}))
-    p.unknown_keys(raw, top_level_keys(), "")
+    # The target first: much of the rest depends on it, and is not guessed at without one.
     target_name = p.choice(raw, "target", "target", None, targets.names())
     declared = targets.target(target_name) if target_name else None
+    # A block named after an unknown target belongs to that problem, not to a second one.
+    p.unknown_keys({k: v for k, v in raw.items() if declared or k != raw.get("target")}, top_level_keys(), "")
     phase = p.choice(raw, "phase", "phase", None, PHASES)
     preset = PRESETS[phase or "dev"]
     mesh = p.choice(raw, "mesh", "mesh", "none", MESHES)
@@ -163,7 +172,12 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw", sources: dict[str, A
     monitoring = Monitoring(p.boolean(monitoring_raw, "enabled", "monitoring.enabled", preset.monitoring),
                             p.string(monitoring_raw, "alarm_topic", "monitoring.alarm_topic", None))
     labels = p.string_map(raw, "labels", "labels")
-    own_blocks = declared.option_blocks if declared else ()
+    for key in (k for k in labels if k in PLATFORM_LABELS):
+        p.add(f"labels.{key}", labels[key], f"a key the platform does not set itself (it sets {', '.join(PLATFORM_LABELS)})")
+    if phase == "prod" and not monitoring.enabled:
+        p.add("monitoring.enabled", False, "true in prod: without it prod has no dashboards and no alerts "
+                                          "(unavailable instances, error rate, latency)")
+    own_blocks = declared.option_blocks if declared else targets.option_blocks()
     for key in (k for k in raw if k in targets.option_blocks() and k not in own_blocks and raw[k] != {}):
         p.add(key, raw[key], f"only the blocks the {target_name} target reads: {', '.join(own_blocks)}")
 
@@ -257,7 +271,10 @@ def _parse_services(raw: dict, p: Problems, preset, images: bool = True) -> tupl
         body = block[name] if isinstance(block[name], dict) else {}
         if not isinstance(block[name], dict):
             p.add(path, block[name], "a mapping with image, port, path_prefix, ...")
-        if not DNS_LABEL.match(str(name)):
+        if name == GATEWAY_NAME:
+            p.add(path, name, f"a name other than {GATEWAY_NAME!r}: the gateway fleet's own name (its Deployment, "
+                              "task family and instance ids)")
+        elif not DNS_LABEL.match(str(name)):
             p.add(path, name, "a DNS label: lowercase letters, digits and '-', starting with a letter, "
                               "at most 63 characters")
         p.unknown_keys(body, SERVICE_KEYS, path)

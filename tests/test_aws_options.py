@@ -297,7 +297,8 @@ def test_container_users_are_non_root(user, allowed):
 def test_a_service_cannot_take_the_gateway_name():
     config = raw(services={"gateway": {"image": "traefik/whoami:v1.10.3", "port": 8080, "path_prefix": "/gw"}})
     assert problems(config) == [
-        "services.gateway: found 'gateway'; allowed: a name other than 'gateway' (the gateway fleet's name on aws)"]
+        "services.gateway: found 'gateway'; allowed: a name other than 'gateway': the gateway fleet's own name "
+        "(its Deployment, task family and instance ids)"]
 
 
 def test_a_program_must_fit_one_fargate_task():

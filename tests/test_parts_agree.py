@@ -130,18 +130,29 @@ def test_nginx_outlives_the_longest_alb_idle_timeout():
         parse_spec(raw)
 
 
-def _many_services(stack: str, count: int, name=lambda i: f"svc-{i:03d}") -> dict:
+def _many_services(stack: str, count: int, name=lambda i: f"svc-{i:03d}", rule_quota: int = 1000) -> dict:
     config = stack_config(stack)
     template = config["apigw:services"]["users-api"]
     config["apigw:services"] = {name(i): {**template, "path_prefix": f"/v1/{name(i)}"} for i in range(count)}
-    aws = config.get("apigw:aws", {})
+    aws = config.setdefault("apigw:aws", {})
     for per_program in ("container_health_checks", "container_users"):
         aws.pop(per_program, None)
+    # The gateway's security group has an egress rule per service: past AWS's default quota of 60
+    # the account's quota must be raised, and the stack says so.
+    aws["security_group_rule_quota"] = rule_quota
     return config
 
 
+def test_past_the_default_security_group_rule_quota_the_stack_must_say_it_was_raised():
+    assert spec_problems("aws-dev", _many_services("aws-dev", 59, rule_quota=60), "apigw") == []
+    assert spec_problems("aws-dev", _many_services("aws-dev", 60, rule_quota=60), "apigw") == [
+        "apigw:services: found '60 services'; allowed: at most 59 services: the gateway's security group needs "
+        "61 egress rules and aws.security_group_rule_quota is 60 (raise the account's quota in Service Quotas, "
+        "then this key)"]
+
+
 def test_a_200_service_aws_stack_plans_and_its_config_fits():
-    plan = run_program("aws-dev", _many_services("aws-dev", 200))
+    plan = run_program("aws-dev", _many_services("aws-dev", 200, rule_quota=250))
     conf = _aws_gateway_conf(plan)
     assert conf.count("upstream svc_svc_") == 200
     task = next(r for r in plan.by_type("aws:ecs/taskDefinition:TaskDefinition") if r.name == "apigw-gateway-task")
@@ -150,9 +161,9 @@ def test_a_200_service_aws_stack_plans_and_its_config_fits():
 
 def test_an_aws_stack_whose_config_cannot_fit_is_refused_naming_the_limit():
     import hashlib
-    # Names that do not compress: about 1,000 services of random-looking 60-character names.
-    config = _many_services("aws-dev", 1000, name=lambda i: "s" + hashlib.sha256(str(i).encode()).hexdigest()[:59])
+    # Names that do not compress: 990 services of random-looking 30-character names.
+    config = _many_services("aws-dev", 990, name=lambda i: "s" + hashlib.sha256(str(i).encode()).hexdigest()[:29])
     (problem,) = spec_problems("aws-dev", config, "apigw")
-    assert problem.startswith("apigw:services: found '1000 services'; allowed: a gateway config that fits the "
-                              "ECS task definition: 1000 services give ")
+    assert problem.startswith("apigw:services: found '990 services'; allowed: a gateway config that fits the "
+                              "ECS task definition: 990 services give ")
     assert f"the limit is {MAX_CONFIG_B64} (fewer services or shorter names and paths)" in problem

@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass, field
 
 from ..gateway.nginx import KEEPALIVE_TIMEOUT_S
+from ..spec import GATEWAY_NAME
 from ..validation import Problems
 from .sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB, program_task_size
 
-GATEWAY_PROGRAM = "gateway"
+GATEWAY_PROGRAM = GATEWAY_NAME
 """The gateway fleet's name in per-program maps (container_health_checks, container_users)."""
 
 MAX_IDLE_TIMEOUT_S = KEEPALIVE_TIMEOUT_S - 1
@@ -47,6 +48,29 @@ SNS_ARN_RE = re.compile(rf"^arn:{_PARTITION}:sns:{_REGION}:\d{{12}}:[A-Za-z0-9_-
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 USER_RE = re.compile(r"^[0-9]+(:[0-9]+)?$")
+TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+TAG_VALUE_RE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
+
+
+DEFAULT_RULES_PER_SECURITY_GROUP = 60
+"""AWS's default quota of inbound (and, separately, outbound) rules per security group."""
+AUTONAME_SUFFIX = 8
+"""Pulumi names a resource without an explicit name `<resource name>-<7 random hex digits>`."""
+AUTONAME_LIMITS = {"aws:iam/role:Role": 64, "aws:lb/loadBalancer:LoadBalancer": 32,
+                   "aws:lb/targetGroup:TargetGroup": 32, "aws:s3/bucket:Bucket": 63}
+"""AWS's name length limits of the resources the aws target lets Pulumi name."""
+
+
+def autonamed_resources(project: str, programs: list[str], creates_log_bucket: bool) -> list[tuple[str, str]]:
+    """(type token, Pulumi resource name) of every resource in AUTONAME_LIMITS the aws builder
+    creates: the same names as components/aws/platform.py and its components (a test joins them)."""
+    names = [("aws:iam/role:Role", f"{project}-cluster-execution"),
+             *(("aws:iam/role:Role", f"{project}-{program}-task") for program in programs),
+             ("aws:lb/loadBalancer:LoadBalancer", f"{project}-lb-alb"),
+             ("aws:lb/targetGroup:TargetGroup", f"{project}-lb-gateway")]
+    if creates_log_bucket:
+        names.append(("aws:s3/bucket:Bucket", f"{project}-access-logs-bucket"))
+    return names
 
 
 def partition(region: str) -> str:
@@ -124,6 +148,10 @@ class AwsOptions:
     """Alarm when gateway 5xx responses exceed this share of requests (5-minute windows)."""
     alarm_p99_ms: int = 1000
     """Alarm when the p99 target response time exceeds this."""
+    security_group_rule_quota: int = DEFAULT_RULES_PER_SECURITY_GROUP
+    """The account's "Inbound or outbound rules per security group" quota (AWS default 60). The
+    gateway's group has one egress rule per service plus HTTPS; raise the quota in Service
+    Quotas first, then here, for more services."""
     container_health_checks: dict[str, str] = field(default_factory=dict)
     """Per program (gateway or a service name): a CMD-SHELL command, or none for images
     without a shell. Default: wget the program's health path on localhost."""
@@ -170,6 +198,9 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
         or 1000,
         alarm_5xx_percent=p.integer(raw, "alarm_5xx_percent", "aws.alarm_5xx_percent", 5, 1, 100) or 5,
         alarm_p99_ms=p.integer(raw, "alarm_p99_ms", "aws.alarm_p99_ms", 1000, 10, 60_000) or 1000,
+        security_group_rule_quota=p.integer(raw, "security_group_rule_quota", "aws.security_group_rule_quota",
+                                            DEFAULT_RULES_PER_SECURITY_GROUP, DEFAULT_RULES_PER_SECURITY_GROUP,
+                                            1000) or DEFAULT_RULES_PER_SECURITY_GROUP,
         container_health_checks=_per_program(p, raw, "container_health_checks", programs, _check_command),
         container_users=_per_program(p, raw, "container_users", programs, _check_user),
     )
@@ -290,6 +321,33 @@ def _per_program(p: Problems, raw: dict, key: str, programs: tuple[str, ...], ch
     return result
 
 
+def _check_aws_limits(p: Problems, spec) -> None:
+    """Tags, generated names and rule counts within what AWS accepts, so `pulumi up` never fails
+    half-way on a limit the plan could have seen."""
+    for key, value in spec.labels.items():
+        if not TAG_KEY_RE.match(key) or key.lower().startswith("aws:"):
+            p.add(f"labels.{key}", key, "an AWS tag key: 1-128 letters, digits, spaces and _ . : / = + - @, "
+                                        "not starting with aws:")
+        elif not TAG_VALUE_RE.match(value):
+            p.add(f"labels.{key}", value, "an AWS tag value: at most 256 letters, digits, spaces and _ . : / = + - @")
+    options: AwsOptions = spec.options
+    programs = [GATEWAY_PROGRAM, *(s.name for s in spec.services)]
+    for token, name in autonamed_resources(spec.project, programs,
+                                           options.access_logs and not options.access_logs_bucket):
+        limit = AUTONAME_LIMITS[token]
+        if len(name) + AUTONAME_SUFFIX > limit:
+            program = next((s.name for s in spec.services if name == f"{spec.project}-{s.name}-task"), None)
+            p.add(f"services.{program}" if program else "<project name>", program or spec.project,
+                  f"a shorter name: {token.rsplit(':', 1)[1]} {name!r} plus Pulumi's {AUTONAME_SUFFIX}-character "
+                  f"suffix exceeds AWS's {limit}")
+    rules = len(spec.services) + 1  # the gateway's egress: one per service, plus HTTPS
+    if rules > options.security_group_rule_quota:
+        p.add("services", f"{len(spec.services)} services",
+              f"at most {options.security_group_rule_quota - 1} services: the gateway's security group needs "
+              f"{rules} egress rules and aws.security_group_rule_quota is {options.security_group_rule_quota} "
+              "(raise the account's quota in Service Quotas, then this key)")
+
+
 def _check_prod(p: Problems, options: AwsOptions, spec) -> None:
     """Prod keeps the safe settings; dev and staging may opt out (each stack file says why)."""
     if spec.phase != "prod":
@@ -311,6 +369,7 @@ def _check_spec_for_aws(p: Problems, spec) -> None:
     """What the neutral spec allows but AWS does not (or this target cannot honour)."""
     if not REGION_RE.match(spec.region):
         p.add("region", spec.region, "an AWS region name such as us-east-1 or eu-west-3")
+    _check_aws_limits(p, spec)
 
     hc, hp = spec.load_balancer.health_check, "load_balancer.health_check"
     for key, (lo, hi) in ALB_HEALTH_CHECK_RANGES.items():
@@ -338,10 +397,6 @@ def _check_spec_for_aws(p: Problems, spec) -> None:
     if topic is None and spec.phase == "prod" and spec.monitoring.enabled:
         p.add("monitoring.alarm_topic", None, "an SNS topic ARN: prod alarms must reach someone")
 
-    for service in spec.services:
-        if service.name == GATEWAY_PROGRAM:
-            p.add(f"services.{service.name}", service.name,
-                  f"a name other than {GATEWAY_PROGRAM!r} (the gateway fleet's name on aws)")
     sized = [("gateway", spec.gateway, GATEWAY_SCRATCH_MIB),
              *((f"services.{s.name}", s, SERVICE_SCRATCH_MIB) for s in spec.services)]
     for path, program, scratch in sized:

@@ -11,11 +11,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..gateway.nginx import GatewayRouting, render_gateway_config
+from ..spec import GATEWAY_NAME
 from .args import GatewayFleetArgs, IngressArgs, PodSettings
 from .workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_options,
                                             container, http_probes, labels, metadata, pod_spec)
 
-GATEWAY_APP = "gateway"
+GATEWAY_APP = GATEWAY_NAME
 CONFIG_DIR = "/etc/nginx/gateway"
 SERVICE_TYPES = {"load_balancer": "LoadBalancer", "ingress": "ClusterIP"}
 """The gateway Service's type per exposure; `external` takes the caller's (default ClusterIP)."""

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..validation import DNS_LABEL, Problems
+from ..validation import DNS_LABEL, LABEL_KEY_RULE, LABEL_VALUE_RULE, Problems, is_label_key, is_label_value
+
+RESERVED_SERVICE_NAMES = {"services": "the NetworkPolicy allow-gateway-to-services already opens the gateway's "
+                                      "egress to every service"}
+"""Service names whose objects would take the name of one the workloads create for themselves."""
 
 EXPOSURES = ("load_balancer", "ingress")
 
@@ -55,6 +59,15 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
 def check_kubernetes_spec(spec, p: Problems) -> None:
     """What the neutral spec allows but the workloads on a cluster cannot honour."""
     options: KubernetesOptions = spec.options
+    for key, value in spec.labels.items():
+        if not is_label_key(key):
+            p.add(f"labels.{key}", key, LABEL_KEY_RULE)
+        elif not is_label_value(value):
+            p.add(f"labels.{key}", value, LABEL_VALUE_RULE)
+    for service in spec.services:
+        if service.name in RESERVED_SERVICE_NAMES:
+            p.add(f"services.{service.name}", service.name,
+                  f"a name the workloads do not use themselves: {RESERVED_SERVICE_NAMES[service.name]}")
     if options.exposure == "load_balancer" and spec.load_balancer.tls_certificate:
         # The gateway speaks plain HTTP inside the cluster; TLS ends at the Ingress controller.
         p.add("kubernetes.exposure", options.exposure,

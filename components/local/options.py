@@ -22,6 +22,7 @@ import pathlib
 import shlex
 from dataclasses import dataclass
 
+from components.spec import GATEWAY_NAME
 from components.validation import Problems
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -90,7 +91,7 @@ def options_of(spec) -> LocalOptions:
 
 def gateway_instance_id(i: int) -> str:
     """The name of gateway instance i (1-based): HAProxy's server name, its X-Gateway-Instance."""
-    return f"gateway-{i}"
+    return f"{GATEWAY_NAME}-{i}"
 
 
 def port_conflicts(uses: list[PortUse]) -> list[tuple[PortUse, PortUse]]:
