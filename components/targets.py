@@ -111,6 +111,15 @@ def option_blocks() -> tuple[str, ...]:
     return tuple(sorted({block for t in all_targets() for block in t.option_blocks}))
 
 
+def honoured_table() -> str:
+    """The table of neutral keys each target honours (README and docs/targets.md show it)."""
+    declared = all_targets()
+    rows = ["| key | " + " | ".join(t.name for t in declared) + " |", "|---|" + "---|" * len(declared)]
+    for key in NEUTRAL_KEYS:
+        rows.append(f"| `{key}` | " + " | ".join("yes" if t.honours(key) else "no" for t in declared) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def set_key_paths(raw: Mapping[str, Any]) -> list[str]:
     """The neutral key paths a config sets, with service names as `*` (target blocks left out)."""
     paths: list[str] = []
