@@ -8,6 +8,7 @@ capture. Inputs arrive in wire form (camelCase for Kubernetes, numbers as floats
 from __future__ import annotations
 
 import asyncio
+import pickle
 import json
 import pathlib
 import runpy
@@ -27,6 +28,11 @@ from components import stackfile
 from components.stackfile import StackFile, StackFileError  # noqa: F401 - StackFileError is part of this API
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# pulumi.dynamic.serialize_provider wraps pickle._Pickler._batch_setitems in a new sorting wrapper
+# on every call and never unwraps it (pulumi 3.272): after about a thousand dynamic resources in one
+# process the wrappers exceed the recursion limit. A real run registers a handful; the tests plan
+# hundreds of stacks in one process, so each capture starts from the original method.
+_BATCH_SETITEMS = pickle._Pickler._batch_setitems
 STACKS_DIR = REPO / "stacks"
 PROGRAM = REPO / "infra" / "__main__.py"
 
@@ -246,6 +252,7 @@ def capture(program: Callable[[], Any], project: str = "apigw", stack: str = "te
     """Run `program` (any code that registers resources, e.g. one component) under mocks and
     return everything it registered."""
     plan = Plan(project=project, stack=stack, config=config or {})
+    pickle._Pickler._batch_setitems = _BATCH_SETITEMS
     set_all_config(engine_config(config or {}), [])
     ROOT.set(None)  # a fresh root stack per run, so several plans can run in one process
     mocks = _Mocks()
