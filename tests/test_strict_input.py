@@ -1,6 +1,7 @@
 """Stack files: nothing silently changed, ignored or accepted that the platform cannot honour."""
 from __future__ import annotations
 
+import copy
 import pathlib
 import subprocess
 import sys
@@ -145,3 +146,20 @@ def test_a_service_name_too_long_for_its_iam_role_is_refused():
     assert problems(raw) == [
         f"services.{longest}x: found '{longest}x'; allowed: a shorter name: Role 'apigw-{longest}x-task' plus "
         f"Pulumi's 8-character suffix exceeds AWS's 64"]
+
+
+def test_a_mesh_on_the_aws_target_is_refused_not_dropped():
+    raw = raw_of("aws-dev")
+    raw["mesh"] = "istio"
+    assert problems(raw) == ["mesh: found 'istio'; allowed: none on the aws target"]
+
+
+def test_the_manifest_writer_refuses_two_objects_with_one_name(tmp_path):
+    from tools.plan import write_manifests
+    plan = run_program("kubernetes-dev")
+    deployment = next(r for r in plan.resources if r.type == "kubernetes:apps/v1:Deployment")
+    twin = copy.deepcopy(deployment)
+    twin.name = "apigw-twin-deployment"
+    plan.resources.append(twin)
+    with pytest.raises(ValueError, match="apigw-twin-deployment and apigw-.*-deployment are both Deployment "):
+        write_manifests(plan, tmp_path)

@@ -76,13 +76,19 @@ def write_manifests(plan: Plan, directory: pathlib.Path) -> list[pathlib.Path]:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.yaml"):
         stale.unlink()
-    written = []
+    bodies: dict[str, tuple[CapturedResource, dict]] = {}
     for resource in plan.resources:
         body = manifest(resource)
         if body is None:
             continue
         meta = body.get("metadata", {})
         name = "-".join(filter(None, [body["kind"].lower(), meta.get("namespace"), meta.get("name")]))
+        if name in bodies:  # two objects of one kind and name: the cluster would keep only one
+            raise ValueError(f"{resource.name} and {bodies[name][0].name} are both {body['kind']} "
+                             f"{meta.get('namespace')}/{meta.get('name')}")
+        bodies[name] = (resource, body)
+    written = []
+    for name, (_, body) in bodies.items():
         path = directory / f"{name}.yaml"
         path.write_text(yaml.safe_dump(body, sort_keys=False))
         written.append(path)
@@ -125,11 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stack {args.stack}: {err}", file=sys.stderr)
         return 1
     print_tree(plan)
-    if args.manifests:
-        written = write_manifests(plan, pathlib.Path(args.manifests))
-        print(f"\nwrote {len(written)} Kubernetes manifests to {args.manifests} "
-              f"(try: kubectl diff -f {args.manifests})")
-    return 0
+    return _write(plan, args.manifests)
 
 
 def _plan_program(directory: pathlib.Path, manifests: str | None) -> int:
@@ -142,9 +144,18 @@ def _plan_program(directory: pathlib.Path, manifests: str | None) -> int:
         print(f"error: {directory}: {err} (install the components first: pip install .)", file=sys.stderr)
         return 2
     print_tree(plan)
-    if manifests:
+    return _write(plan, manifests)
+
+
+def _write(plan: Plan, manifests: str | None) -> int:
+    if not manifests:
+        return 0
+    try:
         written = write_manifests(plan, pathlib.Path(manifests))
-        print(f"\nwrote {len(written)} Kubernetes manifests to {manifests}")
+    except ValueError as err:
+        print(f"error: no manifests written: {err}", file=sys.stderr)
+        return 1
+    print(f"\nwrote {len(written)} Kubernetes manifests to {manifests} (try: kubectl diff -f {manifests})")
     return 0
 
 

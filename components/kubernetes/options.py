@@ -64,6 +64,9 @@ def check_kubernetes_spec(spec, p: Problems) -> None:
             p.add(f"labels.{key}", key, LABEL_KEY_RULE)
         elif not is_label_value(value):
             p.add(f"labels.{key}", value, LABEL_VALUE_RULE)
+    if not is_label_value(spec.project):
+        p.add("<project name>", spec.project, f"a project name that is also {LABEL_VALUE_RULE} "
+                                              "(it is every object's app.kubernetes.io/part-of label)")
     for service in spec.services:
         if service.name in RESERVED_SERVICE_NAMES:
             p.add(f"services.{service.name}", service.name,
