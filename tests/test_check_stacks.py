@@ -16,6 +16,7 @@ import json
 import pytest
 import yaml
 
+from policies.rules import RULES
 from tools.check import PolicyPackProcess, check_stack, main
 from tools.offline import STACKS_DIR, stack_config, stack_names
 
@@ -39,7 +40,7 @@ def single_host(config: dict) -> dict:
 def test_every_shipped_stack_passes(stack):
     report = check_stack(stack, stack_config(stack))
     assert not report.problems and report.mandatory == 0, [v.message for v in report.violations if v.mandatory]
-    assert report.resources > 0 and report.policies == 14
+    assert report.resources > 0 and report.policies == 15
     if stack_config(stack).get("apigw:phase") != "prod":
         assert {v.level for v in report.violations} <= {"advisory"}
 
@@ -75,7 +76,7 @@ def test_one_zone_aws_prod_is_refused_before_anything_runs():
 def test_pack_process_is_stopped():
     pack = PolicyPackProcess({"apigw:phase": "prod"}, "apigw", "t").connect()
     process = pack.process
-    assert process.poll() is None and len(pack.info.policies) == 14
+    assert process.poll() is None and len(pack.info.policies) == len(RULES)
     pack.close()
     assert process.poll() is not None
 
@@ -310,3 +311,12 @@ def test_the_report_does_not_depend_on_registration_order():
     assert texts[0] == texts[1]
     names = [line.split(" (")[0] for line in texts[0].splitlines()[1:] if line and not line.startswith((" ", "kube"))]
     assert names == sorted(names) and names[0] == "apigw-gateway-deployment"
+
+
+@pytest.mark.parametrize("stack", PROD_STACKS)
+def test_a_prod_copy_with_monitoring_off_fails_the_check(stack):
+    config = copy.deepcopy(stack_config(stack))
+    config["apigw:monitoring"] = {**(config.get("apigw:monitoring") or {}), "enabled": False}
+    report = check_stack(f"{stack}-no-monitoring", config)
+    assert report.failed
+    assert "apigw:monitoring.enabled: found False; allowed: true in prod" in " | ".join(report.problems)

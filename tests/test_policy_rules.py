@@ -608,7 +608,7 @@ def test_prod_never_runs_on_the_local_target():
 def test_outside_prod_every_rule_is_advisory_and_local_is_allowed(k8s):
     one(k8s, "apigw-gateway-hpa").properties["spec"]["minReplicas"] = 1.0
     with start("dev", target="local") as pack:
-        assert set(pack.levels.values()) == {"advisory"} and len(pack.levels) == 14
+        assert set(pack.levels.values()) == {"advisory"} and len(pack.levels) == 15
         found = findings(pack, k8s + [R("apigw:local:Platform", "apigw", {})])
     assert {v.level for v in found} == {"advisory"}
     assert {v.policy for v in found} == {"prod-min-instances", "prod-load-balanced-gateway"}
@@ -617,7 +617,7 @@ def test_outside_prod_every_rule_is_advisory_and_local_is_allowed(k8s):
 def test_prod_levels_come_from_the_phase(prod):
     levels = {name: level for name, level in prod.levels.items()}
     assert levels.pop(DIGEST) == "advisory"
-    assert set(levels.values()) == {"mandatory"} and len(levels) == 13
+    assert set(levels.values()) == {"mandatory"} and len(levels) == 14
 
 
 def test_pack_config_changes_levels_and_floors(k8s):
@@ -656,3 +656,16 @@ def test_daemon_ecs_services_and_non_ecs_scalable_targets_are_not_instance_count
     daemon = R(T.AWS_ECS_SERVICE, "agent", {"schedulingStrategy": "DAEMON"})
     table = R(T.AWS_SCALABLE_TARGET, "table", {"serviceNamespace": "dynamodb", "minCapacity": 1.0})
     assert [v for r in (daemon, table) for v in prod.analyze(r) if v.policy == "prod-min-instances"] == []
+
+
+@pytest.mark.parametrize("baseline, alerts, expected", [
+    ("k8s", "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+     "the stack runs workloads on Kubernetes without Prometheus alert rules"),
+    ("aws", "aws:cloudwatch/metricAlarm:MetricAlarm", "the stack runs on AWS without CloudWatch alarms"),
+])
+def test_prod_without_alerts_fails(prod, request, baseline, alerts, expected):
+    resources = request.getfixturevalue(baseline)
+    assert not [v for v in findings(prod, resources) if v.policy == "prod-monitoring"]
+    without = [r for r in resources if r.type != alerts]
+    [v] = [v for v in findings(prod, without) if v.policy == "prod-monitoring"]
+    assert (v.level, v.urn) == ("mandatory", "") and v.message.startswith(expected)

@@ -50,7 +50,7 @@ def test_token_and_properties_exist_in_the_installed_sdk(rule, token, props):
 
 def test_every_rule_is_one_module_named_after_it():
     names = [rule.NAME for rule in RULES]
-    assert len(names) == len(set(names)) == 14
+    assert len(names) == len(set(names)) == 15
     for rule in RULES:
         assert rule.__name__.rsplit(".", 1)[-1] == rule.NAME.replace("-", "_")
         assert rule.POLICY.name == rule.NAME and rule.POLICY.remediation_steps and rule.POLICY.description
@@ -183,3 +183,8 @@ def test_synthetic_azure_and_gcp_resources_use_the_providers_property_names():
         args = _args_class(resource.type)
         missing = sorted({_missing([args], p) for p in _paths(resource.properties)} - {None})
         assert not missing, f"{resource.name} ({resource.type}): {missing} not in {args.__name__}"
+
+
+def test_the_alert_rules_kind_the_monitoring_rule_looks_for_is_the_one_the_workloads_emit(plan_of):
+    from policies.rules.prod_monitoring import K8S_ALERT_RULES
+    assert [r.name for r in plan_of("kubernetes-prod").by_type(K8S_ALERT_RULES)] == ["apigw-monitoring-alerts"]

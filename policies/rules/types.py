@@ -42,6 +42,7 @@ AWS_ASG = "aws:autoscaling/group:Group"
 AWS_LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 AWS_INSTANCE = "aws:ec2/instance:Instance"
 AWS_WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+AWS_METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 AWS_LBS = (AWS_LB, AWS_ALB)
 AWS_LISTENERS = (AWS_LISTENER, AWS_ALB_LISTENER)
