@@ -24,6 +24,9 @@ BALANCING = {
 }
 
 UPSTREAM_KEEPALIVE = 32
+PROXY_READ_TIMEOUT_S = 30
+"""The longest the gateway waits for a backend's response: also how long a draining instance
+needs to finish its last requests (components/kubernetes/workload.py sizes the drain from it)."""
 KEEPALIVE_TIMEOUT_S = 75
 """How long nginx keeps an idle client connection. Longer than the idle timeout of any load
 balancer in front (ALB: at most 74 s, see components/aws/options.py), so the gateway never
@@ -200,8 +203,8 @@ def render_gateway_config(
         "proxy_set_header X-Forwarded-Host $host;",
         "proxy_set_header X-Request-ID $gateway_request_id;",
         "proxy_connect_timeout 2s;",
-        "proxy_send_timeout 30s;",
-        "proxy_read_timeout 30s;",
+        f"proxy_send_timeout {PROXY_READ_TIMEOUT_S}s;",
+        f"proxy_read_timeout {PROXY_READ_TIMEOUT_S}s;",
         # No `non_idempotent`: POST, PATCH, ... are never replayed on another server, since
         # the first may already have acted; only idempotent requests are retried.
         "proxy_next_upstream error timeout http_502 http_503 http_504;",

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..gateway.nginx import PROXY_READ_TIMEOUT_S
 from .args import InstanceRange, PodSettings, ProbeArgs
+
+# A terminating pod leaves the Service's endpoints at once, but kube-proxy, ingress controllers and
+# the gateway's resolver see that a few seconds later and keep sending it requests meanwhile. So
+# it sleeps before it is asked to stop (preStop; the sleep action needs no shell: the backends'
+# images may have none), then has the gateway's longest wait to finish what it has in flight.
+PRE_STOP_SLEEP_S = 10
+DRAIN_MARGIN_S = 5
+TERMINATION_GRACE_S = PRE_STOP_SLEEP_S + PROXY_READ_TIMEOUT_S + DRAIN_MARGIN_S
 
 # Non-root identities. nginx-unprivileged runs as 101; the demo backends declare no user,
 # so they get the conventional "nonroot" id rather than silently running as root.
@@ -64,14 +73,20 @@ def container(name: str, image: str, port: int, cpu_millicores: int, memory_mib:
             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
         },
         "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH_MOUNT}, *extra.pop("volumeMounts", [])],
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_S}}},
         **probes,
         **extra,
     }
 
 
+def min_ready_seconds(probe: ProbeArgs) -> int:
+    return probe.interval_s * probe.healthy_threshold
+
+
 def pod_spec(pods: PodSettings, app: str, containers: list[dict], volumes: list[dict] | None = None) -> dict:
     spec: dict = {
         "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": containers,
         "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}}, *(volumes or [])],
@@ -106,6 +121,9 @@ def autoscaled_deployment(pods: PodSettings, resource_name: str, app: str, compo
             "replicas": instances.min,
             "selector": {"matchLabels": {"app": app}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            # A new pod counts as available (and the rollout goes on) only after it has stayed ready
+            # as long as the probes take to mark it healthy again: one flap does not pass.
+            "minReadySeconds": min_ready_seconds(pods.probe),
             "template": {"metadata": {"labels": meta["labels"], "annotations": pod_annotations or {}},
                          "spec": pod},
         },
