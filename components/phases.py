@@ -29,16 +29,18 @@ class PhasePreset:
     http_to_https_redirect: bool
     monitoring: bool
     spread_over_hosts: bool
-    """Topology spread on zone and hostname, NetworkPolicies and similar hardening."""
+    """Topology spread on zone and hostname."""
+    network_policies: bool
+    """Default-deny NetworkPolicies: staging exercises the same set as prod."""
 
 
 PRESETS: dict[str, PhasePreset] = {
     "dev": PhasePreset(1, 2, 1, 2, min_zones=1, http_to_https_redirect=False, monitoring=False,
-                       spread_over_hosts=False),
+                       spread_over_hosts=False, network_policies=False),
     "staging": PhasePreset(2, 4, 2, 4, min_zones=1, http_to_https_redirect=False, monitoring=True,
-                           spread_over_hosts=False),
+                           spread_over_hosts=False, network_policies=True),
     "prod": PhasePreset(3, 10, 2, 10, min_zones=2, http_to_https_redirect=True, monitoring=True,
-                        spread_over_hosts=True),
+                        spread_over_hosts=True, network_policies=True),
 }
 
 # Phase floors the policy pack enforces in prod (kept here so rules and presets agree).

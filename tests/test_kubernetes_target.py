@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from components.kubernetes.workload import GATEWAY_UID, SERVICE_UID
+from tests.conftest import variant_config
+from tools.offline import run_program
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -132,18 +134,23 @@ def test_topology_spread_only_in_prod(plan_of):
             assert "topologySpreadConstraints" not in deployment(plan_of(stack), app)["spec"]["template"]["spec"]
 
 
-def test_network_policies_only_in_prod(plan_of):
+@pytest.mark.parametrize("stack, source", [
+    ("kubernetes-prod", {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}),
+    # staging exposes a LoadBalancer Service: its addresses are not known in advance.
+    ("kubernetes-staging", {"ipBlock": {"cidr": "0.0.0.0/0"}}),
+])
+def test_network_policies_in_staging_and_prod_not_dev(plan_of, stack, source):
     assert plan_of("kubernetes-dev").by_type(NETWORK_POLICY) == []
-    assert plan_of("kubernetes-staging").by_type(NETWORK_POLICY) == []
-    plan = plan_of("kubernetes-prod")
+    plan = plan_of(stack)
     policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan.by_type(NETWORK_POLICY)}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    assert policies["allow-dns"]["egress"][0]["ports"] == [{"protocol": "UDP", "port": 53},
-                                                          {"protocol": "TCP", "port": 53}]
+    assert policies["allow-dns"]["egress"] == [{"to": [{
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]
     assert policies["allow-lb-to-gateway"] == {
         "podSelector": {"matchLabels": {"app": "gateway"}}, "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
-            "kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"protocol": "TCP", "port": 8080}]}]}
+        "ingress": [{"from": [source], "ports": [{"protocol": "TCP", "port": 8080}]}]}
     egress = policies["allow-gateway-to-services"]["egress"][0]
     assert egress["to"][0]["podSelector"]["matchExpressions"][0]["values"] == [
         "locations-api", "payments-api", "users-api"]
@@ -232,3 +239,34 @@ def test_deployments_leave_the_replica_count_to_the_autoscaler(plan_of):
     for app in ("gateway", *SERVICES):
         assert plan.one(DEPLOYMENT, f"apigw-{app}-deployment").ignore_changes == ["spec.replicas"]
     assert plan.one(HPA, "apigw-gateway-hpa").ignore_changes == []
+
+
+def test_dns_and_ingress_controller_sources_come_from_the_options():
+    config = variant_config("kubernetes-prod", lambda c: c["apigw:kubernetes"].update(
+        dns={"cidrs": ["169.254.20.10/32"]},  # NodeLocal DNSCache
+        ingress_controller={"pod_labels": {"app.kubernetes.io/name": "ingress-nginx"}}))
+    plan = run_program("kubernetes-prod", config)
+    policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan.by_type(NETWORK_POLICY)}
+    assert policies["allow-dns"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "169.254.20.10/32"}}]
+    assert policies["allow-lb-to-gateway"]["ingress"][0]["from"] == [{
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}]
+
+
+@pytest.mark.parametrize("block, expected", [
+    ({"dns": {"cidrs": ["not-a-cidr"]}},
+     "kubernetes.dns.cidrs: found 'not-a-cidr'; allowed: a CIDR such as 169.254.20.10/32 or 10.0.0.0/16"),
+    ({"dns": {"cidrs": ["10.0.0.10/32"], "namespace": "kube-system"}},
+     "kubernetes.dns: found {'cidrs': ['10.0.0.10/32'], 'namespace': 'kube-system'}; allowed: either cidrs, "
+     "or namespace and pod_labels (not both)"),
+    ({"ingress_controller": {"namespace": "x"}},
+     "kubernetes.ingress_controller.namespace: found 'x'; allowed: known keys: pod_labels, cidrs"),
+])
+def test_bad_network_sources_are_refused(block, expected):
+    from components.spec import SpecError, parse_spec
+    from tools.offline import project_keys, stack_config
+    raw = project_keys(stack_config("kubernetes-prod"))
+    raw["kubernetes"].update(block)
+    with pytest.raises(SpecError) as err:
+        parse_spec(raw)
+    assert expected in [str(p) for p in err.value.problems]

@@ -27,7 +27,7 @@ def test_workloads_inputs_outputs_and_what_is_required(schema):
     workloads = schema["resources"]["apigw:index:KubernetesWorkloads"]
     assert sorted(workloads["requiredInputs"]) == ["gateway", "namespace", "probe", "services"]
     assert sorted(workloads["inputProperties"]) == sorted([
-        "namespace", "gateway", "services", "probe", "algorithm", "exposure", "mesh", "networkPolicies",
+        "namespace", "gateway", "services", "probe", "algorithm", "exposure", "mesh", "networkPolicies", "dns",
         "spreadMinZones", "hpaCpuUtilizationPercent", "partOf", "labels", "monitoring"])
     services = workloads["inputProperties"]["services"]
     assert (services["type"], services["items"]["$ref"]) == ("array", "#/types/apigw:index:ServiceArgs")

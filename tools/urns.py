@@ -28,10 +28,15 @@ def read_snapshot(stack: str) -> list[str]:
 
 
 def write_snapshot(plan: Plan) -> pathlib.Path:
+    """Record the plan's URNs, keeping every recorded URN an alias still reaches: those are the
+    identities of resources deployed before a rename, which must stay reachable."""
     path = snapshot_path(plan.stack)
     path.parent.mkdir(parents=True, exist_ok=True)
+    recorded = read_snapshot(plan.stack) if path.exists() else []
+    aliased = set().union(*alias_urns(plan).values()) if plan.resources else set()
+    kept = {urn for urn in recorded if urn in aliased}
     lines = ["# URNs of every resource the stack registers (python -m tools.urns --write); see tools/urns.py",
-             *sorted(r.urn for r in plan.resources)]
+             *sorted({r.urn for r in plan.resources} | kept)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -92,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     for stack in args.stacks or stack_names():
         plan = run_program(stack)
         if args.write:
-            print(f"{stack}: wrote {len(plan.resources)} URNs to {write_snapshot(plan).name}")
+            path = write_snapshot(plan)
+            print(f"{stack}: wrote {len(read_snapshot(stack))} URNs to {path.name}")
             continue
         lost = lost_urns(plan, read_snapshot(stack))
         failed += bool(lost)

@@ -97,6 +97,23 @@ class GatewayArgs:
 
 
 @args_class
+class PeerArgs:
+    """Who a NetworkPolicy admits: pods in a namespace (optionally with labels), or address ranges
+    for what does not run in the pod network (NodeLocal DNSCache, a host-network controller)."""
+
+    namespace: Optional[str] = None
+    """Pods of this namespace (matched by its kubernetes.io/metadata.name label)."""
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    """...and only the pods with these labels (empty: every pod of the namespace)."""
+    cidrs: list[str] = field(default_factory=list)
+    """Address ranges instead of pods; when set, namespace and pod_labels are not used."""
+
+
+DEFAULT_DNS = PeerArgs(namespace="kube-system", pod_labels={"k8s-app": "kube-dns"})
+"""CoreDNS (and kube-dns) as every common distribution runs it."""
+
+
+@args_class
 class IngressArgs:
     """exposure `ingress`: an Ingress in front of the gateway Service."""
 
@@ -110,6 +127,9 @@ class IngressArgs:
     """Redirect HTTP to HTTPS (ingress-nginx annotations)."""
     controller_namespace: str = "ingress-nginx"
     """Where the controller runs: NetworkPolicies admit the gateway's traffic from it."""
+    controller: Optional[PeerArgs] = None
+    """Who the NetworkPolicy admits as the controller, when not simply every pod of
+    controller_namespace (e.g. its pod labels, or node CIDRs for a host-network controller)."""
 
 
 @args_class
@@ -194,6 +214,8 @@ class NetworkPoliciesArgs:
     """Service name -> its container port."""
     exposure: ExposureArgs = field(default_factory=ExposureArgs)
     """Where clients come from (an ingress controller's namespace or address ranges)."""
+    dns: PeerArgs = field(default_factory=lambda: DEFAULT_DNS)
+    """The cluster DNS every pod may query on port 53."""
     labels: dict[str, str] = field(default_factory=dict)
     """Labels put on every policy."""
 
@@ -219,6 +241,8 @@ class WorkloadsArgs:
     """none, istio or linkerd: injection on the namespace (and DestinationRules with istio)."""
     network_policies: bool = True
     """Default-deny NetworkPolicies that open only the paths the topology uses."""
+    dns: PeerArgs = field(default_factory=lambda: DEFAULT_DNS)
+    """The cluster DNS the NetworkPolicies let every pod query (default: CoreDNS in kube-system)."""
     spread_min_zones: Optional[int] = None
     """Spread each program over at least this many zones and over hosts (None: no constraint)."""
     hpa_cpu_utilization_percent: int = 70

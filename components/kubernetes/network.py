@@ -8,7 +8,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .args import ExposureArgs, NetworkPoliciesArgs
+from .args import ExposureArgs, NetworkPoliciesArgs, PeerArgs
 from .gateway import GATEWAY_APP
 from .workload import child_options, labels
 
@@ -16,11 +16,27 @@ DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 ANYWHERE = "0.0.0.0/0"
 
 
+def peers(peer: PeerArgs) -> list[dict]:
+    """A NetworkPolicy's `from`/`to` entries for `peer`."""
+    if peer.cidrs:
+        return [{"ipBlock": {"cidr": cidr}} for cidr in peer.cidrs]
+    entry: dict = {}
+    if peer.namespace:
+        entry["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": peer.namespace}}
+    if peer.pod_labels:
+        entry["podSelector"] = {"matchLabels": dict(peer.pod_labels)}
+    if not entry:
+        raise ValueError("a NetworkPolicy peer needs a namespace, pod labels or CIDRs")
+    return [entry]
+
+
 def gateway_sources(exposure: ExposureArgs) -> list[dict]:
     """Who may reach the gateway port."""
     if exposure.kind == "ingress":
-        namespace = (exposure.ingress.controller_namespace if exposure.ingress else "ingress-nginx")
-        return [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}]
+        ingress = exposure.ingress
+        if ingress and ingress.controller:
+            return peers(ingress.controller)
+        return peers(PeerArgs(namespace=ingress.controller_namespace if ingress else "ingress-nginx"))
     if exposure.kind == "external" and not exposure.source_cidrs:
         raise ValueError("exposure external: source_cidrs must name the ranges the outside load balancer "
                          "and its health checks come from (the NetworkPolicy admits only those)")
@@ -45,9 +61,7 @@ class NetworkPolicies(pulumi.ComponentResource):
             policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
             policy("allow-dns", {
                 "podSelector": {}, "policyTypes": ["Egress"],
-                "egress": [{"to": [{"namespaceSelector": {"matchLabels": {
-                    "kubernetes.io/metadata.name": "kube-system"}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}], "ports": DNS_PORTS}]}),
+                "egress": [{"to": peers(args.dns), "ports": DNS_PORTS}]}),
             policy("allow-lb-to-gateway", {
                 "podSelector": {"matchLabels": {"app": GATEWAY_APP}}, "policyTypes": ["Ingress"],
                 "ingress": [{"from": gateway_sources(args.exposure),

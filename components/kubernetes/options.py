@@ -5,7 +5,8 @@ Azure and GCP reuse these options for the workloads they run on AKS and GKE.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 
 from ..validation import DNS_LABEL, LABEL_KEY_RULE, LABEL_VALUE_RULE, Problems, is_label_key, is_label_value
 
@@ -30,11 +31,50 @@ class KubernetesOptions:
     install_monitoring_stack: bool = True
     """With monitoring on: install kube-prometheus-stack (false: the cluster already runs one)."""
     monitoring_namespace: str = "monitoring"
+    dns: Peer = field(default_factory=lambda: Peer("kube-system", {"k8s-app": "kube-dns"}))
+    """The cluster DNS the NetworkPolicies admit: CoreDNS by default; `cidrs` for NodeLocal DNSCache."""
+    ingress_controller: Peer | None = None
+    """The ingress controller's pods (labels) or addresses (cidrs, for a host-network controller);
+    default: every pod of ingress_namespace."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A NetworkPolicy source or destination as the stack writes it: `{namespace, pod_labels}` or `{cidrs}`."""
+
+    namespace: str | None = None
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    cidrs: tuple[str, ...] = ()
+
+
+def _peer(p: Problems, raw: dict, key: str, default: Peer | None, namespace: str | None = None) -> Peer | None:
+    path = f"kubernetes.{key}"
+    block = p.mapping(raw, key, path)
+    if not block:
+        return default
+    p.unknown_keys(block, ("pod_labels", "cidrs") if namespace else ("namespace", "pod_labels", "cidrs"), path)
+    cidrs = block.get("cidrs") or []
+    if not isinstance(cidrs, list):
+        p.add(f"{path}.cidrs", cidrs, "a list of CIDRs such as 169.254.20.10/32")
+        cidrs = []
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(str(cidr))
+        except ValueError:
+            p.add(f"{path}.cidrs", cidr, "a CIDR such as 169.254.20.10/32 or 10.0.0.0/16")
+    labels = p.string_map(block, "pod_labels", f"{path}.pod_labels")
+    own_namespace = p.string(block, "namespace", f"{path}.namespace", None) if not namespace else namespace
+    if cidrs and (labels or "namespace" in block):
+        p.add(path, block, "either cidrs, or namespace and pod_labels (not both)")
+    if not cidrs and not labels and not own_namespace:
+        p.add(path, block, "a namespace, pod_labels or cidrs")
+    return Peer(own_namespace, labels, tuple(str(c) for c in cidrs))
 
 
 def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
     p.unknown_keys(raw, ("namespace", "exposure", "ingress_class", "host", "hpa_cpu_utilization_percent",
-                         "ingress_namespace", "install_monitoring_stack", "monitoring_namespace"), "kubernetes")
+                         "ingress_namespace", "install_monitoring_stack", "monitoring_namespace", "dns",
+                         "ingress_controller"), "kubernetes")
     namespace = p.string(raw, "namespace", "kubernetes.namespace", "apigw")
     if namespace and not DNS_LABEL.match(namespace):
         p.add("kubernetes.namespace", namespace, "a DNS label (lowercase letters, digits, '-')")
@@ -52,8 +92,11 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
                                            "kubernetes.install_monitoring_stack", True),
         monitoring_namespace=p.string(raw, "monitoring_namespace", "kubernetes.monitoring_namespace",
                                       "monitoring") or "monitoring",
+        dns=_peer(p, raw, "dns", KubernetesOptions().dns),
     )
-    return options
+    ingress_namespace = options.ingress_namespace
+    from dataclasses import replace
+    return replace(options, ingress_controller=_peer(p, raw, "ingress_controller", None, ingress_namespace))
 
 
 def check_kubernetes_spec(spec, p: Problems) -> None:

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import pulumi
 
-from .args import (ExposureArgs, GatewayArgs, IngressArgs, InstanceRange, MonitoringArgs,
-                                        ProbeArgs, ServiceArgs, WorkloadsArgs)
-from .options import KubernetesOptions
+from .args import (ExposureArgs, GatewayArgs, IngressArgs, InstanceRange, MonitoringArgs, PeerArgs, ProbeArgs,
+                   ServiceArgs, WorkloadsArgs)
+from .options import KubernetesOptions, Peer
 from .workloads import Workloads
 from ..phases import PRESETS
 from ..spec import StackSpec
+
+
+def _peer(peer: Peer) -> PeerArgs:
+    return PeerArgs(namespace=peer.namespace, pod_labels=dict(peer.pod_labels), cidrs=list(peer.cidrs))
 
 
 def _instances(instances) -> InstanceRange:
@@ -25,13 +29,15 @@ def exposure_of(spec: StackSpec, options: KubernetesOptions) -> ExposureArgs:
         return ExposureArgs(kind="ingress", ingress=IngressArgs(
             ingress_class=options.ingress_class, host=options.host, tls_secret=spec.load_balancer.tls_certificate,
             https_redirect=spec.load_balancer.http_to_https_redirect,
-            controller_namespace=options.ingress_namespace))
+            controller_namespace=options.ingress_namespace,
+            controller=_peer(options.ingress_controller) if options.ingress_controller else None))
     return ExposureArgs(kind="load_balancer")
 
 
 def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: ExposureArgs) -> WorkloadsArgs:
     hc = spec.load_balancer.health_check
     hardened = PRESETS[spec.phase].spread_over_hosts
+    network_policies = PRESETS[spec.phase].network_policies
     monitoring = None
     if spec.monitoring.enabled:
         monitoring = MonitoringArgs(install_stack=options.install_monitoring_stack,
@@ -53,7 +59,8 @@ def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: Exposu
         algorithm=spec.load_balancer.algorithm,
         exposure=exposure,
         mesh=spec.mesh,
-        network_policies=hardened,
+        network_policies=network_policies,
+        dns=_peer(options.dns),
         spread_min_zones=spec.min_zones if hardened else None,
         hpa_cpu_utilization_percent=options.hpa_cpu_utilization_percent,
         part_of=spec.project,

@@ -94,7 +94,8 @@ class Workloads(pulumi.ComponentResource):
         if args.network_policies:
             self.network_policies = NetworkPolicies(f"{name}-network", NetworkPoliciesArgs(
                 namespace=args.namespace, gateway_port=args.gateway.port,
-                service_ports={s.name: s.port for s in args.services}, exposure=args.exposure, labels=common),
+                service_ports={s.name: s.port for s in args.services}, exposure=args.exposure, dns=args.dns,
+                labels=common),
                 opts=in_namespace)
         self.monitoring = None
         if args.monitoring is not None:
