@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import targets
+from .gateway.limits import PHASE_LIMITS, GatewayLimits
 from .phases import PHASES, PRESETS
 from .validation import DNS_LABEL, Problems, SpecError
 
@@ -64,6 +65,8 @@ class Gateway:
     cpu_millicores: int
     memory_mib: int
     health_check_path: str = GATEWAY_HEALTH_PATH
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
+    """Per-client rate, burst, body size and connection limits (defaults per phase)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,8 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw", sources: dict[str, A
 
     lb = _parse_load_balancer(p.mapping(raw, "load_balancer", "load_balancer"), p, preset,
                               declared, mesh or "none", phase)
-    gateway = _parse_gateway(p.mapping(raw, "gateway", "gateway"), p, preset, lb.health_check.path)
+    gateway = _parse_gateway(p.mapping(raw, "gateway", "gateway"), p, preset, lb.health_check.path,
+                             PHASE_LIMITS[phase or "dev"])
     services = _parse_services(raw, p, preset, images=declared is None or declared.honours("services.*.image"))
     _check_gateway_paths(p, lb.health_check.path, services)
     monitoring_raw = p.mapping(raw, "monitoring", "monitoring")
@@ -228,8 +232,25 @@ def _parse_path(p: Problems, raw: dict, key: str, path: str, default: str | None
     return value
 
 
-def _parse_gateway(raw: dict, p: Problems, preset, health_check_path: str) -> Gateway:
-    p.unknown_keys(raw, ("image", "port", "instances", "cpu_millicores", "memory_mib"), "gateway")
+def _parse_limits(raw: dict, p: Problems, defaults: GatewayLimits) -> GatewayLimits:
+    block = p.mapping(raw, "limits", "gateway.limits")
+    p.unknown_keys(block, ("requests_per_second", "burst", "max_body_mib", "connections_per_client"),
+                   "gateway.limits")
+
+    def number(key: str, lo: int, hi: int) -> int:
+        value = p.integer(block, key, f"gateway.limits.{key}", getattr(defaults, key), lo, hi)
+        return getattr(defaults, key) if value is None else value
+
+    limits = GatewayLimits(requests_per_second=number("requests_per_second", 0, 100_000),
+                           burst=number("burst", 0, 1_000_000), max_body_mib=number("max_body_mib", 1, 1024),
+                           connections_per_client=number("connections_per_client", 0, 100_000))
+    if limits.burst and not limits.requests_per_second:
+        p.add("gateway.limits.burst", limits.burst, "0 when requests_per_second is 0 (no rate limit to burst over)")
+    return limits
+
+
+def _parse_gateway(raw: dict, p: Problems, preset, health_check_path: str, limits: GatewayLimits) -> Gateway:
+    p.unknown_keys(raw, ("image", "port", "instances", "cpu_millicores", "memory_mib", "limits"), "gateway")
     image = _parse_image(p, raw, "image", "gateway.image", DEFAULT_GATEWAY_IMAGE)
     return Gateway(
         image=image,
@@ -238,6 +259,7 @@ def _parse_gateway(raw: dict, p: Problems, preset, health_check_path: str) -> Ga
         cpu_millicores=p.integer(raw, "cpu_millicores", "gateway.cpu_millicores", 250, 10, 64000),
         memory_mib=p.integer(raw, "memory_mib", "gateway.memory_mib", 128, 16, 262144),
         health_check_path=health_check_path,
+        limits=_parse_limits(raw, p, limits),
     )
 
 

@@ -33,7 +33,8 @@ SpecCheck = Callable[[Any, Problems], None]
 NEUTRAL_KEYS: tuple[str, ...] = (
     "target", "phase", "region", "mesh", "labels",
     "gateway.image", "gateway.port", "gateway.instances.min", "gateway.instances.max",
-    "gateway.cpu_millicores", "gateway.memory_mib",
+    "gateway.cpu_millicores", "gateway.memory_mib", "gateway.limits.requests_per_second", "gateway.limits.burst",
+    "gateway.limits.max_body_mib", "gateway.limits.connections_per_client",
     "services.*.image", "services.*.port", "services.*.path_prefix", "services.*.health_check_path",
     "services.*.instances.min", "services.*.instances.max", "services.*.cpu_millicores",
     "services.*.memory_mib", "services.*.environment", "services.*.command",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import gzip
 
-from ..gateway.nginx import render_gateway_config
+from ..gateway.nginx import render_gateway_config, routing_of
 from ..spec import StackSpec
 from .options import GATEWAY_PROGRAM, AwsOptions
 
@@ -45,7 +45,9 @@ def upstream_servers(spec: StackSpec) -> dict[str, list[str]]:
 
 
 def gateway_config(spec: StackSpec) -> str:
-    return render_gateway_config(spec, upstream_servers(spec), pid_path=f"{SCRATCH}/nginx.pid", temp_dir=SCRATCH)
+    # The ALB, inside the VPC, names the client in X-Forwarded-For.
+    return render_gateway_config(routing_of(spec, trusted_proxies=(spec.options.vpc_cidr,)), upstream_servers(spec),
+                                 pid_path=f"{SCRATCH}/nginx.pid", temp_dir=SCRATCH)
 
 
 def encode_config(text: str) -> str:

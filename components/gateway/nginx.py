@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..spec import StackSpec
+from .limits import GatewayLimits
 
 # nginx balancing directive per spec algorithm. Algorithms missing here (ewma,
 # least_outstanding_requests, weighted_random) are carried out by a mesh or the ALB in front
@@ -32,7 +33,7 @@ KEEPALIVE_TIMEOUT_S = 75
 balancer in front (ALB: at most 74 s, see components/aws/options.py), so the gateway never
 closes a connection the balancer is about to reuse (502s)."""
 PROXY_NEXT_UPSTREAM_TRIES = 3
-CLIENT_MAX_BODY_SIZE = "10m"
+RATE_ZONE, CONNECTION_ZONE = "per_client", "per_client_connections"
 
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})$")
 _UNSAFE = re.compile(r"[;{}\"'#\\\s]")  # would end or escape an nginx directive
@@ -61,24 +62,57 @@ class GatewayRouting:
     """Passive health: failures before nginx takes a server out (the health check's unhealthy_threshold)."""
     fail_timeout_s: int = 10
     """...for this long (one check interval: as long as an active check would take to notice)."""
+    limits: GatewayLimits = GatewayLimits()
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses (CIDRs) of the load balancers in front, whose X-Forwarded-For names the client the
+    limits count; without any, the client is the connection's peer."""
 
     @staticmethod
     def build(port: int, health_check_path: str, algorithm: str, prefixes: Mapping[str, str],
-              max_fails: int, fail_timeout_s: int) -> "GatewayRouting":
+              max_fails: int, fail_timeout_s: int, limits: GatewayLimits = GatewayLimits(),
+              trusted_proxies: Sequence[str] = ()) -> "GatewayRouting":
         routes = tuple(sorted(((prefix, service) for service, prefix in prefixes.items()),
                               key=lambda r: (-len(r[0]), r[0])))
-        return GatewayRouting(port, health_check_path, algorithm, routes, max_fails, fail_timeout_s)
+        return GatewayRouting(port, health_check_path, algorithm, routes, max_fails, fail_timeout_s, limits,
+                              tuple(trusted_proxies))
 
     @property
     def services(self) -> list[str]:
         return [service for _, service in self.routes]
 
 
-def routing_of(spec: StackSpec) -> GatewayRouting:
+def routing_of(spec: StackSpec, trusted_proxies: Sequence[str] = ()) -> GatewayRouting:
     hc = spec.load_balancer.health_check
     return GatewayRouting.build(spec.gateway.port, spec.gateway.health_check_path, spec.load_balancer.algorithm,
                                 {s.name: s.path_prefix for s in spec.services}, hc.unhealthy_threshold,
-                                hc.interval_s)
+                                hc.interval_s, spec.gateway.limits, trusted_proxies)
+
+
+def _limits_http(limits: GatewayLimits, trusted_proxies: Sequence[str]) -> list[str]:
+    lines = [f"set_real_ip_from {_check(cidr, 'trusted_proxies')};" for cidr in trusted_proxies]
+    if trusted_proxies:
+        # The rightmost address no trusted proxy added: the client as the first load balancer saw it.
+        lines += ["real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]
+    if limits.requests_per_second:
+        lines += [f"limit_req_zone $binary_remote_addr zone={RATE_ZONE}:10m rate={limits.requests_per_second}r/s;",
+                  "limit_req_status 429;"]
+    if limits.connections_per_client:
+        lines += [f"limit_conn_zone $binary_remote_addr zone={CONNECTION_ZONE}:10m;", "limit_conn_status 429;"]
+    return lines + [f"client_max_body_size {limits.max_body_mib}m;"]
+
+
+def _limits_location(limits: GatewayLimits) -> list[str]:
+    """In each route's location, so the health check and the 404 fallback are never throttled."""
+    lines = []
+    if limits.requests_per_second:
+        lines.append(f"    limit_req zone={RATE_ZONE} burst={limits.burst} nodelay;")
+    if limits.connections_per_client:
+        lines.append(f"    limit_conn {CONNECTION_ZONE} {limits.connections_per_client};")
+    return lines
+
+
+REFUSALS = {429: "too many requests from this client", 413: "request body too large"}
+"""What the gateway answers, as JSON, when a client goes over a limit."""
 
 
 def upstream_name(service: str) -> str:
@@ -127,13 +161,13 @@ def _upstream(name: str, servers: Sequence[str], algorithm: str, max_fails: int,
     return lines + [f"    keepalive {UPSTREAM_KEEPALIVE};", "}"]
 
 
-def _route_locations(prefix: str, upstream: str) -> list[str]:
+def _route_locations(prefix: str, upstream: str, limits: GatewayLimits) -> list[str]:
     # `proxy_pass http://name;` without a URI part: the backend sees the full original path.
-    body = f"    proxy_pass http://{upstream};"
+    body = [*_limits_location(limits), f"    proxy_pass http://{upstream};"]
     base = prefix.rstrip("/")
     if not base:
-        return ["location / {", body, "}"]
-    return [f"location = {base} {{", body, "}", f"location {base}/ {{", body, "}"]
+        return ["location / {", *body, "}"]
+    return [f"location = {base} {{", *body, "}", f"location {base}/ {{", *body, "}"]
 
 
 def render_gateway_config(
@@ -170,7 +204,7 @@ def render_gateway_config(
         f"log_format gateway escape=json '{LOG_FORMAT}';",
         f"access_log {access_log} gateway;",
         *(f"{kind}_temp_path {temp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
-        f"client_max_body_size {CLIENT_MAX_BODY_SIZE};",
+        *_limits_http(routing.limits, routing.trusted_proxies),
         "client_header_timeout 10s;",
         "client_body_timeout 30s;",
         "send_timeout 30s;",
@@ -218,8 +252,11 @@ def render_gateway_config(
         server.append(f"add_header X-Gateway-Instance {instance_id} always;")
     server += [f"location = {routing.health_check_path} {{", "    access_log off;",
                "    default_type text/plain;", '    return 200 "ok";', "}"]
+    for status, message in REFUSALS.items():
+        server += [f"error_page {status} @refused_{status};", f"location @refused_{status} {{",
+                   "    default_type application/json;", f"    return {status} '{{\"error\":\"{message}\"}}';", "}"]
     for prefix, service in routing.routes:
-        server += _route_locations(prefix, upstream_name(service))
+        server += _route_locations(prefix, upstream_name(service), routing.limits)
     if not any(prefix.rstrip("/") == "" for prefix, _ in routing.routes):
         server += ["location / {", "    default_type application/json;",
                    "    return 404 '{\"error\":\"no route for this path\"}';", "}"]

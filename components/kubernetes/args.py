@@ -9,6 +9,7 @@ from dataclasses import field
 from typing import Optional
 
 from ..argsclass import args_class
+from ..gateway.limits import GatewayLimits
 from ..spec import HealthCheck
 
 EXPOSURES = ("load_balancer", "ingress", "external")
@@ -94,6 +95,8 @@ class GatewayArgs:
     """Memory request and limit."""
     health_check_path: str = HealthCheck.path
     """The location every gateway instance answers itself; probes and the load balancer use it."""
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
+    """Per-client request rate, burst, body size and connections; over them a JSON 429 or 413."""
 
 
 @args_class

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from ..gateway.nginx import GatewayRouting, render_gateway_config
 from ..spec import GATEWAY_NAME
-from .args import GatewayFleetArgs, IngressArgs, PodSettings
+from .args import ExposureArgs, GatewayFleetArgs, IngressArgs, PodSettings
 from .workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_options,
                                             container, http_probes, labels, metadata, pod_spec)
 
@@ -22,10 +22,24 @@ SERVICE_TYPES = {"load_balancer": "LoadBalancer", "ingress": "ClusterIP"}
 """The gateway Service's type per exposure; `external` takes the caller's (default ClusterIP)."""
 
 
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+"""The pod network of an ingress controller whose addresses are not given."""
+
+
+def trusted_proxies(exposure: ExposureArgs) -> tuple[str, ...]:
+    """Who names the client in X-Forwarded-For: the ingress controller, or the outside load
+    balancer's ranges. A LoadBalancer Service passes connections on (no header): none."""
+    if exposure.kind == "ingress":
+        controller = exposure.ingress.controller if exposure.ingress else None
+        return tuple(controller.cidrs) if controller and controller.cidrs else PRIVATE_RANGES
+    return tuple(exposure.source_cidrs) if exposure.kind == "external" else ()
+
+
 def gateway_nginx_config(args: GatewayFleetArgs) -> str:
     probe = args.pods.probe
     routing = GatewayRouting.build(args.gateway.port, args.gateway.health_check_path, args.algorithm, args.routes,
-                                   max_fails=probe.unhealthy_threshold, fail_timeout_s=probe.interval_s)
+                                   max_fails=probe.unhealthy_threshold, fail_timeout_s=probe.interval_s,
+                                   limits=args.gateway.limits, trusted_proxies=trusted_proxies(args.exposure))
     return render_gateway_config(routing, {svc: [address] for svc, address in args.upstreams.items()},
                                  pid_path=f"{SCRATCH_MOUNT}/nginx.pid", temp_dir=SCRATCH_MOUNT)
 

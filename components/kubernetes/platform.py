@@ -48,7 +48,7 @@ def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: Exposu
         gateway=GatewayArgs(image=spec.gateway.image, port=spec.gateway.port,
                             instances=_instances(spec.gateway.instances),
                             cpu_millicores=spec.gateway.cpu_millicores, memory_mib=spec.gateway.memory_mib,
-                            health_check_path=spec.gateway.health_check_path),
+                            health_check_path=spec.gateway.health_check_path, limits=spec.gateway.limits),
         services=[ServiceArgs(name=s.name, image=s.image, port=s.port, path_prefix=s.path_prefix,
                               health_check_path=s.health_check_path, instances=_instances(s.instances),
                               cpu_millicores=s.cpu_millicores, memory_mib=s.memory_mib,

@@ -23,7 +23,8 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass, field, replace
 
-from components.gateway.nginx import render_gateway_config
+from components.gateway.limits import GatewayLimits
+from components.gateway.nginx import render_gateway_config, routing_of
 from components.local.haproxy import render_haproxy
 from components.local.options import (REPO, LocalOptions, gateway_instance_id, options_of, planned_ports,
                                       service_port)
@@ -131,8 +132,10 @@ def render_local_gateway(spec: StackSpec, state_dir: str, i: int,
     options = options_of(spec)
     port = options.gateway_base_port + i - 1
     directory = gateway_dir(state_dir, i)
+    # HAProxy (option forwardfor) on this host names the client in X-Forwarded-For.
     return render_gateway_config(
-        spec, upstream_servers, listen_port=port, listen_host=options.listen_host,
+        routing_of(spec, trusted_proxies=(options.listen_host,)), upstream_servers, listen_port=port,
+        listen_host=options.listen_host,
         pid_path=str(directory / "nginx.pid"), temp_dir=str(directory / "tmp"),
         access_log=str(directory / "access.log"), error_log=str(directory / "error.log"),
         instance_id=gateway_instance_id(i))
@@ -168,7 +171,7 @@ def spec_from_dict(d: dict) -> StackSpec:
     lb = d["load_balancer"]
     return StackSpec(**{
         **d,
-        "gateway": Gateway(**{**g, "instances": Instances(**g["instances"])}),
+        "gateway": Gateway(**{**g, "instances": Instances(**g["instances"]), "limits": GatewayLimits(**g["limits"])}),
         "services": tuple(Service(**{**s, "instances": Instances(**s["instances"])}) for s in d["services"]),
         "load_balancer": LoadBalancer(**{**lb, "health_check": HealthCheck(**lb["health_check"])}),
         "monitoring": Monitoring(**d["monitoring"]),
