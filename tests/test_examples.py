@@ -28,7 +28,7 @@ def test_the_python_example_plans_with_the_components_alone():
     assert sorted(r.name for r in plan.resources if not r.custom) == ["gateway", "orders", "stock"]
     conf = plan.one("kubernetes:core/v1:ConfigMap", "gateway-config").inputs["data"]["nginx.conf"]
     for service in ("orders", "stock"):
-        assert f"server {service}.shop.svc.cluster.local:80 max_fails=3 fail_timeout=5s;" in conf
+        assert f'set $svc_{service} "{service}-endpoints.shop.svc.cluster.local:8080";' in conf
         assert f"location /{service}/ {{" in conf
         hpa = plan.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", f"{service}-hpa").inputs["spec"]
         assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2.0, 4.0)
@@ -102,7 +102,7 @@ def test_a_wheel_installs_into_a_fresh_virtualenv_and_the_example_imports_from_i
                             text=True, cwd=tmp_path, timeout=300, env={**os.environ, "PYTHONPATH": ""})
     assert result.returncode == 0, result.stderr
     location, count = result.stdout.split()
-    assert location.startswith(site) and count == "17"
+    assert location.startswith(site) and count == "19"
 
 
 def test_every_args_field_is_documented_and_the_reference_is_current():

@@ -178,11 +178,20 @@ def test_exposure_ingress_with_tls_in_prod(plan_of):
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
 
 
-def test_gateway_config_addresses_services_by_dns_name(plan_of):
+def test_without_a_mesh_the_gateway_balances_over_each_services_pods(plan_of):
     plan = plan_of("kubernetes-prod")
     conf = plan.one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
+    lines = [line.strip() for line in conf.splitlines()]
+    assert "resolver kube-dns.kube-system.svc.cluster.local valid=5s ipv6=off;" in lines
     for app in SERVICES:
-        assert f"server {app}.apigw.svc.cluster.local:80" in conf
+        variable = "$svc_" + app.replace("-", "_")
+        assert lines.count(f'set {variable} "{app}-endpoints.apigw.svc.cluster.local:8080";') == 2
+        assert lines.count(f"proxy_pass http://{variable};") == 2
+        assert f"upstream svc_{app.replace('-', '_')}" not in conf
+        headless = plan.one(SERVICE, f"apigw-{app}-endpoints").inputs
+        assert headless["metadata"]["name"] == f"{app}-endpoints"
+        assert headless["spec"] == {"clusterIP": "None", "selector": {"app": app}, "ports": [
+            {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]}
     pod_annotations = deployment(plan, "gateway")["spec"]["template"]["metadata"]["annotations"]
     assert len(pod_annotations["checksum/nginx-config"]) == 64
     backend = plan.one(SERVICE, "apigw-users-api-service").inputs

@@ -28,6 +28,7 @@ def test_workloads_inputs_outputs_and_what_is_required(schema):
     assert sorted(workloads["requiredInputs"]) == ["gateway", "namespace", "probe", "services"]
     assert sorted(workloads["inputProperties"]) == sorted([
         "namespace", "gateway", "services", "probe", "algorithm", "exposure", "mesh", "networkPolicies", "dns",
+        "dnsService",
         "spreadMinZones", "hpaCpuUtilizationPercent", "partOf", "labels", "monitoring"])
     services = workloads["inputProperties"]["services"]
     assert (services["type"], services["items"]["$ref"]) == ("array", "#/types/apigw:index:ServiceArgs")

@@ -85,6 +85,11 @@ def test_secrets_are_checked_by_shape_and_never_reported_as_scalars():
      "labels.app: found 'shop'; allowed: a key the platform does not set itself"),
     (lambda raw: raw["services"].update(gateway=dict(raw["services"]["users-api"], path_prefix="/gw")),
      "services.gateway: found 'gateway'; allowed: a name other than 'gateway': the gateway fleet's own name"),
+    (lambda raw: raw["services"].update({"users-api-endpoints": dict(raw["services"]["users-api"], path_prefix="/e")}),
+     "services.users-api-endpoints: found 'users-api-endpoints'; allowed: a name other than the headless Service of "
+     "users-api"),
+    (lambda raw: raw["services"].update({"s" * 54: dict(raw["services"]["users-api"], path_prefix="/e")}),
+     f"services.{'s' * 54}: found '{'s' * 54}'; allowed: at most 53 characters: its headless Service"),
     (lambda raw: raw["services"].update(services=dict(raw["services"]["users-api"], path_prefix="/s")),
      "services.services: found 'services'; allowed: a name the workloads do not use themselves: the "
      "NetworkPolicy allow-gateway-to-services"),

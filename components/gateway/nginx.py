@@ -161,9 +161,15 @@ def _upstream(name: str, servers: Sequence[str], algorithm: str, max_fails: int,
     return lines + [f"    keepalive {UPSTREAM_KEEPALIVE};", "}"]
 
 
-def _route_locations(prefix: str, upstream: str, limits: GatewayLimits) -> list[str]:
-    # `proxy_pass http://name;` without a URI part: the backend sees the full original path.
-    body = [*_limits_location(limits), f"    proxy_pass http://{upstream};"]
+def _route_locations(prefix: str, upstream: str, limits: GatewayLimits, resolved: str | None = None) -> list[str]:
+    # `proxy_pass http://name;` without a URI part: the backend sees the full original path (with a
+    # variable too: nginx then passes the request URI as it came).
+    if resolved is None:
+        body = [*_limits_location(limits), f"    proxy_pass http://{upstream};"]
+    else:
+        # A variable makes nginx resolve the name per request (within the resolver's `valid`), so
+        # every address the name has (each instance) is a server to balance over and retry on.
+        body = [*_limits_location(limits), f'    set ${upstream} "{resolved}";', f"    proxy_pass http://${upstream};"]
     base = prefix.rstrip("/")
     if not base:
         return ["location / {", *body, "}"]
@@ -182,10 +188,15 @@ def render_gateway_config(
     error_log: str = "/dev/stderr",
     resolver: str | None = None,
     instance_id: str | None = None,
+    resolve_at_run_time: bool = False,
 ) -> str:
     """Return a complete nginx.conf for the gateway; raise ValueError on bad input.
 
-    `routing` may be a whole StackSpec, for callers that have one."""
+    `routing` may be a whole StackSpec, for callers that have one. `resolve_at_run_time`: each
+    service's one "name:port" is looked up through `resolver` while nginx runs, and nginx balances
+    and retries over every address it has (a headless Service's pods), instead of one `upstream`
+    block resolved once at start; nginx then applies its defaults for passive health
+    (max_fails=1, fail_timeout=10s) and keeps no upstream connections alive."""
     if isinstance(routing, StackSpec):
         routing = routing_of(routing)
     _validate(routing, upstream_servers)
@@ -222,9 +233,20 @@ def render_gateway_config(
     ]
     if resolver is not None:
         http.append(f"resolver {_check(resolver, 'resolver', allow_spaces=True)};")
+    elif resolve_at_run_time:
+        raise ValueError("resolve_at_run_time needs a resolver (e.g. kube-dns.kube-system.svc.cluster.local)")
+    resolved = {}
+    if resolve_at_run_time:
+        for service in routing.services:
+            (entry,) = upstream_servers[service] if len(upstream_servers[service]) == 1 else (None,)
+            if entry is None:
+                raise ValueError(f"service {service!r}: resolved at run time from one 'name:port', "
+                                 f"got {list(upstream_servers[service])}")
+            resolved[service] = entry
     for service in sorted(routing.services):
-        http += _upstream(service, upstream_servers[service], routing.algorithm, routing.max_fails,
-                          routing.fail_timeout_s)
+        if service not in resolved:
+            http += _upstream(service, upstream_servers[service], routing.algorithm, routing.max_fails,
+                              routing.fail_timeout_s)
 
     server = [
         # Every interface by default (right in a container); the local target passes loopback.
@@ -256,7 +278,7 @@ def render_gateway_config(
         server += [f"error_page {status} @refused_{status};", f"location @refused_{status} {{",
                    "    default_type application/json;", f"    return {status} '{{\"error\":\"{message}\"}}';", "}"]
     for prefix, service in routing.routes:
-        server += _route_locations(prefix, upstream_name(service), routing.limits)
+        server += _route_locations(prefix, upstream_name(service), routing.limits, resolved.get(service))
     if not any(prefix.rstrip("/") == "" for prefix, _ in routing.routes):
         server += ["location / {", "    default_type application/json;",
                    "    return 404 '{\"error\":\"no route for this path\"}';", "}"]

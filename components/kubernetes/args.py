@@ -184,6 +184,9 @@ class BackendServiceArgs:
     """The service itself."""
     pods: PodSettings
     """What its pods share with the other programs."""
+    endpoints_service: bool = True
+    """Also a headless Service `<name>-endpoints`, whose DNS name resolves to every ready pod: the
+    gateway balances and retries over the pods themselves (without a mesh)."""
 
 
 @args_class
@@ -203,6 +206,9 @@ class GatewayFleetArgs:
     source_ip_hash; others are left to a mesh."""
     exposure: ExposureArgs = field(default_factory=ExposureArgs)
     """How clients reach the fleet: the Service's type and annotations, and an optional Ingress."""
+    resolver: Optional[str] = None
+    """A DNS server: the upstreams are then looked up while nginx runs, and nginx balances and
+    retries over every address (headless Services); None: resolved once at start (ClusterIPs)."""
 
 
 @args_class
@@ -246,6 +252,9 @@ class WorkloadsArgs:
     """Default-deny NetworkPolicies that open only the paths the topology uses."""
     dns: PeerArgs = field(default_factory=lambda: DEFAULT_DNS)
     """The cluster DNS the NetworkPolicies let every pod query (default: CoreDNS in kube-system)."""
+    dns_service: str = "kube-dns.kube-system.svc.cluster.local"
+    """The cluster DNS Service the gateway resolves its upstreams with (without a mesh); CoreDNS
+    keeps the kube-dns name on common distributions. An address works too (169.254.20.10)."""
     spread_min_zones: Optional[int] = None
     """Spread each program over at least this many zones and over hosts (None: no constraint)."""
     hpa_cpu_utilization_percent: int = 70

@@ -22,6 +22,10 @@ SERVICE_TYPES = {"load_balancer": "LoadBalancer", "ingress": "ClusterIP"}
 """The gateway Service's type per exposure; `external` takes the caller's (default ClusterIP)."""
 
 
+DNS_REFRESH_S = 5
+"""How long nginx keeps a resolved upstream: a new pod gets traffic, and a removed one stops
+getting it, within this plus the cluster DNS's own TTL (CoreDNS: 5 s), so within 10 s; the
+drain's preStop sleep (components/kubernetes/workload.py) covers the same 10 s."""
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """The pod network of an ingress controller whose addresses are not given."""
 
@@ -40,8 +44,10 @@ def gateway_nginx_config(args: GatewayFleetArgs) -> str:
     routing = GatewayRouting.build(args.gateway.port, args.gateway.health_check_path, args.algorithm, args.routes,
                                    max_fails=probe.unhealthy_threshold, fail_timeout_s=probe.interval_s,
                                    limits=args.gateway.limits, trusted_proxies=trusted_proxies(args.exposure))
+    resolver = f"{args.resolver} valid={DNS_REFRESH_S}s ipv6=off" if args.resolver else None
     return render_gateway_config(routing, {svc: [address] for svc, address in args.upstreams.items()},
-                                 pid_path=f"{SCRATCH_MOUNT}/nginx.pid", temp_dir=SCRATCH_MOUNT)
+                                 pid_path=f"{SCRATCH_MOUNT}/nginx.pid", temp_dir=SCRATCH_MOUNT,
+                                 resolver=resolver, resolve_at_run_time=resolver is not None)
 
 
 class GatewayFleet(pulumi.ComponentResource):

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from ..validation import DNS_LABEL, LABEL_KEY_RULE, LABEL_VALUE_RULE, Problems, is_label_key, is_label_value
 
+ENDPOINTS_SUFFIX = "-endpoints"
+"""Each service's headless Service is `<name>-endpoints` (components/kubernetes/service.py imports it)."""
 RESERVED_SERVICE_NAMES = {"services": "the NetworkPolicy allow-gateway-to-services already opens the gateway's "
                                       "egress to every service"}
 """Service names whose objects would take the name of one the workloads create for themselves."""
@@ -110,10 +112,19 @@ def check_kubernetes_spec(spec, p: Problems) -> None:
     if not is_label_value(spec.project):
         p.add("<project name>", spec.project, f"a project name that is also {LABEL_VALUE_RULE} "
                                               "(it is every object's app.kubernetes.io/part-of label)")
+    names = {service.name for service in spec.services}
     for service in spec.services:
         if service.name in RESERVED_SERVICE_NAMES:
             p.add(f"services.{service.name}", service.name,
                   f"a name the workloads do not use themselves: {RESERVED_SERVICE_NAMES[service.name]}")
+        elif spec.mesh == "none" and len(service.name) > 63 - len(ENDPOINTS_SUFFIX):
+            p.add(f"services.{service.name}", service.name,
+                  f"at most {63 - len(ENDPOINTS_SUFFIX)} characters: its headless Service "
+                  f"{service.name}{ENDPOINTS_SUFFIX} must be a DNS label of at most 63")
+        elif spec.mesh == "none" and service.name.endswith(ENDPOINTS_SUFFIX) and \
+                service.name.removesuffix(ENDPOINTS_SUFFIX) in names:
+            p.add(f"services.{service.name}", service.name,
+                  f"a name other than the headless Service of {service.name.removesuffix(ENDPOINTS_SUFFIX)}")
     if options.exposure == "load_balancer" and spec.load_balancer.tls_certificate:
         # The gateway speaks plain HTTP inside the cluster; TLS ends at the Ingress controller.
         p.add("kubernetes.exposure", options.exposure,

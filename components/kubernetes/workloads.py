@@ -80,16 +80,24 @@ class Workloads(pulumi.ComponentResource):
         pods = PodSettings(namespace=args.namespace, probe=args.probe, labels=common,
                            spread_min_zones=args.spread_min_zones,
                            hpa_cpu_utilization_percent=args.hpa_cpu_utilization_percent)
-        self.services = {s.name: BackendService(f"{name}-{s.name}", BackendServiceArgs(s, pods), opts=in_namespace)
-                         for s in args.services}
+        # Without a mesh the gateway balances over each service's pods itself (a headless Service,
+        # resolved while nginx runs), so its retries and passive health checks reach another
+        # instance; with a mesh it calls the ClusterIP Service and the mesh balances and retries.
+        direct = args.mesh == "none"
+        self.services = {
+            s.name: BackendService(f"{name}-{s.name}", BackendServiceArgs(s, pods, endpoints_service=direct),
+                                   opts=in_namespace)
+            for s in args.services}
         self.gateway = GatewayFleet(
             f"{name}-gateway",
             GatewayFleetArgs(gateway=args.gateway, pods=pods, routes={s.name: s.path_prefix for s in args.services},
-                             upstreams={n: svc.address for n, svc in self.services.items()},
-                             algorithm=args.algorithm, exposure=args.exposure),
+                             upstreams={n: svc.endpoints_address if direct else svc.address
+                                        for n, svc in self.services.items()},
+                             algorithm=args.algorithm, exposure=args.exposure,
+                             resolver=args.dns_service if direct else None),
             # nginx resolves upstream names when it starts: the Services must exist first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[
-                self.namespace, *(svc.service for svc in self.services.values())]))
+                self.namespace, *(svc.endpoints or svc.service for svc in self.services.values())]))
         self.network_policies = None
         if args.network_policies:
             self.network_policies = NetworkPolicies(f"{name}-network", NetworkPoliciesArgs(

@@ -30,8 +30,11 @@ gateway = GatewayFleet("gateway", GatewayFleetArgs(
                         instances=InstanceRange(min=2, max=6), cpu_millicores=250, memory_mib=128),
     pods=pods,
     routes={name: f"/{name}" for name in services},
-    upstreams={name: service.address for name, service in services.items()},
+    # Each service's pods by their headless Service, looked up while nginx runs: the gateway balances
+    # and retries over the instances themselves.
+    upstreams={name: service.endpoints_address for name, service in services.items()},
+    resolver="kube-dns.kube-system.svc.cluster.local",
     exposure=ExposureArgs(kind="load_balancer"),
-), opts=pulumi.ResourceOptions(depends_on=[namespace, *(s.service for s in services.values())]))
+), opts=pulumi.ResourceOptions(depends_on=[namespace, *(s.endpoints for s in services.values())]))
 
 pulumi.export("gateway_service", gateway.service.metadata["name"])
