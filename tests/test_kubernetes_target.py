@@ -279,3 +279,11 @@ def test_bad_network_sources_are_refused(block, expected):
     with pytest.raises(SpecError) as err:
         parse_spec(raw)
     assert expected in [str(p) for p in err.value.problems]
+
+
+def test_the_gateways_resolver_is_the_dns_the_network_policy_admits():
+    config = variant_config("kubernetes-prod", lambda c: c["apigw:kubernetes"].update(
+        dns={"cidrs": ["169.254.20.10/32"]}))
+    plan = run_program("kubernetes-prod", config)
+    conf = plan.one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
+    assert "    resolver 169.254.20.10 valid=5s ipv6=off;" in conf

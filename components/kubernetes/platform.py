@@ -61,6 +61,9 @@ def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: Exposu
         mesh=spec.mesh,
         network_policies=network_policies,
         dns=_peer(options.dns),
+        # The gateway's resolver must be what the DNS NetworkPolicy admits: with DNS by address
+        # (NodeLocal DNSCache), that address.
+        **({"dns_service": options.dns.cidrs[0].split("/")[0]} if options.dns.cidrs else {}),
         spread_min_zones=spec.min_zones if hardened else None,
         hpa_cpu_utilization_percent=options.hpa_cpu_utilization_percent,
         part_of=spec.project,
