@@ -111,16 +111,19 @@ def test_plan_on_a_target_outside_the_registry_names_the_registered_ones(tmp_pat
     assert "  apigw:target: found 'gcp'; allowed: one of aws, kubernetes, local" in result.stderr.splitlines()
 
 
-def test_kubernetes_validate_cli_strict_on_the_prod_manifests(plan_of, tmp_path):
+@pytest.mark.parametrize("stack", ["kubernetes-staging", "kubernetes-prod"])
+def test_kubernetes_validate_cli_strict_on_the_staging_and_prod_manifests(plan_of, tmp_path, stack):
     """The same check a reviewer runs by hand: `kubernetes-validate --strict DIR/*.yaml`."""
-    written = write_manifests(plan_of("kubernetes-prod"), tmp_path)
+    written = write_manifests(plan_of(stack), tmp_path)
     builtin = [str(p) for p in written
                if tuple(yaml.safe_load(p.read_text())[k] for k in ("apiVersion", "kind")) not in CUSTOM_KINDS]
     cli = pathlib.Path(sys.executable).with_name("kubernetes-validate")
     result = subprocess.run([str(cli), "--strict", "--quiet", *builtin], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(builtin) == len(written) - 1  # only the PrometheusRule is a custom resource in prod
+    assert len(builtin) == len(written) - 1  # only the PrometheusRule is a custom resource
+    kinds = [yaml.safe_load(pathlib.Path(p).read_text())["kind"] for p in builtin]
+    assert kinds.count("NetworkPolicy") == 7 and kinds.count("Service") == 7  # 3 ClusterIP, 3 headless, gateway
 
 
 @pytest.mark.parametrize("text", ["- not\n- a mapping\n", "config: [1, 2]\n", "config: {a: [\n"])
