@@ -287,3 +287,34 @@ def test_the_gateways_resolver_is_the_dns_the_network_policy_admits():
     plan = run_program("kubernetes-prod", config)
     conf = plan.one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
     assert "    resolver 169.254.20.10 valid=5s ipv6=off;" in conf
+
+
+def test_staging_and_prod_monitoring_releases_can_share_a_cluster(plan_of):
+    releases = {stack: plan_of(stack).one("kubernetes:helm.sh/v3:Release", "apigw-monitoring-prometheus-stack").inputs
+                for stack in ("kubernetes-staging", "kubernetes-prod")}
+    names = {stack: (r["name"], r["namespace"], r["values"]["fullnameOverride"]) for stack, r in releases.items()}
+    assert names == {"kubernetes-staging": ("apigw-staging-kps", "apigw-staging-monitoring", "apigw-staging-kps"),
+                     "kubernetes-prod": ("kube-prometheus-stack", "monitoring", "kube-prometheus-stack")}
+    values = releases["kubernetes-staging"]["values"]
+    assert values["prometheusOperator"] == {"namespaces": {"releaseNamespace": True, "additional": ["apigw-staging"]}}
+    in_watched = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                                        "values": ["apigw-staging", "apigw-staging-monitoring"]}]}
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["ruleNamespaceSelector"] == spec["serviceMonitorNamespaceSelector"] == \
+        spec["podMonitorNamespaceSelector"] == in_watched
+    assert values["nodeExporter"] == {"enabled": True}
+
+
+def test_a_monitoring_release_name_the_chart_would_truncate_is_refused():
+    from components.spec import SpecError, parse_spec
+    from tools.offline import project_keys, stack_config
+    raw = project_keys(stack_config("kubernetes-staging"))
+    raw["kubernetes"]["namespace"] = "payments-platform-staging"  # 25 + "-kps" > 26
+    with pytest.raises(SpecError) as err:
+        parse_spec(raw)
+    assert [str(p) for p in err.value.problems] == [
+        "kubernetes.namespace: found 'payments-platform-staging'; allowed: a release name "
+        "(kubernetes.monitoring_release, default <namespace>-kps) that is a DNS label of at most 26 characters: "
+        "kube-prometheus-stack truncates longer names, and two stacks would share cluster-wide objects"]
+    raw["kubernetes"]["monitoring_release"] = "payments-staging-kps"
+    assert parse_spec(raw).options.monitoring_release == "payments-staging-kps"

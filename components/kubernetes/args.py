@@ -163,7 +163,12 @@ class MonitoringArgs:
     install_stack: bool = True
     """Install kube-prometheus-stack (false: the cluster already runs one)."""
     namespace: str = "monitoring"
-    """Namespace of the kube-prometheus-stack release."""
+    """Namespace of the kube-prometheus-stack release: one per stack, so stacks can share a cluster."""
+    release: str = "kube-prometheus-stack"
+    """Helm release name, also the chart's fullnameOverride (at most 26 characters, as the chart
+    truncates it): the cluster-wide objects it names (ClusterRoles, webhooks) stay apart per stack."""
+    node_exporter: bool = True
+    """Run the node exporter (a DaemonSet on each node's port 9100): one release per cluster may."""
     single_instance_severity: str = "info"
     """Severity of the alert when a program runs on fewer than 2 instances (prod: critical)."""
     watched_namespace: str = ""

@@ -28,14 +28,10 @@ class Monitoring(pulumi.ComponentResource):
         if args.install_stack:
             self.release = k8s.helm.v3.Release(
                 f"{name}-prometheus-stack",
-                name=CHART, chart=CHART, version=CHART_VERSION,
+                name=args.release, chart=CHART, version=CHART_VERSION,
                 repository_opts={"repo": CHART_REPO},
                 namespace=args.namespace, create_namespace=True,
-                # Pick up rules and monitors from every namespace, not only the chart's release label.
-                values={"prometheus": {"prometheusSpec": {
-                    "ruleSelectorNilUsesHelmValues": False,
-                    "serviceMonitorSelectorNilUsesHelmValues": False,
-                    "podMonitorSelectorNilUsesHelmValues": False}}},
+                values=chart_values(args),
                 opts=child)
         rule_opts = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=[self.release] if self.release else []))
@@ -46,6 +42,27 @@ class Monitoring(pulumi.ComponentResource):
             spec={"groups": [{"name": "apigw", "rules": alert_rules(args)}]},
             opts=rule_opts)
         self.register_outputs({})
+
+
+def chart_values(args: MonitoringArgs) -> dict:
+    """kube-prometheus-stack scoped to this stack, so staging and prod can share a cluster: its
+    operator watches only its own and the workloads' namespaces, and its Prometheus reads rules and
+    monitors from those only (whatever their labels); names of cluster-wide objects follow the
+    release (fullnameOverride); one release per cluster runs the node exporter."""
+    watched = sorted({args.namespace, args.watched_namespace} - {""})
+    in_watched = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": watched}]}
+    return {
+        "fullnameOverride": args.release,
+        "prometheusOperator": {"namespaces": {"releaseNamespace": True, "additional": [args.watched_namespace]}},
+        "nodeExporter": {"enabled": args.node_exporter},
+        "prometheus": {"prometheusSpec": {
+            "ruleSelectorNilUsesHelmValues": False,
+            "serviceMonitorSelectorNilUsesHelmValues": False,
+            "podMonitorSelectorNilUsesHelmValues": False,
+            "ruleNamespaceSelector": in_watched,
+            "serviceMonitorNamespaceSelector": in_watched,
+            "podMonitorNamespaceSelector": in_watched}},
+    }
 
 
 def alert_rules(args: MonitoringArgs) -> list[dict]:

@@ -17,6 +17,8 @@ RESERVED_SERVICE_NAMES = {"services": "the NetworkPolicy allow-gateway-to-servic
 """Service names whose objects would take the name of one the workloads create for themselves."""
 
 EXPOSURES = ("load_balancer", "ingress")
+MAX_RELEASE = 26
+"""kube-prometheus-stack names its cluster-wide objects after its fullname, truncated to 26."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,12 @@ class KubernetesOptions:
     """Where the ingress controller runs: prod NetworkPolicies admit the gateway's traffic from it."""
     install_monitoring_stack: bool = True
     """With monitoring on: install kube-prometheus-stack (false: the cluster already runs one)."""
-    monitoring_namespace: str = "monitoring"
+    monitoring_namespace: str = ""
+    """Namespace of the kube-prometheus-stack release; default `<namespace>-monitoring` (one per stack)."""
+    monitoring_release: str = ""
+    """Its Helm release name (at most 26 characters); default `<namespace>-kps`."""
+    node_exporter: bool = True
+    """Run the node exporter: one release per cluster may (staging sharing prod's cluster: false)."""
     dns: Peer = field(default_factory=lambda: Peer("kube-system", {"k8s-app": "kube-dns"}))
     """The cluster DNS the NetworkPolicies admit: CoreDNS by default; `cidrs` for NodeLocal DNSCache."""
     ingress_controller: Peer | None = None
@@ -75,8 +82,8 @@ def _peer(p: Problems, raw: dict, key: str, default: Peer | None, namespace: str
 
 def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
     p.unknown_keys(raw, ("namespace", "exposure", "ingress_class", "host", "hpa_cpu_utilization_percent",
-                         "ingress_namespace", "install_monitoring_stack", "monitoring_namespace", "dns",
-                         "ingress_controller"), "kubernetes")
+                         "ingress_namespace", "install_monitoring_stack", "monitoring_namespace",
+                         "monitoring_release", "node_exporter", "dns", "ingress_controller"), "kubernetes")
     namespace = p.string(raw, "namespace", "kubernetes.namespace", "apigw")
     if namespace and not DNS_LABEL.match(namespace):
         p.add("kubernetes.namespace", namespace, "a DNS label (lowercase letters, digits, '-')")
@@ -93,7 +100,10 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
         install_monitoring_stack=p.boolean(raw, "install_monitoring_stack",
                                            "kubernetes.install_monitoring_stack", True),
         monitoring_namespace=p.string(raw, "monitoring_namespace", "kubernetes.monitoring_namespace",
-                                      "monitoring") or "monitoring",
+                                      f"{namespace}-monitoring") or f"{namespace}-monitoring",
+        monitoring_release=p.string(raw, "monitoring_release", "kubernetes.monitoring_release",
+                                    f"{namespace}-kps") or f"{namespace}-kps",
+        node_exporter=p.boolean(raw, "node_exporter", "kubernetes.node_exporter", True),
         dns=_peer(p, raw, "dns", KubernetesOptions().dns),
     )
     ingress_namespace = options.ingress_namespace
@@ -109,6 +119,15 @@ def check_kubernetes_spec(spec, p: Problems) -> None:
             p.add(f"labels.{key}", key, LABEL_KEY_RULE)
         elif not is_label_value(value):
             p.add(f"labels.{key}", value, LABEL_VALUE_RULE)
+    if spec.monitoring.enabled and options.install_monitoring_stack:
+        if len(options.monitoring_release) > MAX_RELEASE or not DNS_LABEL.match(options.monitoring_release):
+            key = "monitoring_release" if options.monitoring_release != f"{options.namespace}-kps" else "namespace"
+            p.add(f"kubernetes.{key}", getattr(options, key),
+                  f"a release name (kubernetes.monitoring_release, default <namespace>-kps) that is a DNS label "
+                  f"of at most {MAX_RELEASE} characters: kube-prometheus-stack truncates longer names, and two "
+                  "stacks would share cluster-wide objects")
+        if len(options.monitoring_namespace) > 63 or not DNS_LABEL.match(options.monitoring_namespace):
+            p.add("kubernetes.monitoring_namespace", options.monitoring_namespace, "a DNS label of at most 63 characters")
     if not is_label_value(spec.project):
         p.add("<project name>", spec.project, f"a project name that is also {LABEL_VALUE_RULE} "
                                               "(it is every object's app.kubernetes.io/part-of label)")

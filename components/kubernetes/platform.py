@@ -41,7 +41,8 @@ def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: Exposu
     monitoring = None
     if spec.monitoring.enabled:
         monitoring = MonitoringArgs(install_stack=options.install_monitoring_stack,
-                                    namespace=options.monitoring_namespace,
+                                    namespace=options.monitoring_namespace, release=options.monitoring_release,
+                                    node_exporter=options.node_exporter,
                                     single_instance_severity="critical" if spec.phase == "prod" else "info")
     return WorkloadsArgs(
         namespace=options.namespace,
