@@ -189,6 +189,7 @@ def render_gateway_config(
     resolver: str | None = None,
     instance_id: str | None = None,
     resolve_at_run_time: bool = False,
+    note: str | None = None,
 ) -> str:
     """Return a complete nginx.conf for the gateway; raise ValueError on bad input.
 
@@ -284,7 +285,8 @@ def render_gateway_config(
                    "    return 404 '{\"error\":\"no route for this path\"}';", "}"]
 
     http += ["server {", *("    " + line for line in server), "}"]
-    main = ["worker_processes auto;", f"pid {pid_path};", f"error_log {error_log} warn;",
+    header = [f"# {_check(line, 'note', allow_spaces=True)}" for line in (note or "").splitlines()]
+    main = [*header, "worker_processes auto;", f"pid {pid_path};", f"error_log {error_log} warn;",
             "events {", "    worker_connections 1024;", "}",
             "http {", *("    " + line for line in http), "}"]
     return "\n".join(main) + "\n"

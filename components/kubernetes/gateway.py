@@ -45,9 +45,12 @@ def gateway_nginx_config(args: GatewayFleetArgs) -> str:
                                    max_fails=probe.unhealthy_threshold, fail_timeout_s=probe.interval_s,
                                    limits=args.gateway.limits, trusted_proxies=trusted_proxies(args.exposure))
     resolver = f"{args.resolver} valid={DNS_REFRESH_S}s ipv6=off" if args.resolver else None
+    note = (f"Each service by its headless Service, resolved every {DNS_REFRESH_S}s: nginx balances over the pods "
+            "and retries idempotent requests on another pod." if resolver else
+            "Each service by its ClusterIP Service: the mesh balances over the pods and retries.")
     return render_gateway_config(routing, {svc: [address] for svc, address in args.upstreams.items()},
                                  pid_path=f"{SCRATCH_MOUNT}/nginx.pid", temp_dir=SCRATCH_MOUNT,
-                                 resolver=resolver, resolve_at_run_time=resolver is not None)
+                                 resolver=resolver, resolve_at_run_time=resolver is not None, note=note)
 
 
 class GatewayFleet(pulumi.ComponentResource):
