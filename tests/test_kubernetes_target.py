@@ -296,11 +296,20 @@ def test_the_gateways_resolver_is_the_dns_the_network_policy_admits():
 
 
 def test_staging_and_prod_monitoring_releases_can_share_a_cluster(plan_of):
-    releases = {stack: plan_of(stack).one("kubernetes:helm.sh/v3:Release", "apigw-monitoring-prometheus-stack").inputs
-                for stack in ("kubernetes-staging", "kubernetes-prod")}
+    def without_deployed_names(config):
+        for key in ("monitoring_release", "monitoring_namespace"):
+            config["apigw:kubernetes"].pop(key)
+        config["apigw:kubernetes"]["node_exporter"] = False
+    shared = run_program("kubernetes-staging", variant_config("kubernetes-staging", without_deployed_names))
+    releases = {"kubernetes-staging": shared.one("kubernetes:helm.sh/v3:Release",
+                                                 "apigw-monitoring-prometheus-stack").inputs,
+                "kubernetes-prod": plan_of("kubernetes-prod").one("kubernetes:helm.sh/v3:Release",
+                                                                  "apigw-monitoring-prometheus-stack").inputs}
     names = {stack: (r["name"], r["namespace"], r["values"]["fullnameOverride"]) for stack, r in releases.items()}
     assert names == {"kubernetes-staging": ("apigw-staging-kps", "apigw-staging-monitoring", "apigw-staging-kps"),
                      "kubernetes-prod": ("kube-prometheus-stack", "monitoring", "kube-prometheus-stack")}
+    assert (releases["kubernetes-staging"]["values"]["nodeExporter"], releases["kubernetes-prod"]["values"][
+        "nodeExporter"]) == ({"enabled": False}, {"enabled": True})
     values = releases["kubernetes-staging"]["values"]
     assert values["prometheusOperator"] == {"namespaces": {"releaseNamespace": True, "additional": ["apigw-staging"]}}
     in_watched = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
@@ -308,13 +317,20 @@ def test_staging_and_prod_monitoring_releases_can_share_a_cluster(plan_of):
     spec = values["prometheus"]["prometheusSpec"]
     assert spec["ruleNamespaceSelector"] == spec["serviceMonitorNamespaceSelector"] == \
         spec["podMonitorNamespaceSelector"] == in_watched
-    assert values["nodeExporter"] == {"enabled": True}
+
+
+@pytest.mark.parametrize("stack", ["kubernetes-staging", "kubernetes-prod"])
+def test_shipped_stacks_keep_the_monitoring_release_they_were_deployed_with(plan_of, stack):
+    release = plan_of(stack).one("kubernetes:helm.sh/v3:Release", "apigw-monitoring-prometheus-stack").inputs
+    assert (release["name"], release["namespace"]) == ("kube-prometheus-stack", "monitoring")
 
 
 def test_a_monitoring_release_name_the_chart_would_truncate_is_refused():
     from components.spec import SpecError, parse_spec
     from tools.offline import project_keys, stack_config
     raw = project_keys(stack_config("kubernetes-staging"))
+    for key in ("monitoring_release", "monitoring_namespace"):
+        raw["kubernetes"].pop(key)
     raw["kubernetes"]["namespace"] = "payments-platform-staging"  # 25 + "-kps" > 26
     with pytest.raises(SpecError) as err:
         parse_spec(raw)
