@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -100,7 +101,16 @@ def target(name: str) -> Target:
 
 
 def names() -> tuple[str, ...]:
-    return tuple(sorted(REGISTRY))
+    """The registered targets that are installed. The components' wheel (pyproject.toml) leaves out
+    the local target, which runs processes from a checkout; there the registry has no local."""
+    return tuple(sorted(name for name in REGISTRY if _installed(name)))
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(REGISTRY[name].rsplit(".", 1)[0], __package__) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def all_targets() -> tuple[Target, ...]:

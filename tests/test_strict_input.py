@@ -168,3 +168,17 @@ def test_the_manifest_writer_refuses_two_objects_with_one_name(tmp_path):
     plan.resources.append(twin)
     with pytest.raises(ValueError, match="apigw-twin-deployment and apigw-.*-deployment are both Deployment "):
         write_manifests(plan, tmp_path)
+
+
+def test_a_well_formed_secret_plans_as_an_opaque_value(tmp_path):
+    text = KUBERNETES_DEV.replace('        WHOAMI_PORT_NUMBER: "8080"',
+                                  '        WHOAMI_PORT_NUMBER: "8080"\n        DB_PASSWORD:\n          secure: AAABAGVuY3J5cHRlZA==', 1)
+    assert text != KUBERNETES_DEV
+    path = tmp_path / "Pulumi.try.yaml"
+    path.write_text(text)
+    from tools.offline import SECRET_PLACEHOLDER, read_stack
+    config, parsed = read_stack("try", path)
+    assert parsed.problems == [] and config["apigw:services"]["users-api"]["environment"]["DB_PASSWORD"] == SECRET_PLACEHOLDER
+    result = plan_cli(tmp_path, text)
+    assert result.returncode == 0, result.stderr
+    assert "AAABAGVuY3J5cHRlZA==" not in result.stdout + result.stderr

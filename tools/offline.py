@@ -63,8 +63,23 @@ def read_stack(stack: str, stack_file: pathlib.Path | None = None) -> tuple[dict
         if isinstance(declared, dict) and "default" in declared:
             # Unqualified keys in Pulumi.yaml belong to the project's namespace.
             config[key if ":" in key else f"{project}:{key}"] = declared["default"]
-    config.update(parsed.config)
+    config.update(_opaque_secrets(parsed.config))
     return config, parsed
+
+
+SECRET_PLACEHOLDER = "[secret]"
+"""What an offline run sees instead of a `secure:` value: it cannot decrypt one (the CLI hands the
+program the plain value), and never shows one."""
+
+
+def _opaque_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER
+        return {k: _opaque_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_opaque_secrets(v) for v in value]
+    return value
 
 
 def stack_config(stack: str, stack_file: pathlib.Path | None = None) -> dict[str, Any]:
