@@ -12,7 +12,7 @@ from typing import Any, Iterable
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Kubernetes label syntax (kubernetes.io/docs/concepts/overview/working-with-objects/labels).
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_KEY_RULE = ("a Kubernetes label key: an optional DNS-subdomain prefix (at most 253 characters) and '/', "
                   "then a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a "
                   "letter or digit")
@@ -23,7 +23,7 @@ LABEL_VALUE_RULE = "a Kubernetes label value: empty, or at most 63 letters, digi
 def is_label_key(key: str) -> bool:
     prefix, _, name = key.rpartition("/")
     return bool(_LABEL_NAME.match(name)) and (
-        not prefix or (len(prefix) <= 253 and bool(_DNS_SUBDOMAIN.match(prefix))))
+        not prefix or (len(prefix) <= 253 and bool(DNS_SUBDOMAIN.match(prefix))))
 
 
 def is_label_value(value: str) -> bool:

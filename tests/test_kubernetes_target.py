@@ -340,3 +340,42 @@ def test_a_monitoring_release_name_the_chart_would_truncate_is_refused():
         "kube-prometheus-stack truncates longer names, and two stacks would share cluster-wide objects"]
     raw["kubernetes"]["monitoring_release"] = "payments-staging-kps"
     assert parse_spec(raw).options.monitoring_release == "payments-staging-kps"
+
+
+@pytest.mark.parametrize("block, expected", [
+    ({"dns": {"namespace": "Bad NS"}},
+     "kubernetes.dns.namespace: found 'Bad NS'; allowed: a namespace name: a DNS label"),
+    ({"dns": {"namespace": "kube-system", "pod_labels": {"x y": "z"}}},
+     "kubernetes.dns.pod_labels.x y: found 'x y'; allowed: a Kubernetes label key"),
+    ({"ingress_controller": {"pod_labels": {"app": "a b"}}},
+     "kubernetes.ingress_controller.pod_labels.app: found 'a b'; allowed: a Kubernetes label value"),
+    ({"host": "Not A Host!"}, "kubernetes.host: found 'Not A Host!'; allowed: the Ingress host: a DNS name"),
+    ({"ingress_class": "Bad Class"}, "kubernetes.ingress_class: found 'Bad Class'; allowed: an IngressClass name"),
+    ({"ingress_namespace": "Ingress NS"}, "kubernetes.ingress_namespace: found 'Ingress NS'; allowed: a DNS label"),
+    ({"dns": {"cidrs": ["10.96.0.0/12"]}},
+     "kubernetes.dns.cidrs: found '10.96.0.0/12'; allowed: a single address first (e.g. 169.254.20.10/32): the "
+     "gateway's nginx uses it as its DNS resolver"),
+])
+def test_kubernetes_names_labels_and_resolver_are_checked(block, expected):
+    from components.spec import SpecError, parse_spec
+    from tools.offline import project_keys, stack_config
+    raw = project_keys(stack_config("kubernetes-prod"))
+    raw["kubernetes"].update(block)
+    with pytest.raises(SpecError) as err:
+        parse_spec(raw)
+    found = [str(p) for p in err.value.problems]
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+@pytest.mark.parametrize("key, value", [("host", "api.example.com"), ("ingress_class", "nginx"),
+                                        ("ingress_namespace", "ingress-nginx"),
+                                        ("ingress_controller", {"pod_labels": {"app": "x"}})])
+def test_ingress_keys_are_refused_without_an_ingress(key, value):
+    from components.spec import SpecError, parse_spec
+    from tools.offline import project_keys, stack_config
+    raw = project_keys(stack_config("kubernetes-staging"))
+    raw["kubernetes"][key] = value
+    with pytest.raises(SpecError) as err:
+        parse_spec(raw)
+    assert [str(p) for p in err.value.problems] == [
+        f"kubernetes.{key}: found {value!r}; allowed: nothing with exposure load_balancer: only an Ingress uses it"]

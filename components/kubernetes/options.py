@@ -8,7 +8,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..validation import DNS_LABEL, LABEL_KEY_RULE, LABEL_VALUE_RULE, Problems, is_label_key, is_label_value
+from ..validation import (DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY_RULE, LABEL_VALUE_RULE, Problems, is_label_key,
+                          is_label_value)
 
 ENDPOINTS_SUFFIX = "-endpoints"
 """Each service's headless Service is `<name>-endpoints` (components/kubernetes/service.py imports it)."""
@@ -56,6 +57,30 @@ class Peer:
     cidrs: tuple[str, ...] = ()
 
 
+def _check_labels(p: Problems, labels: dict[str, str], path: str) -> None:
+    for key, value in labels.items():
+        if not is_label_key(key):
+            p.add(f"{path}.{key}", key, LABEL_KEY_RULE)
+        elif not is_label_value(value):
+            p.add(f"{path}.{key}", value, LABEL_VALUE_RULE)
+
+
+def _dns_name(p: Problems, value: str | None, path: str, what: str) -> None:
+    if value is not None and (len(value) > 253 or not DNS_SUBDOMAIN.match(value)):
+        p.add(path, value, f"{what}: a DNS name (lowercase letters, digits, '-' and '.')")
+
+
+def _addresses(cidr: str) -> int | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False).num_addresses
+    except ValueError:
+        return None  # reported by _peer
+
+
+INGRESS_ONLY = ("ingress_class", "host", "ingress_namespace", "ingress_controller")
+"""Keys that only an Ingress uses: refused with exposure load_balancer rather than ignored."""
+
+
 def _peer(p: Problems, raw: dict, key: str, default: Peer | None, namespace: str | None = None) -> Peer | None:
     path = f"kubernetes.{key}"
     block = p.mapping(raw, key, path)
@@ -72,7 +97,10 @@ def _peer(p: Problems, raw: dict, key: str, default: Peer | None, namespace: str
         except ValueError:
             p.add(f"{path}.cidrs", cidr, "a CIDR such as 169.254.20.10/32 or 10.0.0.0/16")
     labels = p.string_map(block, "pod_labels", f"{path}.pod_labels")
+    _check_labels(p, labels, f"{path}.pod_labels")
     own_namespace = p.string(block, "namespace", f"{path}.namespace", None) if not namespace else namespace
+    if own_namespace and not namespace and not DNS_LABEL.match(own_namespace):
+        p.add(f"{path}.namespace", own_namespace, "a namespace name: a DNS label (lowercase letters, digits, '-')")
     if cidrs and (labels or "namespace" in block):
         p.add(path, block, "either cidrs, or namespace and pod_labels (not both)")
     if not cidrs and not labels and not own_namespace:
@@ -106,9 +134,18 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
         node_exporter=p.boolean(raw, "node_exporter", "kubernetes.node_exporter", True),
         dns=_peer(p, raw, "dns", KubernetesOptions().dns),
     )
-    ingress_namespace = options.ingress_namespace
+    _dns_name(p, options.host, "kubernetes.host", "the Ingress host")
+    _dns_name(p, options.ingress_class, "kubernetes.ingress_class", "an IngressClass name")
+    if not DNS_LABEL.match(options.ingress_namespace):
+        p.add("kubernetes.ingress_namespace", options.ingress_namespace, "a DNS label (lowercase letters, digits, '-')")
+    if options.exposure != "ingress":
+        for key in (k for k in INGRESS_ONLY if k in raw):
+            p.add(f"kubernetes.{key}", raw[key], f"nothing with exposure {options.exposure}: only an Ingress uses it")
+    if options.dns.cidrs and _addresses(options.dns.cidrs[0]) not in (1, None):
+        p.add("kubernetes.dns.cidrs", options.dns.cidrs[0],
+              "a single address first (e.g. 169.254.20.10/32): the gateway's nginx uses it as its DNS resolver")
     from dataclasses import replace
-    return replace(options, ingress_controller=_peer(p, raw, "ingress_controller", None, ingress_namespace))
+    return replace(options, ingress_controller=_peer(p, raw, "ingress_controller", None, options.ingress_namespace))
 
 
 def check_kubernetes_spec(spec, p: Problems) -> None:
