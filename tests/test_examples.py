@@ -28,7 +28,7 @@ def test_the_python_example_plans_with_the_components_alone():
     assert sorted(r.name for r in plan.resources if not r.custom) == ["gateway", "orders", "stock"]
     conf = plan.one("kubernetes:core/v1:ConfigMap", "gateway-config").inputs["data"]["nginx.conf"]
     for service in ("orders", "stock"):
-        assert f'set $svc_{service} "{service}-endpoints.shop.svc.cluster.local:8080";' in conf
+        assert f"server {service}-endpoints.shop.svc.cluster.local:8080 resolve max_fails=3 fail_timeout=5s;" in conf
         assert f"location /{service}/ {{" in conf
         hpa = plan.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", f"{service}-hpa").inputs["spec"]
         assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2.0, 4.0)

@@ -179,15 +179,18 @@ def test_exposure_ingress_with_tls_in_prod(plan_of):
 
 
 def test_without_a_mesh_the_gateway_balances_over_each_services_pods(plan_of):
+    """The shipped gateway image is nginx 1.27.3: upstream servers re-resolved while it runs."""
     plan = plan_of("kubernetes-prod")
     conf = plan.one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
     lines = [line.strip() for line in conf.splitlines()]
     assert "resolver kube-dns.kube-system.svc.cluster.local valid=5s ipv6=off;" in lines
     for app in SERVICES:
-        variable = "$svc_" + app.replace("-", "_")
-        assert lines.count(f'set {variable} "{app}-endpoints.apigw.svc.cluster.local:8080";') == 2
-        assert lines.count(f"proxy_pass http://{variable};") == 2
-        assert f"upstream svc_{app.replace('-', '_')}" not in conf
+        upstream = "svc_" + app.replace("-", "_")
+        block = lines[lines.index(f"upstream {upstream} {{"):][:5]
+        assert block == [f"upstream {upstream} {{", f"zone {upstream} 64k;",
+                         f"server {app}-endpoints.apigw.svc.cluster.local:8080 resolve max_fails=3 fail_timeout=10s;",
+                         "keepalive 32;", "}"]
+        assert lines.count(f"proxy_pass http://{upstream};") == 2
         headless = plan.one(SERVICE, f"apigw-{app}-endpoints").inputs
         assert headless["metadata"]["name"] == f"{app}-endpoints"
         assert headless["spec"] == {"clusterIP": "None", "selector": {"app": app}, "ports": [
@@ -379,3 +382,14 @@ def test_ingress_keys_are_refused_without_an_ingress(key, value):
         parse_spec(raw)
     assert [str(p) for p in err.value.problems] == [
         f"kubernetes.{key}: found {value!r}; allowed: nothing with exposure load_balancer: only an Ingress uses it"]
+
+
+def test_an_older_nginx_image_balances_over_pods_with_a_variable():
+    """nginx before 1.27.3 cannot re-resolve upstream servers: the config then uses proxy_pass with a
+    variable (what tests/test_gateway_resolved.py runs on Debian's nginx 1.22)."""
+    config = variant_config("kubernetes-prod", lambda c: c["apigw:gateway"].update(
+        image="nginxinc/nginx-unprivileged:1.26.2-alpine"))
+    conf = run_program("kubernetes-prod", config).one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
+    lines = [line.strip() for line in conf.splitlines()]
+    assert lines.count('set $svc_users_api "users-api-endpoints.apigw.svc.cluster.local:8080";') == 2
+    assert "proxy_pass http://$svc_users_api;" in lines and "upstream svc_users_api {" not in lines

@@ -145,8 +145,21 @@ def _validate(routing: GatewayRouting, upstream_servers: Mapping[str, Sequence[s
                              f"collides with the gateway health path {health!r}")
 
 
+UPSTREAM_RESOLVE_SINCE = (1, 27, 3)
+"""Open-source nginx re-resolves `server ... resolve` in an upstream block from this version on."""
+_VERSION = re.compile(r"(?<![0-9.])([0-9]+)\.([0-9]+)\.([0-9]+)")
+
+
+def nginx_version_of(image: str) -> tuple[int, int, int] | None:
+    """The nginx version an image's tag names (nginxinc/nginx-unprivileged:1.27.3-alpine), or None
+    (a digest, or a tag without a version)."""
+    tag = image.rsplit("@", 1)[0].rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+    match = _VERSION.search(tag)
+    return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]
+
+
 def _upstream(name: str, servers: Sequence[str], algorithm: str, max_fails: int,
-              fail_timeout_s: int) -> list[str]:
+              fail_timeout_s: int, resolve: bool = False) -> list[str]:
     lines = [f"upstream {upstream_name(name)} {{",
              # Shared memory, so all workers agree on which server max_fails took out.
              f"    zone {upstream_name(name)} 64k;"]
@@ -157,7 +170,8 @@ def _upstream(name: str, servers: Sequence[str], algorithm: str, max_fails: int,
         lines.append(f"    {BALANCING[algorithm]}")
     # Passive health: with one entry (a k8s/ECS Service name) nginx never marks it down;
     # readiness is the platform's job there. With several (local), this mirrors the spec.
-    lines += [f"    server {s} max_fails={max_fails} fail_timeout={fail_timeout_s}s;" for s in servers]
+    flag = " resolve" if resolve else ""
+    lines += [f"    server {s}{flag} max_fails={max_fails} fail_timeout={fail_timeout_s}s;" for s in servers]
     return lines + [f"    keepalive {UPSTREAM_KEEPALIVE};", "}"]
 
 
@@ -189,15 +203,19 @@ def render_gateway_config(
     resolver: str | None = None,
     instance_id: str | None = None,
     resolve_at_run_time: bool = False,
+    nginx_version: tuple[int, int, int] | None = None,
     note: str | None = None,
 ) -> str:
     """Return a complete nginx.conf for the gateway; raise ValueError on bad input.
 
     `routing` may be a whole StackSpec, for callers that have one. `resolve_at_run_time`: each
     service's one "name:port" is looked up through `resolver` while nginx runs, and nginx balances
-    and retries over every address it has (a headless Service's pods), instead of one `upstream`
-    block resolved once at start; nginx then applies its defaults for passive health
-    (max_fails=1, fail_timeout=10s) and keeps no upstream connections alive."""
+    and retries over every address it has (a headless Service's pods). With `nginx_version` 1.27.3
+    or later that is an `upstream` block with `server ... resolve`: passive health (max_fails),
+    keepalive and the algorithm work as with fixed servers. Older (or unknown) versions get
+    `proxy_pass` with a variable, which 1.22 runs too: each request then starts at a random
+    address and retries on another, but failure counts do not outlive a request and no upstream
+    connection is kept alive."""
     if isinstance(routing, StackSpec):
         routing = routing_of(routing)
     _validate(routing, upstream_servers)
@@ -236,8 +254,9 @@ def render_gateway_config(
         http.append(f"resolver {_check(resolver, 'resolver', allow_spaces=True)};")
     elif resolve_at_run_time:
         raise ValueError("resolve_at_run_time needs a resolver (e.g. kube-dns.kube-system.svc.cluster.local)")
+    in_upstream = resolve_at_run_time and nginx_version is not None and nginx_version >= UPSTREAM_RESOLVE_SINCE
     resolved = {}
-    if resolve_at_run_time:
+    if resolve_at_run_time and not in_upstream:
         for service in routing.services:
             (entry,) = upstream_servers[service] if len(upstream_servers[service]) == 1 else (None,)
             if entry is None:
@@ -247,7 +266,7 @@ def render_gateway_config(
     for service in sorted(routing.services):
         if service not in resolved:
             http += _upstream(service, upstream_servers[service], routing.algorithm, routing.max_fails,
-                              routing.fail_timeout_s)
+                              routing.fail_timeout_s, resolve=in_upstream)
 
     server = [
         # Every interface by default (right in a container); the local target passes loopback.

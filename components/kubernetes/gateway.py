@@ -10,7 +10,7 @@ import hashlib
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..gateway.nginx import GatewayRouting, render_gateway_config
+from ..gateway.nginx import GatewayRouting, nginx_version_of, render_gateway_config
 from ..spec import GATEWAY_NAME
 from .args import ExposureArgs, GatewayFleetArgs, IngressArgs, PodSettings
 from .workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_options,
@@ -50,7 +50,8 @@ def gateway_nginx_config(args: GatewayFleetArgs) -> str:
             "Each service by its ClusterIP Service: the mesh balances over the pods and retries.")
     return render_gateway_config(routing, {svc: [address] for svc, address in args.upstreams.items()},
                                  pid_path=f"{SCRATCH_MOUNT}/nginx.pid", temp_dir=SCRATCH_MOUNT,
-                                 resolver=resolver, resolve_at_run_time=resolver is not None, note=note)
+                                 resolver=resolver, resolve_at_run_time=resolver is not None,
+                                 nginx_version=nginx_version_of(args.gateway.image), note=note)
 
 
 class GatewayFleet(pulumi.ComponentResource):
