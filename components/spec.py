@@ -162,7 +162,7 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw", sources: dict[str, A
         elsewhere = [t.name for t in targets.all_targets() if phase in t.phases]
         p.add("phase", phase, f"{', '.join(declared.phases)} only on the {declared.name} target "
                               f"({declared.phase_reason}: {phase} runs on {', '.join(elsewhere)})")
-    if declared and mesh and mesh not in declared.meshes:
+    if declared and mesh and mesh not in declared.meshes and declared.honours("mesh"):
         p.add("mesh", mesh, f"{', '.join(declared.meshes)} on the {declared.name} target")
 
     lb = _parse_load_balancer(p.mapping(raw, "load_balancer", "load_balancer"), p, preset,

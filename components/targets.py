@@ -144,8 +144,8 @@ def set_key_paths(raw: Mapping[str, Any]) -> list[str]:
             walk(child, f"{path}.{key}", f"{pattern}.{'*' if is_service else key}")
 
     for key, value in raw.items():
-        if key in option_blocks() or value in ({}, "", None):
-            continue  # blocks belong to their target; {} and "" are Pulumi.yaml's "not set"
+        if key in option_blocks() or value in ({}, "", None) or (key == "mesh" and value == "none"):
+            continue  # blocks belong to their target; {}, "" and mesh none are Pulumi.yaml's "not set"
         walk(value, key, key)
     return paths
 

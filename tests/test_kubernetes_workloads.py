@@ -106,3 +106,40 @@ def test_a_backend_service_alone_from_its_own_args():
     hpa = plan.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "search-hpa").inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2.0, 9.0)
     assert plan.one(SERVICE, "search-service").inputs["metadata"]["namespace"] == "team-a"
+
+
+def test_a_probe_that_outlasts_its_interval_is_refused():
+    from components.kubernetes.workloads import check_args
+    with pytest.raises(ValueError, match=r"probe.timeout_s: 10 is not less than interval_s \(10\)"):
+        check_args(workloads_args(probe=ProbeArgs(interval_s=10, timeout_s=10)))
+
+
+def test_network_policies_alone_from_their_args():
+    from components.kubernetes.args import NetworkPoliciesArgs, PeerArgs
+    from components.kubernetes.network import NetworkPolicies
+    args = NetworkPoliciesArgs(namespace="shop", gateway_port=8080, service_ports={"orders": 9000, "stock": 9100},
+                               exposure=ExposureArgs(kind="external", source_cidrs=["10.1.0.0/24"]),
+                               dns=PeerArgs(cidrs=["169.254.20.10/32"]), labels={"team": "shop"})
+    plan = capture(lambda: NetworkPolicies("shop-network", args))
+    policies = {r.inputs["metadata"]["name"]: r.inputs for r in plan.by_type(POLICY)}
+    assert sorted(policies) == ["allow-dns", "allow-gateway-to-orders", "allow-gateway-to-services",
+                                "allow-gateway-to-stock", "allow-lb-to-gateway", "default-deny"]
+    assert policies["allow-dns"]["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "169.254.20.10/32"}}]
+    assert policies["allow-lb-to-gateway"]["spec"]["ingress"] == [
+        {"from": [{"ipBlock": {"cidr": "10.1.0.0/24"}}], "ports": [{"protocol": "TCP", "port": 8080}]}]
+    assert policies["allow-gateway-to-stock"]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9100}]
+    assert policies["default-deny"]["metadata"]["labels"]["team"] == "shop"
+
+
+def test_monitoring_alone_from_its_args():
+    from components.kubernetes.args import MonitoringArgs
+    from components.kubernetes.monitoring import Monitoring
+    args = MonitoringArgs(install_stack=False, watched_namespace="shop", apps=["gateway", "orders"], part_of="shop",
+                          single_instance_severity="critical")
+    plan = capture(lambda: Monitoring("shop-monitoring", args))
+    assert plan.by_type("kubernetes:helm.sh/v3:Release") == []
+    rule = plan.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "shop-monitoring-alerts").inputs
+    assert rule["metadata"]["namespace"] == "shop"
+    single = rule["spec"]["groups"][0]["rules"][1]
+    assert single["expr"] == 'kube_deployment_status_replicas_available{namespace="shop", deployment=~"gateway|orders"} < 2'
+    assert single["labels"] == {"severity": "critical"}

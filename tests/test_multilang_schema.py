@@ -76,7 +76,7 @@ def test_construct_as_the_host_does_it_from_camel_case_wire_inputs():
         "services": [{"name": "orders", "image": "ghcr.io/acme/orders:1.4.2", "port": 9000.0,
                       "pathPrefix": "/orders", "healthCheckPath": "/livez", "instances": {"min": 2.0, "max": 3.0},
                       "cpuMillicores": 100.0, "memoryMib": 256.0}],
-        "probe": {"intervalS": 5.0},
+        "probe": {"intervalS": 5.0, "timeoutS": 2.0},
     }
     results = []
     plan = capture(lambda: results.append(provider.construct("shop", "apigw:index:KubernetesWorkloads", inputs)))
@@ -85,7 +85,7 @@ def test_construct_as_the_host_does_it_from_camel_case_wire_inputs():
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2.0, 3.0)
     probe = plan.one("kubernetes:apps/v1:Deployment", "shop-orders-deployment").inputs[
         "spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
-    assert (probe["periodSeconds"], probe["timeoutSeconds"], probe["httpGet"]["path"]) == (5.0, 5.0, "/livez")
+    assert (probe["periodSeconds"], probe["timeoutSeconds"], probe["httpGet"]["path"]) == (5.0, 2.0, "/livez")
     assert plan.one("kubernetes:core/v1:Service", "shop-gateway-service").inputs["spec"]["type"] == "LoadBalancer"
     assert {r.type for r in plan.resources if not r.custom} >= {"apigw:index:KubernetesWorkloads"}
 

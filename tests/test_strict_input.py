@@ -156,7 +156,9 @@ def test_a_service_name_too_long_for_its_iam_role_is_refused():
 def test_a_mesh_on_the_aws_target_is_refused_not_dropped():
     raw = raw_of("aws-dev")
     raw["mesh"] = "istio"
-    assert problems(raw) == ["mesh: found 'istio'; allowed: none on the aws target"]
+    assert problems(raw) == ["mesh: found 'istio'; allowed: nothing on the aws target, which does not honour it: "
+                             "ECS Service Connect connects the services; Istio and Linkerd run on the "
+                             "Kubernetes-based targets"]
 
 
 def test_the_manifest_writer_refuses_two_objects_with_one_name(tmp_path):

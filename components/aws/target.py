@@ -28,7 +28,8 @@ TARGET = Target(
     parse_options=lambda blocks, p, spec: parse_aws_options(blocks["aws"], p, spec),
     check_spec=check_spec,
     builder=".aws.platform",
-    honoured_keys=tuple(key for key in NEUTRAL_KEYS if key != "services.*.command"),
+    honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in ("services.*.command", "mesh")),
     offline_mocks="tools.mocks.aws",
-    notes={"services.*.command": "ECS runs the image's own command; `command` is for the local target"},
+    notes={"services.*.command": "ECS runs the image's own command; `command` is for the local target",
+           "mesh": "ECS Service Connect connects the services; Istio and Linkerd run on the Kubernetes-based targets"},
 )

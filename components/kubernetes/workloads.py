@@ -44,6 +44,9 @@ def check_args(args: WorkloadsArgs) -> None:
         problems.append(f"algorithm: {args.algorithm!r} is not one of {', '.join(ISTIO_LB)} with istio")
     if not args.services:
         problems.append("services: at least one service")
+    if args.probe.timeout_s >= args.probe.interval_s:
+        problems.append(f"probe.timeout_s: {args.probe.timeout_s} is not less than interval_s "
+                        f"({args.probe.interval_s}), so one check would not end before the next")
     if problems:
         raise ValueError("WorkloadsArgs: " + "; ".join(problems))
     gateway_sources(args.exposure)  # raises on an external exposure without source ranges

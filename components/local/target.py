@@ -6,6 +6,7 @@ from components.targets import NEUTRAL_KEYS, Target
 
 NOT_HONOURED = {
     "region": "everything runs on this machine",
+    "mesh": "processes on one machine talk directly; a mesh runs on the Kubernetes-based targets",
     "labels": "processes carry no labels",
     "gateway.image": "the gateways are the machine's nginx; images are for the container targets",
     "gateway.port": "gateway i listens on local.gateway_base_port + i - 1",
