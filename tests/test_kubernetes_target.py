@@ -281,13 +281,18 @@ def test_dns_and_ingress_controller_sources_come_from_the_options():
      "kubernetes.ingress_controller.namespace: found 'x'; allowed: known keys: pod_labels, cidrs"),
 ])
 def test_bad_network_sources_are_refused(block, expected):
+    assert expected in problems_with("kubernetes-prod", block)
+
+
+def problems_with(stack: str, block: dict) -> list[str]:
+    """The spec's refusals of a shipped stack whose `kubernetes` block is updated with `block`."""
     from components.spec import SpecError, parse_spec
     from tools.offline import project_keys, stack_config
-    raw = project_keys(stack_config("kubernetes-prod"))
+    raw = project_keys(stack_config(stack))
     raw["kubernetes"].update(block)
     with pytest.raises(SpecError) as err:
         parse_spec(raw)
-    assert expected in [str(p) for p in err.value.problems]
+    return [str(p) for p in err.value.problems]
 
 
 def test_the_gateways_resolver_is_the_dns_the_network_policy_admits():
@@ -360,13 +365,7 @@ def test_a_monitoring_release_name_the_chart_would_truncate_is_refused():
      "gateway's nginx uses it as its DNS resolver"),
 ])
 def test_kubernetes_names_labels_and_resolver_are_checked(block, expected):
-    from components.spec import SpecError, parse_spec
-    from tools.offline import project_keys, stack_config
-    raw = project_keys(stack_config("kubernetes-prod"))
-    raw["kubernetes"].update(block)
-    with pytest.raises(SpecError) as err:
-        parse_spec(raw)
-    found = [str(p) for p in err.value.problems]
+    found = problems_with("kubernetes-prod", block)
     assert len(found) == 1 and found[0].startswith(expected), found
 
 
@@ -374,13 +373,7 @@ def test_kubernetes_names_labels_and_resolver_are_checked(block, expected):
                                         ("ingress_namespace", "ingress-nginx"),
                                         ("ingress_controller", {"pod_labels": {"app": "x"}})])
 def test_ingress_keys_are_refused_without_an_ingress(key, value):
-    from components.spec import SpecError, parse_spec
-    from tools.offline import project_keys, stack_config
-    raw = project_keys(stack_config("kubernetes-staging"))
-    raw["kubernetes"][key] = value
-    with pytest.raises(SpecError) as err:
-        parse_spec(raw)
-    assert [str(p) for p in err.value.problems] == [
+    assert problems_with("kubernetes-staging", {key: value}) == [
         f"kubernetes.{key}: found {value!r}; allowed: nothing with exposure load_balancer: only an Ingress uses it"]
 
 
