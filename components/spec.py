@@ -200,10 +200,7 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw", sources: dict[str, A
 
 def _refuse_unhonoured(p: Problems, raw: dict, declared: "targets.Target") -> None:
     """A key the target does not carry out is refused, saying what the target does instead."""
-    for path, pattern in targets.unhonoured_keys(raw, declared):
-        value: Any = raw
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
+    for path, pattern, value in targets.unhonoured_keys(raw, declared):
         p.add(path, value, f"nothing on the {declared.name} target, which does not honour it: "
                            f"{declared.notes.get(pattern, 'see docs/targets.md')}")
 

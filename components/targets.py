@@ -8,7 +8,6 @@ Pure Python: `target.py` modules import no provider SDK, so validating a stack l
 """
 from __future__ import annotations
 
-import fnmatch
 import functools
 import importlib
 import importlib.util
@@ -87,8 +86,9 @@ class Target:
     def builder_module(self):
         return importlib.import_module(self.builder, __package__)
 
-    def honours(self, key_path: str) -> bool:
-        return any(fnmatch.fnmatchcase(key_path, pattern) for pattern in self.honoured_keys)
+    def honours(self, key: str) -> bool:
+        """Whether the target carries out `key`, a NEUTRAL_KEYS pattern (`services.*.image`)."""
+        return key in self.honoured_keys
 
 
 @functools.cache
@@ -131,32 +131,28 @@ def honoured_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def set_key_paths(raw: Mapping[str, Any]) -> list[str]:
-    """The neutral key paths a config sets, with service names as `*` (target blocks left out)."""
-    paths: list[str] = []
+def set_keys(raw: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(key path, its pattern with service names as `*`, value) of every leaf a config sets (target
+    blocks left out)."""
+    found: list[tuple[str, str, Any]] = []
 
     def walk(value: Any, path: str, pattern: str) -> None:
         if pattern in _MAPPINGS_AS_VALUES or not isinstance(value, dict):
-            paths.append(path)
+            found.append((path, pattern, value))
             return
         for key, child in value.items():
-            is_service = pattern == "services"
-            walk(child, f"{path}.{key}", f"{pattern}.{'*' if is_service else key}")
+            walk(child, f"{path}.{key}", f"{pattern}.{'*' if pattern == 'services' else key}")
 
+    blocks = option_blocks()
     for key, value in raw.items():
-        if key in option_blocks() or value in ({}, "", None) or (key == "mesh" and value == "none"):
+        if key in blocks or value in ({}, "", None) or (key == "mesh" and value == "none"):
             continue  # blocks belong to their target; {}, "" and mesh none are Pulumi.yaml's "not set"
         walk(value, key, key)
-    return paths
+    return found
 
 
-def unhonoured_keys(raw: Mapping[str, Any], declared: Target) -> list[tuple[str, str]]:
-    """(key path, its NEUTRAL_KEYS pattern) of every key the config sets that `declared` does not
-    carry out."""
-    result = []
-    for path in set_key_paths(raw):
-        parts = path.split(".")
-        pattern = ".".join("*" if i == 1 and parts[0] == "services" else part for i, part in enumerate(parts))
-        if any(fnmatch.fnmatchcase(pattern, known) for known in NEUTRAL_KEYS) and not declared.honours(pattern):
-            result.append((path, pattern))
-    return result
+def unhonoured_keys(raw: Mapping[str, Any], declared: Target) -> list[tuple[str, str, Any]]:
+    """(key path, its NEUTRAL_KEYS pattern, value) of every neutral key the config sets that
+    `declared` does not carry out (unknown keys are the spec's to report)."""
+    return [(path, pattern, value) for path, pattern, value in set_keys(raw)
+            if pattern in NEUTRAL_KEYS and not declared.honours(pattern)]

@@ -59,7 +59,7 @@ def test_renaming_the_project_changes_no_component_type_token(plan_of, stack):
 
 
 def _paths(raw, name):
-    return [path for path, _ in targets.unhonoured_keys(raw, targets.target(name))]
+    return [path for path, _, _ in targets.unhonoured_keys(raw, targets.target(name))]
 
 
 @pytest.mark.parametrize("stack", stack_names())
