@@ -16,6 +16,7 @@ from typing import Any, Callable
 from . import targets
 from .gateway.limits import PHASE_LIMITS, GatewayLimits
 from .phases import PHASES, PRESETS
+from .stackfile import StackFile
 from .validation import DNS_LABEL, Problems, SpecError
 
 MESHES = ("none", "istio", "linkerd")
@@ -142,10 +143,12 @@ def top_level_keys() -> tuple[str, ...]:
     return (*NEUTRAL_TOP_LEVEL_KEYS, *targets.option_blocks())
 
 
-def parse_spec(raw: dict[str, Any], project: str = "apigw", sources: dict[str, Any] | None = None) -> StackSpec:
-    """Validate `raw` (the project's config keys without the `project:` prefix). `sources`: what
-    the strict stack-file reader saw (components/stackfile.py), to tell how to quote a value."""
-    p = Problems(sources=dict(sources or {}))
+def parse_spec(raw: dict[str, Any], project: str = "apigw", stack_file: StackFile | None = None) -> StackSpec:
+    """Validate `raw` (the project's config keys without the `project:` prefix). `stack_file`: what
+    the strict reader found in the stack file (components/stackfile.py): its problems (duplicate
+    keys) come first, and its record of values YAML did not read as text tells how to quote them."""
+    p = Problems(items=list(stack_file.problems) if stack_file else [],
+                 sources=dict(stack_file.scalars) if stack_file else {})
     # The target first: much of the rest depends on it, and is not guessed at without one.
     target_name = p.choice(raw, "target", "target", None, targets.names())
     declared = targets.target(target_name) if target_name else None

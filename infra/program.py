@@ -46,13 +46,7 @@ def load_spec(project: str) -> StackSpec:
         parsed = own_stack_file(project, pulumi.get_stack())
     except stackfile.StackFileError as err:
         raise SpecError([Problem("<stack file>", None, str(err))]) from None
-    try:
-        spec = parse_spec(read_project_config(project), project, sources=parsed.scalars if parsed else None)
-    except SpecError as err:
-        raise SpecError([*(parsed.problems if parsed else []), *err.problems]) from None
-    if parsed and parsed.problems:
-        raise SpecError(parsed.problems)
-    return spec
+    return parse_spec(read_project_config(project), project, parsed)
 
 
 def main() -> None:

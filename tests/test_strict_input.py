@@ -184,3 +184,17 @@ def test_a_well_formed_secret_plans_as_an_opaque_value(tmp_path):
     result = plan_cli(tmp_path, text)
     assert result.returncode == 0, result.stderr
     assert "AAABAGVuY3J5cHRlZA==" not in result.stdout + result.stderr
+
+
+def test_under_pulumi_up_the_program_rereads_its_own_stack_file(tmp_path, monkeypatch):
+    """The CLI would hand the program only `phase: dev` (the last duplicate): the program itself
+    re-reads stacks/Pulumi.<stack>.yaml and refuses it, registering nothing."""
+    import infra.program
+    from pulumi import RunError
+    text = KUBERNETES_DEV.replace("  apigw:phase: dev\n", "  apigw:phase: prod\n  apigw:phase: dev\n", 1)
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.kubernetes-dev.yaml").write_text(text)
+    (tmp_path / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
+    monkeypatch.setattr(infra.program, "PROJECT_DIR", tmp_path)
+    with pytest.raises(RunError, match="1 problem"):
+        run_program("kubernetes-dev")

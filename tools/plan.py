@@ -26,12 +26,11 @@ from tools.offline import (CapturedResource, Plan, StackFile, StackFileError, pr
 def spec_problems(stack: str, config: dict, project: str, stack_file: StackFile | None = None) -> list[str]:
     """Validate before running anything, so a bad stack registers nothing: the stack file's own
     problems (duplicate keys), then the spec's, told how to quote what YAML did not read as text."""
-    found = [f"{project}:{problem}" for problem in (stack_file.problems if stack_file else [])]
     try:
-        parse_spec(project_keys(config, project), project, sources=stack_file.scalars if stack_file else None)
+        parse_spec(project_keys(config, project), project, stack_file)
     except SpecError as err:
-        found += [f"{project}:{problem}" for problem in err.problems]
-    return found
+        return [f"{project}:{problem}" for problem in err.problems]
+    return []
 
 
 def print_tree(plan: Plan, out=sys.stdout) -> None:
