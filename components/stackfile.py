@@ -48,20 +48,26 @@ class StackFileError(Exception):
     pass
 
 
+def _entries(node: yaml.MappingNode, path: str, out: StackFile, strip: str = ""):
+    """(key, its path, value node, line) of a mapping's entries, recording every key given twice.
+    `strip`: the prefix taken off the keys (the project's, at the config's top level)."""
+    seen: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        key, line = key_node.value, key_node.start_mark.line + 1
+        name = key[len(strip):] if strip and isinstance(key, str) and key.startswith(strip) else str(key)
+        child = f"{path}.{name}" if path else name
+        if key in seen:
+            out.problems.append(Problem(child, f"lines {seen[key]} and {line}",
+                                        "each key once per mapping (the Pulumi CLI would silently keep "
+                                        "the last value)"))
+        seen.setdefault(key, line)
+        yield key, child, value_node, line
+
+
 def _walk(node: yaml.Node, path: str, out: StackFile, strip: str = "") -> None:
-    """Record duplicates, secrets' shape and non-string plain scalars below `node`.
-    `strip`: the prefix taken off this mapping's keys (the project's, at the config's top level)."""
+    """Record duplicates, secrets' shape and non-string plain scalars below `node`."""
     if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key, line = key_node.value, key_node.start_mark.line + 1
-            name = key[len(strip):] if strip and isinstance(key, str) and key.startswith(strip) else str(key)
-            child = f"{path}.{name}" if path else name
-            if key in seen:
-                out.problems.append(Problem(child, f"lines {seen[key]} and {line}",
-                                            "each key once per mapping (the Pulumi CLI would silently keep "
-                                            "the last value)"))
-            seen.setdefault(key, line)
+        for key, child, value_node, line in _entries(node, path, out, strip):
             if key == "secure" and isinstance(value_node, yaml.ScalarNode):
                 if len(node.value) != 1 or not value_node.value.strip():
                     out.problems.append(Problem(path, f"line {line}", "a secret as `secure: <ciphertext>` alone "
@@ -77,25 +83,22 @@ def _walk(node: yaml.Node, path: str, out: StackFile, strip: str = "") -> None:
 
 def load(text: str, project: str, name: str = "stack file") -> StackFile:
     """Read a stack file's text; raises StackFileError when it is not YAML or not shaped like one."""
-    try:
-        document = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) if document is not None else {}
+    loader = yaml.SafeLoader(text)
+    try:  # one parse: the node tree is read here, then built into data (the last duplicate wins)
+        document = loader.get_single_node()
+        data = loader.construct_document(document) if document is not None else {}
     except yaml.YAMLError as err:
         raise StackFileError(f"{name}: not valid YAML: {err}") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
         raise StackFileError(f"{name}: expected a mapping with a `config:` mapping of "
                              "`<project>:<key>: value` entries")
     out = StackFile(config=dict(data.get("config") or {}))
     if document is None:
         return out
-    seen: dict[Any, int] = {}
-    for key_node, value_node in document.value:
-        line = key_node.start_mark.line + 1
-        if key_node.value in seen:
-            out.problems.append(Problem(str(key_node.value), f"lines {seen[key_node.value]} and {line}",
-                                        "each key once per mapping"))
-        seen.setdefault(key_node.value, line)
-        if key_node.value == "config":
+    for key, _, value_node, _ in _entries(document, "", out):
+        if key == "config":
             _walk(value_node, "", out, strip=f"{project}:")
     return out
 
