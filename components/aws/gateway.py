@@ -56,21 +56,25 @@ def encode_config(text: str) -> str:
     return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
 
 
+def _encoded(spec: StackSpec) -> tuple[str, str | None]:
+    """The encoded gateway config, and why it does not fit the task definition (or None)."""
+    encoded = encode_config(gateway_config(spec))
+    if len(encoded) <= MAX_CONFIG_B64:
+        return encoded, None
+    return encoded, (f"a gateway config that fits the ECS task definition: {len(spec.services)} services give "
+                     f"{len(encoded)} bytes compressed and base64-encoded, the limit is {MAX_CONFIG_B64} "
+                     "(fewer services or shorter names and paths)")
+
+
 def config_size_problem(spec: StackSpec) -> str | None:
-    """Why the stack's gateway config does not fit the task definition, or None."""
-    size = len(encode_config(gateway_config(spec)))
-    if size <= MAX_CONFIG_B64:
-        return None
-    return (f"a gateway config that fits the ECS task definition: {len(spec.services)} services give "
-            f"{size} bytes compressed and base64-encoded, the limit is {MAX_CONFIG_B64} "
-            "(fewer services or shorter names and paths)")
+    return _encoded(spec)[1]
 
 
 def encoded_config(spec: StackSpec) -> str:
-    problem = config_size_problem(spec)
+    encoded, problem = _encoded(spec)
     if problem:  # the spec check refuses such a stack first; this guards direct callers
         raise ValueError(problem)
-    return encode_config(gateway_config(spec))
+    return encoded
 
 
 def default_health_check(port: int, path: str) -> str:

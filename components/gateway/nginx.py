@@ -168,8 +168,9 @@ def _upstream(name: str, servers: Sequence[str], algorithm: str, max_fails: int,
     elif BALANCING[algorithm]:
         # Must come before `keepalive`: a method set after it drops upstream keepalive.
         lines.append(f"    {BALANCING[algorithm]}")
-    # Passive health: with one entry (a k8s/ECS Service name) nginx never marks it down;
-    # readiness is the platform's job there. With several (local), this mirrors the spec.
+    # Passive health mirrors the spec. One entry that is a Service name (ECS, or a mesh's ClusterIP)
+    # is one server, which nginx never marks down: readiness is the platform's job there. With
+    # several (local) or with `resolve` (each address of a headless Service), it marks pods down.
     flag = " resolve" if resolve else ""
     lines += [f"    server {s}{flag} max_fails={max_fails} fail_timeout={fail_timeout_s}s;" for s in servers]
     return lines + [f"    keepalive {UPSTREAM_KEEPALIVE};", "}"]
@@ -258,11 +259,10 @@ def render_gateway_config(
     resolved = {}
     if resolve_at_run_time and not in_upstream:
         for service in routing.services:
-            (entry,) = upstream_servers[service] if len(upstream_servers[service]) == 1 else (None,)
-            if entry is None:
-                raise ValueError(f"service {service!r}: resolved at run time from one 'name:port', "
-                                 f"got {list(upstream_servers[service])}")
-            resolved[service] = entry
+            servers = list(upstream_servers[service])
+            if len(servers) != 1:
+                raise ValueError(f"service {service!r}: resolved at run time from one 'name:port', got {servers}")
+            resolved[service] = servers[0]
     for service in sorted(routing.services):
         if service not in resolved:
             http += _upstream(service, upstream_servers[service], routing.algorithm, routing.max_fails,

@@ -65,6 +65,11 @@ def _check_labels(p: Problems, labels: dict[str, str], path: str) -> None:
             p.add(f"{path}.{key}", value, LABEL_VALUE_RULE)
 
 
+def _dns_label(p: Problems, value: str, path: str, what: str = "") -> None:
+    if not DNS_LABEL.match(value):
+        p.add(path, value, f"{what}a DNS label (lowercase letters, digits, '-')")
+
+
 def _dns_name(p: Problems, value: str | None, path: str, what: str) -> None:
     if value is not None and (len(value) > 253 or not DNS_SUBDOMAIN.match(value)):
         p.add(path, value, f"{what}: a DNS name (lowercase letters, digits, '-' and '.')")
@@ -99,8 +104,8 @@ def _peer(p: Problems, raw: dict, key: str, default: Peer | None, namespace: str
     labels = p.string_map(block, "pod_labels", f"{path}.pod_labels")
     _check_labels(p, labels, f"{path}.pod_labels")
     own_namespace = p.string(block, "namespace", f"{path}.namespace", None) if not namespace else namespace
-    if own_namespace and not namespace and not DNS_LABEL.match(own_namespace):
-        p.add(f"{path}.namespace", own_namespace, "a namespace name: a DNS label (lowercase letters, digits, '-')")
+    if own_namespace and not namespace:
+        _dns_label(p, own_namespace, f"{path}.namespace", "a namespace name: ")
     if cidrs and (labels or "namespace" in block):
         p.add(path, block, "either cidrs, or namespace and pod_labels (not both)")
     if not cidrs and not labels and not own_namespace:
@@ -112,19 +117,20 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
     p.unknown_keys(raw, ("namespace", "exposure", "ingress_class", "host", "hpa_cpu_utilization_percent",
                          "ingress_namespace", "install_monitoring_stack", "monitoring_namespace",
                          "monitoring_release", "node_exporter", "dns", "ingress_controller"), "kubernetes")
-    namespace = p.string(raw, "namespace", "kubernetes.namespace", "apigw")
-    if namespace and not DNS_LABEL.match(namespace):
-        p.add("kubernetes.namespace", namespace, "a DNS label (lowercase letters, digits, '-')")
+    namespace = p.string(raw, "namespace", "kubernetes.namespace", "apigw") or "apigw"
+    _dns_label(p, namespace, "kubernetes.namespace")
     exposure = p.choice(raw, "exposure", "kubernetes.exposure", "load_balancer", EXPOSURES)
+    ingress_namespace = p.string(raw, "ingress_namespace", "kubernetes.ingress_namespace",
+                                 "ingress-nginx") or "ingress-nginx"
+    _dns_label(p, ingress_namespace, "kubernetes.ingress_namespace")
     options = KubernetesOptions(
-        namespace=namespace or "apigw",
+        namespace=namespace,
         exposure=exposure or "load_balancer",
         ingress_class=p.string(raw, "ingress_class", "kubernetes.ingress_class", "nginx") or "nginx",
         host=p.string(raw, "host", "kubernetes.host", None),
         hpa_cpu_utilization_percent=p.integer(raw, "hpa_cpu_utilization_percent",
                                               "kubernetes.hpa_cpu_utilization_percent", 70, 10, 100) or 70,
-        ingress_namespace=p.string(raw, "ingress_namespace", "kubernetes.ingress_namespace",
-                                   "ingress-nginx") or "ingress-nginx",
+        ingress_namespace=ingress_namespace,
         install_monitoring_stack=p.boolean(raw, "install_monitoring_stack",
                                            "kubernetes.install_monitoring_stack", True),
         monitoring_namespace=p.string(raw, "monitoring_namespace", "kubernetes.monitoring_namespace",
@@ -133,29 +139,23 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
                                     f"{namespace}-kps") or f"{namespace}-kps",
         node_exporter=p.boolean(raw, "node_exporter", "kubernetes.node_exporter", True),
         dns=_peer(p, raw, "dns", KubernetesOptions().dns),
+        ingress_controller=_peer(p, raw, "ingress_controller", None, ingress_namespace),
     )
     _dns_name(p, options.host, "kubernetes.host", "the Ingress host")
     _dns_name(p, options.ingress_class, "kubernetes.ingress_class", "an IngressClass name")
-    if not DNS_LABEL.match(options.ingress_namespace):
-        p.add("kubernetes.ingress_namespace", options.ingress_namespace, "a DNS label (lowercase letters, digits, '-')")
     if options.exposure != "ingress":
         for key in (k for k in INGRESS_ONLY if k in raw):
             p.add(f"kubernetes.{key}", raw[key], f"nothing with exposure {options.exposure}: only an Ingress uses it")
     if options.dns.cidrs and _addresses(options.dns.cidrs[0]) not in (1, None):
         p.add("kubernetes.dns.cidrs", options.dns.cidrs[0],
               "a single address first (e.g. 169.254.20.10/32): the gateway's nginx uses it as its DNS resolver")
-    from dataclasses import replace
-    return replace(options, ingress_controller=_peer(p, raw, "ingress_controller", None, options.ingress_namespace))
+    return options
 
 
 def check_kubernetes_spec(spec, p: Problems) -> None:
     """What the neutral spec allows but the workloads on a cluster cannot honour."""
     options: KubernetesOptions = spec.options
-    for key, value in spec.labels.items():
-        if not is_label_key(key):
-            p.add(f"labels.{key}", key, LABEL_KEY_RULE)
-        elif not is_label_value(value):
-            p.add(f"labels.{key}", value, LABEL_VALUE_RULE)
+    _check_labels(p, spec.labels, "labels")
     if spec.monitoring.enabled and options.install_monitoring_stack:
         if len(options.monitoring_release) > MAX_RELEASE or not DNS_LABEL.match(options.monitoring_release):
             key = "monitoring_release" if options.monitoring_release != f"{options.namespace}-kps" else "namespace"
