@@ -107,5 +107,6 @@ def test_the_spec_refuses_a_key_its_target_ignores_saying_what_it_does_instead(s
 def test_the_table_of_honoured_keys_in_the_docs_is_the_registrys(document):
     import pathlib
     text = (pathlib.Path(__file__).resolve().parents[1] / document).read_text()
-    section = text.split("<!-- honoured keys: generated from components/targets.py -->\n", 1)[1]
-    assert section.split("<!-- end of honoured keys -->", 1)[0] == targets.honoured_table()
+    from tools.argsdoc import HONOURED_BEGIN, HONOURED_END, section
+    assert section(text, HONOURED_BEGIN, HONOURED_END) == targets.honoured_table(), \
+        "run: python -m tools.argsdoc --write"
