@@ -5,7 +5,7 @@ from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
 from ..validation import Problems
 from .gateway import config_size_problem
-from .options import check_aws_spec, parse_aws_options
+from .options import ALB_ALGORITHMS, check_aws_spec, parse_aws_options
 
 
 def check_spec(spec, p: Problems) -> None:
@@ -23,7 +23,7 @@ TARGET = Target(
     phases=PHASES,
     phase_reason="",
     # ALB target-group algorithms; Service Connect is the mesh, so `mesh` stays none.
-    algorithms={"none": ("round_robin", "least_outstanding_requests", "weighted_random")},
+    algorithms={"none": ALB_ALGORITHMS},
     option_blocks=("aws",),
     parse_options=lambda blocks, p, spec: parse_aws_options(blocks["aws"], p, spec),
     check_spec=check_spec,

@@ -5,9 +5,12 @@ from .options import check_kubernetes_spec, parse_kubernetes_options
 from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
 
-# kube-proxy spreads connections and cannot be tuned; a mesh can (Istio's DestinationRule
-# load balancers; Linkerd always balances by EWMA latency).
-ISTIO_ALGORITHMS = ("round_robin", "least_connections", "random", "source_ip_hash")
+# Istio's names for the spec's algorithms (DestinationRule trafficPolicy.loadBalancer), which
+# components/kubernetes/workloads.py writes: the algorithms honoured with istio are its keys.
+ISTIO_LB = {"round_robin": {"simple": "ROUND_ROBIN"}, "least_connections": {"simple": "LEAST_REQUEST"},
+            "random": {"simple": "RANDOM"}, "source_ip_hash": {"consistentHash": {"useSourceIp": True}}}
+ISTIO_ALGORITHMS = tuple(ISTIO_LB)
+# kube-proxy spreads connections and cannot be tuned; a mesh can (Linkerd always balances by EWMA).
 MESH_ALGORITHMS = {"none": ("round_robin",), "istio": ISTIO_ALGORITHMS, "linkerd": ("ewma",)}
 
 NOT_HONOURED = {

@@ -25,11 +25,9 @@ from .gateway import GATEWAY_APP, GatewayFleet
 from .monitoring import Monitoring
 from .network import NetworkPolicies, gateway_sources
 from .service import BackendService, service_address
+from .target import ISTIO_LB
 from .workload import labels
 
-# Istio's names for the spec's algorithms (DestinationRule trafficPolicy.loadBalancer).
-ISTIO_LB = {"round_robin": {"simple": "ROUND_ROBIN"}, "least_connections": {"simple": "LEAST_REQUEST"},
-            "random": {"simple": "RANDOM"}, "source_ip_hash": {"consistentHash": {"useSourceIp": True}}}
 MESHES = ("none", "istio", "linkerd")
 
 

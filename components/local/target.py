@@ -1,6 +1,7 @@
 """The local target's contract: HAProxy, nginx gateways and backends as processes on this machine."""
 from __future__ import annotations
 
+from components.local.haproxy import HAPROXY_BALANCE
 from components.local.options import check_local_spec, parse_local_options
 from components.targets import NEUTRAL_KEYS, Target
 
@@ -29,7 +30,7 @@ TARGET = Target(
     default_region="",
     phases=("dev",),
     phase_reason="one host is never staging or prod",
-    algorithms={"none": ("round_robin", "least_connections", "random", "source_ip_hash")},  # HAProxy's
+    algorithms={"none": tuple(HAPROXY_BALANCE)},
     option_blocks=("local",),
     parse_options=lambda blocks, p, spec: parse_local_options(blocks["local"], p, spec),
     check_spec=check_local_spec,
