@@ -134,6 +134,12 @@ class StackSpec:
         return next(s for s in self.services if s.name == name)
 
 
+def platform_tags(spec: StackSpec, stack: str) -> dict[str, str]:
+    """The tags a cloud target puts on every resource: the stack's labels and what the platform sets
+    itself (PLATFORM_LABELS keeps a stack from setting these)."""
+    return {**spec.labels, "project": spec.project, "phase": spec.phase, "stack": stack, "managed-by": "pulumi"}
+
+
 NEUTRAL_TOP_LEVEL_KEYS = ("target", "phase", "region", "gateway", "services", "load_balancer", "mesh",
                           "monitoring", "labels")
 
@@ -349,7 +355,8 @@ def _parse_load_balancer(raw: dict, p: Problems, preset, declared: "targets.Targ
     algorithm = raw.get("algorithm", allowed[0])
     if declared and algorithm not in allowed:
         where = f"the {declared.name} target" + (f" with mesh {mesh}" if len(declared.meshes) > 1 else "")
-        p.add("load_balancer.algorithm", algorithm, f"one of {', '.join(allowed)} on {where}")
+        note = f" ({declared.algorithm_note})" if declared.algorithm_note else ""
+        p.add("load_balancer.algorithm", algorithm, f"one of {', '.join(allowed)} on {where}{note}")
     hc_raw = p.mapping(raw, "health_check", "load_balancer.health_check")
     p.unknown_keys(hc_raw, ("path", "interval_s", "timeout_s", "healthy_threshold", "unhealthy_threshold",
                             "matcher"), "load_balancer.health_check")

@@ -20,6 +20,7 @@ from .validation import Problems
 # apigw_platform, it is not `components`). Adding a target: a folder with a target.py, and a line here.
 REGISTRY: dict[str, str] = {
     "aws": ".aws.target",
+    "azure": ".azure.target",
     "kubernetes": ".kubernetes.target",
     "local": ".local.target",
 }
@@ -75,6 +76,8 @@ class Target:
     """Module with MOCK_OUTPUTS and MOCK_CALLS for the offline plan (tools/mocks/), or None."""
     notes: dict[str, str] = field(default_factory=dict)
     """Key path -> why this target does not honour it; shown with the refusal."""
+    algorithm_note: str = ""
+    """Why load_balancer.algorithm allows what it does here; shown when a stack asks for another."""
 
     @property
     def meshes(self) -> tuple[str, ...]:

@@ -166,10 +166,11 @@ _load_target_mocks()
 class _Mocks(pulumi_mocks.Mocks):
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         outputs = dict(args.inputs)
-        extra = MOCK_OUTPUTS.get(args.typ)
-        if extra:
-            outputs.update(extra(args))
-        return f"{args.name}-id", outputs
+        extra = dict(MOCK_OUTPUTS[args.typ](args)) if args.typ in MOCK_OUTPUTS else {}
+        # A mock may give the resource's id (Azure's ids are ARM paths that other inputs embed).
+        resource_id = extra.pop("id", f"{args.name}-id")
+        outputs.update(extra)
+        return resource_id, outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs):
         answer = MOCK_CALLS.get(args.token)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from ..spec import StackSpec
+from ..spec import StackSpec, platform_tags
 from .access_logs import AccessLogBucket
 from .args import (AccessLogBucketArgs, AccessLogsArgs, ContainerHealthCheckArgs, EcsClusterArgs,
                    FargateServiceArgs, HealthCheckArgs, LoadBalancerArgs, MonitoringArgs, NetworkArgs, ScalingArgs,
@@ -38,8 +38,7 @@ class Platform(pulumi.ComponentResource):
 
 
 def default_tags(spec: StackSpec) -> dict[str, str]:
-    return {**spec.labels, "project": spec.project, "phase": spec.phase, "stack": pulumi.get_stack(),
-            "managed-by": "pulumi"}
+    return platform_tags(spec, pulumi.get_stack())
 
 
 def load_balancer_args(spec: StackSpec, vpc_id: pulumi.Input[str], subnet_ids: list[pulumi.Input[str]],

@@ -148,6 +148,10 @@ class ExposureArgs:
     ClusterIP for a NEG, NodePort). Default ClusterIP."""
     service_annotations: dict[str, str] = field(default_factory=dict)
     """Annotations of the gateway Service (e.g. an internal load balancer or a NEG)."""
+    external_traffic_policy: Optional[str] = None
+    """external with service_type LoadBalancer or NodePort: Local keeps the client's address (the
+    NetworkPolicy then sees the outside balancer's, not a node's) and sends traffic only to nodes
+    running a gateway pod; None: Kubernetes' default (Cluster)."""
     source_cidrs: list[str] = field(default_factory=list)
     """With network policies: the address ranges that may reach the gateway port (load_balancer
     and external). Empty with load_balancer: anywhere (the cloud balancer's addresses are not

@@ -18,6 +18,8 @@ from .workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_
 
 GATEWAY_APP = GATEWAY_NAME
 CONFIG_DIR = "/etc/nginx/gateway"
+SERVICE_PORT = 80
+"""The gateway Service's port (to the pods' `http` port): what a balancer outside the cluster targets."""
 SERVICE_TYPES = {"load_balancer": "LoadBalancer", "ingress": "ClusterIP"}
 """The gateway Service's type per exposure; `external` takes the caller's (default ClusterIP)."""
 
@@ -87,11 +89,11 @@ class GatewayFleet(pulumi.ComponentResource):
         if exposure.service_annotations:
             service_meta["annotations"] = dict(exposure.service_annotations)
         service_type = SERVICE_TYPES.get(exposure.kind) or exposure.service_type or "ClusterIP"
-        self.service = k8s.core.v1.Service(
-            f"{name}-service", metadata=service_meta,
-            spec={"type": service_type, "selector": {"app": GATEWAY_APP},
-                  "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
-            opts=child)
+        service_spec = {"type": service_type, "selector": {"app": GATEWAY_APP},
+                        "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]}
+        if exposure.external_traffic_policy:
+            service_spec["externalTrafficPolicy"] = exposure.external_traffic_policy
+        self.service = k8s.core.v1.Service(f"{name}-service", metadata=service_meta, spec=service_spec, opts=child)
         self.ingress = None
         if exposure.kind == "ingress":
             self.ingress = _ingress(name, pods, exposure.ingress or IngressArgs(), child)

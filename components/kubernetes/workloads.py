@@ -40,6 +40,14 @@ def check_args(args: WorkloadsArgs) -> None:
         problems.append(f"mesh: {args.mesh!r} is not one of {', '.join(MESHES)}")
     elif args.mesh == "istio" and args.algorithm not in ISTIO_LB:
         problems.append(f"algorithm: {args.algorithm!r} is not one of {', '.join(ISTIO_LB)} with istio")
+    exposure = args.exposure
+    if exposure.external_traffic_policy not in (None, "Cluster", "Local"):
+        problems.append(f"exposure.external_traffic_policy: {exposure.external_traffic_policy!r} is not one of "
+                        "Cluster, Local")
+    elif exposure.external_traffic_policy and (exposure.kind != "external"
+                                               or exposure.service_type not in ("LoadBalancer", "NodePort")):
+        problems.append("exposure.external_traffic_policy: only with kind external and service_type LoadBalancer "
+                        "or NodePort (Kubernetes refuses it on other Services)")
     if not args.services:
         problems.append("services: at least one service")
     if args.probe.timeout_s >= args.probe.interval_s:

@@ -1,0 +1,60 @@
+"""The azure target's contract: Application Gateway v2 -> AKS (the Kubernetes workloads)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..kubernetes.options import INGRESS_ONLY, KubernetesOptions, check_kubernetes_spec, parse_kubernetes_options
+from ..kubernetes.target import MESH_ALGORITHMS
+from ..phases import PHASES
+from ..targets import NEUTRAL_KEYS, Target
+from ..validation import Problems
+from .options import AzureOptions, check_azure_spec, parse_azure_options
+
+EXPOSURE_KEYS = ("exposure", *INGRESS_ONLY)
+"""kubernetes-block keys about how clients reach the gateway: on azure the Application Gateway does,
+through an internal load balancer, so these are refused rather than ignored."""
+
+
+def parse_options(blocks: dict, p: Problems, spec):
+    kubernetes = blocks["kubernetes"]
+    for key in (k for k in EXPOSURE_KEYS if k in kubernetes):
+        p.add(f"kubernetes.{key}", kubernetes[key], "nothing on the azure target: the Application Gateway reaches the "
+                                                    "gateway through an internal load balancer (see the azure block)")
+    workloads = parse_kubernetes_options({k: v for k, v in kubernetes.items() if k not in EXPOSURE_KEYS}, p, spec)
+    return AzureStackOptions(parse_azure_options(blocks["azure"], p, spec), replace(workloads, exposure="external"))
+
+
+@dataclass(frozen=True)
+class AzureStackOptions:
+    """The azure block, and the kubernetes block for the workloads on AKS."""
+
+    azure: AzureOptions
+    kubernetes: KubernetesOptions
+
+
+def check_spec(spec, p: Problems) -> None:
+    options: AzureStackOptions = spec.options
+    check_azure_spec(_with(spec, options.azure), p)
+    check_kubernetes_spec(_with(spec, options.kubernetes), p)
+
+
+def _with(spec, options):
+    return replace(spec, options=options)
+
+
+TARGET = Target(
+    name="azure",
+    default_region="westeurope",
+    phases=PHASES,
+    phase_reason="",
+    algorithms=MESH_ALGORITHMS,
+    algorithm_note="Application Gateway balances round robin only; with mesh istio or linkerd the algorithm "
+                   "applies inside the mesh, between the gateway and the services",
+    option_blocks=("azure", "kubernetes"),
+    parse_options=parse_options,
+    check_spec=check_spec,
+    builder=".azure.platform",
+    honoured_keys=tuple(key for key in NEUTRAL_KEYS if key != "services.*.command"),
+    offline_mocks="tools.mocks.azure",
+    notes={"services.*.command": "Kubernetes runs the image's own command; `command` is for the local target"},
+)
