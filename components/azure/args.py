@@ -77,6 +77,8 @@ class ClusterArgs:
     """The Entra ID tenant of the cluster's users."""
     admin_principal_id: pulumi.Input[str]
     """The identity that deploys (it gets Azure Kubernetes Service RBAC Cluster Admin on the cluster)."""
+    admin_principal_type: str = "User"
+    """User or ServicePrincipal: what admin_principal_id is (Azure checks it on the role assignment)."""
     admin_group_ids: list[str] = field(default_factory=list)
     """Entra ID groups that administer the cluster."""
     pod_cidr: str = "10.244.0.0/16"

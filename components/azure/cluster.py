@@ -108,6 +108,7 @@ class Cluster(pulumi.ComponentResource):
             role_definition_id=role_definition(subscription_id, NETWORK_CONTRIBUTOR), opts=child)
         self.admin_role = azure.authorization.RoleAssignment(
             f"{name}-admin", scope=self.cluster.id, principal_id=args.admin_principal_id,
+            principal_type=args.admin_principal_type,
             role_definition_id=role_definition(subscription_id, AKS_RBAC_CLUSTER_ADMIN), opts=child)
         credentials = azure.containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=where.resource_group_name, resource_name=cluster_name, format="exec",

@@ -68,8 +68,11 @@ class GatewayAlerts(pulumi.ComponentResource):
                 description=alert["description"], severity=alert["severity"], enabled=True, auto_mitigate=True,
                 scopes=[args.application_gateway_id], evaluation_frequency="PT1M", window_size="PT5M",
                 target_resource_type=APP_GATEWAY_METRICS,
-                criteria={"odata_type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                          "all_of": [{"criterion_type": "StaticThresholdCriterion", "name": key,
-                                      "metric_namespace": APP_GATEWAY_METRICS, **criterion}]},
+                # Args classes, not dicts: `criteria` is a union of criteria types, and a plain dict
+                # would reach Azure with Python's snake_case names.
+                criteria=azure.monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                    odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                    all_of=[azure.monitor.MetricCriteriaArgs(criterion_type="StaticThresholdCriterion", name=key,
+                                                             metric_namespace=APP_GATEWAY_METRICS, **criterion)]),
                 actions=actions, opts=child)
         self.register_outputs({})

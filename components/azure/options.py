@@ -25,6 +25,7 @@ azure/login), GitHub's OIDC token (workload identity federation), or an interact
 SSL_POLICIES = ("AppGwSslPolicy20220101S", "AppGwSslPolicy20220101")
 """Application Gateway's predefined TLS 1.2+ policies (20220101S: the stricter cipher list)."""
 WAF_MODES = ("Prevention", "Detection")
+PRINCIPAL_TYPES = ("User", "ServicePrincipal")
 LOG_RETENTION = (30, 730)
 """Log Analytics workspace retention in days (PerGB2018)."""
 
@@ -128,6 +129,9 @@ class AzureOptions:
     dns_label: str = ""
     """The public IP's DNS label (default <project>-<phase>); Azure adds a tenant hash."""
     kubelogin_mode: str = "azurecli"
+    deployer_principal_type: str = "User"
+    """What runs `pulumi up`: User (a person's Azure CLI login) or ServicePrincipal (CI); its role
+    assignment on the cluster says so, as Azure requires."""
     cluster_admin_group_ids: tuple[str, ...] = ()
     """Entra ID groups made cluster admins (next to the identity that runs `pulumi up`)."""
     lock: bool = False
@@ -177,6 +181,8 @@ def parse_azure_options(raw: dict, p: Problems, spec) -> AzureOptions:
                            "a DNS label: 3-63 lowercase letters, digits and '-', starting with a letter"),
         kubelogin_mode=p.choice(raw, "kubelogin_mode", "azure.kubelogin_mode", "azurecli", KUBELOGIN_MODES)
         or "azurecli",
+        deployer_principal_type=p.choice(raw, "deployer_principal_type", "azure.deployer_principal_type", "User",
+                                         PRINCIPAL_TYPES) or "User",
         cluster_admin_group_ids=_guids(p, raw, "cluster_admin_group_ids"),
         lock=p.boolean(raw, "lock", "azure.lock", phase.lock),
         log_retention_days=p.integer(raw, "log_retention_days", "azure.log_retention_days", phase.log_retention_days,

@@ -99,6 +99,7 @@ def build(spec: StackSpec) -> dict:
         **{f"{pool}_pool": NodePoolArgs(vm_size=size, min=nodes.min, max=nodes.max, zones=list(options.zones))
            for pool, (size, nodes) in pools.items()},
         tenant_id=client.tenant_id, admin_principal_id=client.object_id,
+        admin_principal_type=options.deployer_principal_type,
         admin_group_ids=list(options.cluster_admin_group_ids), pod_cidr=options.pod_cidr,
         service_cidr=options.service_cidr, dns_service_ip=options.dns_service_ip,
         log_analytics_workspace_id=logs.workspace.id if logs else None, managed_prometheus=logs is not None,
