@@ -92,8 +92,8 @@ def test_exposure_keys_of_the_kubernetes_block_are_refused():
 
 def test_the_local_command_key_is_refused():
     config = raw("dev")
-    config["services"]["users-api"]["command"] = "./serve"
-    assert problems(config) == ["services.users-api.command: found './serve'; allowed: nothing on the azure target, "
+    config["services"]["users-api"]["command"] = "./serve --port {port}"
+    assert problems(config) == ["services.users-api.command: found './serve --port {port}'; allowed: nothing on the azure target, "
                                 "which does not honour it: Kubernetes runs the image's own command; `command` is for "
                                 "the local target"]
 

@@ -2,7 +2,8 @@
 
 Each target has a compliant baseline: the captured resources of the shipped kubernetes-prod and
 aws-prod stacks, and hand-written AKS and GKE resources in provider wire form next to the same
-Kubernetes workloads (azure and gcp run them). Each case changes one property and asserts the
+Kubernetes workloads (azure and gcp run them; on azure the Application Gateway reaches the gateway
+through an internal LoadBalancer Service pinned at its pool address, instead of the Ingress). Each case changes one property and asserts the
 violation: the rule, the resource and the message naming the property, the value and what passes.
 """
 from __future__ import annotations
@@ -82,6 +83,10 @@ def aws(plan_of):
     return captured(plan_of, "aws-prod")
 
 
+GATEWAY_IP = "10.224.15.250"
+"""The address the Azure gateway Service pins for its internal load balancer: the Application Gateway's pool."""
+
+
 def azure_resources() -> list[Resource]:
     sub = "/subscriptions/0000/resourceGroups/apigw/providers/Microsoft.Network/applicationGateways/apigw"
     cluster = R(T.AZ_MANAGED_CLUSTER, "apigw-aks", {
@@ -95,16 +100,21 @@ def azure_resources() -> list[Resource]:
         "availabilityZones": ["1", "2", "3"], "enableNodePublicIP": False}, {"resourceName": [cluster]})
     gateway = R(T.AZ_APP_GATEWAY, "apigw-appgw", {
         "resourceGroupName": "apigw", "sku": {"name": "WAF_v2", "tier": "WAF_v2"}, "zones": ["1", "2", "3"],
+        "autoscaleConfiguration": {"minCapacity": 2.0, "maxCapacity": 10.0},
         "firewallPolicy": {"id": f"{sub}/../firewallPolicies/apigw"},
+        "backendAddressPools": [{"name": "gateway", "backendAddresses": [{"ipAddress": GATEWAY_IP}]}],
         "probes": [{"name": "gateway", "protocol": "Http", "path": "/healthz", "interval": 10.0}],
         "backendHttpSettingsCollection": [{"name": "gateway", "port": 80.0, "protocol": "Http",
                                            "probe": {"id": f"{sub}/probes/gateway"}}],
-        "httpListeners": [{"name": "https", "protocol": "Https", "sslCertificate": {"id": f"{sub}/sslCertificates/api"}},
-                          {"name": "http", "protocol": "Http"}],
+        "httpListeners": [{"name": "https", "protocol": "Https", "sslCertificate": {"id": f"{sub}/sslCertificates/api"},
+                           "frontendPort": {"id": f"{sub}/frontendPorts/https"}},
+                          {"name": "http", "protocol": "Http", "frontendPort": {"id": f"{sub}/frontendPorts/http"}}],
         "requestRoutingRules": [
-            {"name": "https", "httpListener": {"id": f"{sub}/httpListeners/https"},
-             "backendAddressPool": {"id": f"{sub}/backendAddressPools/gateway"}},
-            {"name": "http", "httpListener": {"id": f"{sub}/httpListeners/http"},
+            {"name": "https", "priority": 100.0, "ruleType": "Basic", "httpListener": {"id": f"{sub}/httpListeners/https"},
+             "backendAddressPool": {"id": f"{sub}/backendAddressPools/gateway"},
+             "backendHttpSettings": {"id": f"{sub}/backendHttpSettingsCollection/gateway"}},
+            {"name": "http-redirect", "priority": 200.0, "ruleType": "Basic",
+             "httpListener": {"id": f"{sub}/httpListeners/http"},
              "redirectConfiguration": {"id": f"{sub}/redirectConfigurations/to-https"}}]})
     lock = R(T.AZ_LOCK_BY_SCOPE, "apigw-appgw-lock", {"level": "CanNotDelete", "scope": UNKNOWN},
              {"scope": [gateway]})
@@ -130,9 +140,20 @@ def gcp_resources() -> list[Resource]:
     return [cluster, pool, backend, redirect, http, https]
 
 
+def aks_exposure(resources: list[Resource]) -> list[Resource]:
+    """The kubernetes workloads as the azure target exposes them: no Ingress; the gateway Service
+    is an internal load balancer pinned at the Application Gateway's pool address."""
+    _drop(resources, "apigw-gateway-ingress")
+    service = one(resources, "apigw-gateway-service").properties
+    service["metadata"]["annotations"] = {"service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+                                          "service.beta.kubernetes.io/azure-load-balancer-ipv4": GATEWAY_IP}
+    service["spec"].update(type="LoadBalancer", externalTrafficPolicy="Local")
+    return resources
+
+
 @pytest.fixture
 def azure(k8s):
-    return k8s + azure_resources()
+    return aks_exposure(k8s) + azure_resources()
 
 
 @pytest.fixture
@@ -278,6 +299,23 @@ def test_kubernetes_case(prod, k8s, case):
     change, expected = K8S_CASES[case]
     change(k8s)
     assert_findings(findings(prod, k8s), expected)
+
+
+@pytest.mark.parametrize("annotation, value", [
+    ("service.beta.kubernetes.io/azure-load-balancer-internal", "true"),
+    ("networking.gke.io/load-balancer-type", "Internal"),
+    ("cloud.google.com/load-balancer-type", "Internal"),
+    ("service.beta.kubernetes.io/aws-load-balancer-internal", "true"),
+    ("service.beta.kubernetes.io/aws-load-balancer-scheme", "internal"),
+])
+def test_internal_load_balancer_service_is_not_judged_by_security_https(prod, k8s, annotation, value):
+    service = one(k8s, "apigw-gateway-service").properties
+    service["spec"]["type"] = "LoadBalancer"
+    service["metadata"]["annotations"] = {annotation: value}
+    assert findings(prod, k8s) == []
+    service["metadata"]["annotations"] = {annotation: "false" if value == "true" else "External"}
+    [v] = findings(prod, k8s)
+    assert (v.policy, v.resource) == ("security-https", "apigw-gateway-service")
 
 
 def assert_findings(found, expected):
@@ -447,7 +485,54 @@ def _lock_by_id(resources):
     lock.dependencies, lock.property_dependencies = [], {}
 
 
+def _pool_address(resources):
+    return az(resources, "apigw-appgw")["backendAddressPools"][0]["backendAddresses"][0]
+
+
+def _pin_by_load_balancer_ip(resources):
+    """The deprecated way to pin the address: spec.loadBalancerIP instead of the annotation."""
+    service = az(resources, "apigw-gateway-service")
+    service["metadata"]["annotations"].pop("service.beta.kubernetes.io/azure-load-balancer-ipv4")
+    service["spec"]["loadBalancerIP"] = GATEWAY_IP
+
+
+UNMATCHED_POOL = ('backendAddressPools[gateway].backendAddresses[0].ipAddress is "10.224.15.99" and no Service of '
+                  "type LoadBalancer in this stack pins that address; prod needs a pool to list the address that a "
+                  "Service of type LoadBalancer of this stack pins (annotation "
+                  "service.beta.kubernetes.io/azure-load-balancer-ipv4 or spec.loadBalancerIP), with at least 2 "
+                  "gateway instances behind it")
+
 AZURE_CASES = {
+    "app-gateway-pool-address-unmatched": (lambda rs: _pool_address(rs).update(ipAddress="10.224.15.99"),
+                                           [("prod-load-balanced-gateway", "apigw-appgw", UNMATCHED_POOL)]),
+    "app-gateway-pool-fqdn": (lambda rs: az(rs, "apigw-appgw")["backendAddressPools"][0].update(
+        backendAddresses=[{"fqdn": "gateway.apigw.internal"}]),
+        [("prod-load-balanced-gateway", "apigw-appgw",
+          'backendAddressPools[gateway].backendAddresses[0].fqdn is "gateway.apigw.internal", a name the pack cannot '
+          "follow to a Service (list the Service's pinned ipAddress instead); prod needs a pool to list the address")]),
+    "app-gateway-pool-without-addresses": (lambda rs: az(rs, "apigw-appgw")["backendAddressPools"][0].pop(
+        "backendAddresses"),
+        [("prod-load-balanced-gateway", "apigw-appgw", "backendAddressPools lists no backend address; prod needs")]),
+    "app-gateway-gateway-hpa-1": (lambda rs: az(rs, "apigw-gateway-hpa")["spec"].update(minReplicas=1.0),
+                                  [("prod-min-instances", "apigw-gateway-hpa", "spec.minReplicas is 1"),
+                                   ("prod-load-balanced-gateway", "apigw-appgw",
+                                    "routes to apigw-gateway-deployment (kubernetes:apps/v1:Deployment), which runs 1 "
+                                    "instance(s) at its minimum (apigw-gateway-hpa spec.minReplicas); prod needs at "
+                                    "least 2 gateway instances behind the load balancer")]),
+    "app-gateway-second-pool-elsewhere": (lambda rs: az(rs, "apigw-appgw")["backendAddressPools"].append(
+        {"name": "legacy", "backendAddresses": [{"ipAddress": "10.9.0.4"}]}), []),
+    "pinned-by-load-balancer-ip": (_pin_by_load_balancer_ip, []),
+    "pool-address-unknown-in-preview": (lambda rs: _pool_address(rs).update(ipAddress=UNKNOWN), []),
+    "pool-addresses-unknown-in-preview": (lambda rs: az(rs, "apigw-appgw")["backendAddressPools"][0].update(
+        backendAddresses=UNKNOWN), []),
+    "pinned-address-unknown-in-preview": (lambda rs: az(rs, "apigw-gateway-service")["metadata"]["annotations"].update(
+        {"service.beta.kubernetes.io/azure-load-balancer-ipv4": UNKNOWN}), []),
+    "gateway-service-made-public": (lambda rs: az(rs, "apigw-gateway-service")["metadata"]["annotations"].pop(
+        "service.beta.kubernetes.io/azure-load-balancer-internal"),
+        [("security-https", "apigw-gateway-service",
+          "spec.ports is [80] on a Service of type LoadBalancer; prod needs HTTPS")]),
+    "redirect-listener-unknown-in-preview": (lambda rs: az(rs, "apigw-appgw")["requestRoutingRules"][1].update(
+        httpListener={"id": UNKNOWN}), []),
     "agent-pool-min-count": (lambda rs: az(rs, "apigw-aks-workloads").update(minCount=1.0),
                              [("prod-min-nodes", "apigw-aks-workloads",
                                "minCount is 1; prod needs at least 2 nodes at the minimum")]),
@@ -516,6 +601,31 @@ def test_azure_case(prod, azure, case):
     change, expected = AZURE_CASES[case]
     change(azure)
     assert_findings(findings(prod, azure), expected)
+
+
+def test_app_gateway_counts_the_gateway_fleet_behind_its_pool_address(prod, azure):
+    """The gateway's 3 instances (HPA minimum) are counted through the Application Gateway: with a
+    floor of 4 the Application Gateway is reported; the internal Service is only its hop."""
+    assert [v for v in findings(prod, azure) if v.policy == "prod-load-balanced-gateway"] == []
+    with start("prod", pack_config={"prod-load-balanced-gateway": {"minInstances": 4}}) as pack:
+        [v] = [v for v in findings(pack, azure) if v.policy == "prod-load-balanced-gateway"]
+    assert v.resource == "apigw-appgw"
+    assert v.message == ("apigw-appgw (azure-native:network:ApplicationGateway): routes to apigw-gateway-deployment "
+                         "(kubernetes:apps/v1:Deployment), which runs 3 instance(s) at its minimum (apigw-gateway-hpa "
+                         "spec.minReplicas); prod needs at least 4 gateway instances behind the load balancer "
+                         "(prod-load-balanced-gateway)")
+
+
+def test_internal_service_is_not_public_but_a_public_one_on_port_80_is(prod, azure):
+    public = copy.deepcopy(one(azure, "apigw-gateway-service"))
+    public.urn, public.name = urn(T.K8S_SERVICE, "apigw-public-service"), "apigw-public-service"
+    public.properties["metadata"].update(name="public", annotations={})
+    azure.append(public)
+    [v] = findings(prod, azure)
+    assert (v.policy, v.resource, v.level) == ("security-https", "apigw-public-service", "mandatory")
+    assert v.message == ("apigw-public-service (kubernetes:core/v1:Service): spec.ports is [80] on a Service of type "
+                         "LoadBalancer; prod needs HTTPS: an Ingress with tls in front of a ClusterIP Service (or port "
+                         "443 terminating TLS) (security-https)")
 
 
 def test_protect_option_counts_as_deletion_protection(prod, azure):

@@ -1,13 +1,26 @@
-"""Kubernetes helpers shared by the rules: where a workload keeps its pod spec, selectors, spreading."""
+"""Kubernetes helpers shared by the rules: where a workload keeps its pod spec, selectors, spreading,
+and what a Service of type LoadBalancer asks of the cloud (an internal balancer, a pinned address)."""
 from __future__ import annotations
 
 from typing import Any
 
-from .common import dig, listed
+from .common import dig, listed, unknown
 from .types import K8S_CRONJOB, K8S_POD
 
 HOSTNAME_KEY = "kubernetes.io/hostname"
 ZONE_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+
+INTERNAL_LB_ANNOTATIONS = {
+    "service.beta.kubernetes.io/azure-load-balancer-internal": "true",  # AKS
+    "networking.gke.io/load-balancer-type": "internal",  # GKE
+    "cloud.google.com/load-balancer-type": "internal",  # GKE, before 1.17
+    "service.beta.kubernetes.io/aws-load-balancer-internal": "true",  # EKS, in-tree (deprecated)
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",  # AWS Load Balancer Controller
+}
+"""Annotations that give a Service of type LoadBalancer a private address only (values compared
+case-insensitively: GKE documents "Internal")."""
+AZURE_LB_IPV4 = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
+"""The address AKS gives a Service's load balancer (spec.loadBalancerIP is the deprecated way)."""
 
 
 def pod_spec_path(type_token: str) -> str:
@@ -80,3 +93,22 @@ def spread_constraints(spec: dict, keys: tuple[str, ...]) -> list[dict]:
 def required_anti_affinity(spec: dict, keys: tuple[str, ...]) -> bool:
     terms = listed(dig(spec, "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"))
     return any(isinstance(t, dict) and t.get("topologyKey") in keys for t in terms)
+
+
+def annotations(props: dict) -> dict:
+    found = dig(props, "metadata.annotations")
+    return found if isinstance(found, dict) else {}
+
+
+def internal_load_balancer(props: dict) -> bool | None:
+    """Does the Service ask its cloud for an internal load balancer? None when an annotation that
+    decides it is unknown until the update (can't tell yet)."""
+    found = [(annotations(props).get(key), internal) for key, internal in INTERNAL_LB_ANNOTATIONS.items()]
+    if any(isinstance(value, str) and value.lower() == internal for value, internal in found):
+        return True
+    return None if any(unknown(value) for value, _ in found) else False
+
+
+def pinned_address(props: dict):
+    """The address a Service of type LoadBalancer asks for (None when it takes any)."""
+    return annotations(props).get(AZURE_LB_IPV4) or dig(props, "spec.loadBalancerIP")

@@ -5,14 +5,22 @@ rule follows the routes the program declares (Ingress/HTTPRoute/LoadBalancer Ser
 Deployment behind it; ALB listener to target group to ECS service, auto scaling group or
 attachments) to the gateway fleet (labelled or tagged `component: gateway`) and counts its
 instances at their minimum (HPA minReplicas, scalable-target min capacity, ...). An entry point
-that only reaches other programs does not count. An Application Gateway or a GCP backend
-service is followed through the Kubernetes Ingress/HTTPRoute that it serves.
+that only reaches other programs does not count.
+
+An Application Gateway is an entry point of its own: each backend pool address
+(`backendAddresses[*].ipAddress`) leads to the Services of type LoadBalancer that pin it (the
+annotation service.beta.kubernetes.io/azure-load-balancer-ipv4, or spec.loadBalancerIP), then to
+the Deployment they select. Such a Service is a hop, not a second entry point. A gateway whose
+addresses reach no Service is reported with each address and why (no Service pins it; an
+`fqdn` cannot be followed), unless an address unknown during a preview could still be the link.
+A GCP backend service is followed through the Kubernetes Ingress/HTTPRoute that it serves.
 """
 from __future__ import annotations
 
-from .common import PROD_MIN_INSTANCES, Stack, dig, resource_message, setting, show, stack_policy
-from .topology import (AWS_TG_ATTACHMENT, Backend, K8S_HTTP_ROUTE, aws_lb_backends, k8s_ingress_backends,
-                       k8s_route_backends, k8s_service_backends)
+from .common import PROD_MIN_INSTANCES, Stack, resource_message, setting, show, stack_policy
+from .kube import AZURE_LB_IPV4
+from .topology import (AWS_TG_ATTACHMENT, Backend, K8S_HTTP_ROUTE, aws_lb_backends, az_gateway_reach,
+                       k8s_ingress_backends, k8s_load_balancer_services, k8s_route_backends, k8s_service_backends)
 from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LBS, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
                     AWS_TARGET_GROUPS, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES, K8S_HPAS, K8S_INGRESS, K8S_REPLICATED,
                     K8S_SERVICE)
@@ -33,16 +41,18 @@ TOKENS = {
     AWS_SCALABLE_TARGET: ("resourceId", "minCapacity"),
     AWS_ASG: ("targetGroupArns", "minSize", "tags"),
     AWS_TG_ATTACHMENT: ("targetGroupArn",),
-    AZ_APP_GATEWAY: (), **{t: () for t in GCP_BACKEND_SERVICES},
+    AZ_APP_GATEWAY: ("backendAddressPools",), **{t: () for t in GCP_BACKEND_SERVICES},
 }
 
 
-def load_balancers(stack: Stack) -> list[tuple[object, list]]:
-    """Every entry point the program declares, with what it routes to."""
+def load_balancers(stack: Stack, reaches: dict) -> list[tuple[object, list]]:
+    """Every entry point the program declares, with what it routes to (`reaches`: each
+    Application Gateway's PoolReach, by URN)."""
+    hops = [s for reach in reaches.values() for s in reach.services]
     entries = [(i, k8s_ingress_backends(stack, i)) for i in stack.of_type(K8S_INGRESS)]
     entries += [(r, k8s_route_backends(stack, r)) for r in stack.of_type(K8S_HTTP_ROUTE)]
-    entries += [(s, k8s_service_backends(stack, s)) for s in stack.of_type(K8S_SERVICE)
-                if dig(stack.props[s.urn], "spec.type") == "LoadBalancer"]
+    entries += [(s, k8s_service_backends(stack, s)) for s in k8s_load_balancer_services(stack) if s not in hops]
+    entries += [(g, reaches[g.urn].backends) for g in stack.of_type(AZ_APP_GATEWAY)]
     entries += [(lb, aws_lb_backends(stack, lb)) for lb in stack.of_type(*AWS_LBS)]
     local = [p for p in stack.of_type(LOCAL_PROCESS) if stack.props[p.urn].get("role") == "load_balancer"]
     gateways = [p for p in stack.of_type(LOCAL_PROCESS) if stack.props[p.urn].get("role") == "gateway"]
@@ -55,9 +65,10 @@ def load_balancers(stack: Stack) -> list[tuple[object, list]]:
 def validate(args, report):
     stack = Stack(args.resources)
     floor = setting(args, "minInstances", PROD_MIN_INSTANCES)
-    entries = load_balancers(stack)
+    reaches = {g.urn: az_gateway_reach(stack, g) for g in stack.of_type(AZ_APP_GATEWAY)}
+    entries = load_balancers(stack, reaches)
     served = [lb for lb, backends in entries if backends]
-    fronts = stack.of_type(AZ_APP_GATEWAY, *GCP_BACKEND_SERVICES)
+    fronts = stack.of_type(*GCP_BACKEND_SERVICES)
     if not entries and not fronts:
         report(f"the stack has no load balancer (no Ingress, HTTPRoute, Service of type LoadBalancer, ALB, "
                f"Application Gateway or backend service); prod needs one in front of at least {floor} gateway "
@@ -65,7 +76,9 @@ def validate(args, report):
         return
     fronts_gateway = any(b.gateway for _, backends in entries for b in backends)
     for lb, backends in entries:
-        if not backends:
+        if not backends and lb.urn in reaches:
+            _unreached_pools(lb, reaches[lb.urn], floor, report)
+        elif not backends:
             report(resource_message(lb.name, lb.resource_type,
                                     "routes to no instances this program runs (no matching Service, Deployment, "
                                     f"ECS service or auto scaling group); prod needs at least {floor} gateway "
@@ -90,6 +103,16 @@ def validate(args, report):
                                     "serves no Kubernetes Ingress, HTTPRoute or LoadBalancer Service of this stack, "
                                     "so its gateway instances cannot be counted; prod needs it in front of at least "
                                     f"{floor} gateway instances", NAME), front.urn)
+
+
+def _unreached_pools(gateway, reach, floor: int, report):
+    if reach.undecided:
+        return  # an address unknown until the update may still lead to the gateway fleet
+    why = "; ".join(reach.unfollowed) or "backendAddressPools lists no backend address"
+    report(resource_message(gateway.name, gateway.resource_type,
+                            f"{why}; prod needs a pool to list the address that a Service of type LoadBalancer of "
+                            f"this stack pins (annotation {AZURE_LB_IPV4} or spec.loadBalancerIP), with at least "
+                            f"{floor} gateway instances behind it", NAME), gateway.urn)
 
 
 POLICY = stack_policy(

@@ -2,14 +2,18 @@
 
 aws: every internet-facing ALB has an HTTPS listener with a certificate, and every HTTP
 listener redirects to HTTPS. kubernetes: every Ingress has `tls` and does not switch the
-controller's redirect off; a Service of type LoadBalancer without port 443 serves plain HTTP.
-azure: the Application Gateway has an Https listener and each Http listener's rule redirects.
+controller's redirect off; a public Service of type LoadBalancer without port 443 serves plain
+HTTP. One annotated internal (kube.INTERNAL_LB_ANNOTATIONS: AKS, GKE, AWS) has a private address
+only, like the one an Application Gateway forwards to, and is not judged.
+azure: the Application Gateway has an Https listener (protocol "Https") with an sslCertificate,
+and the request routing rule of each Http listener has a redirectConfiguration.
 gcp: every target HTTP proxy's URL map redirects to HTTPS and a target HTTPS proxy exists.
 """
 from __future__ import annotations
 
 from .common import Stack, dig, is_internal, listed, message, resource_message, show, stack_policy, unknown
-from .topology import aws_listeners
+from .kube import internal_load_balancer
+from .topology import aws_listeners, k8s_load_balancer_services
 from .types import (AWS_LBS, AWS_LISTENERS, AZ_APP_GATEWAY, GCP_TARGET_HTTP_PROXY, GCP_TARGET_HTTPS_PROXY,
                     GCP_URL_MAP, K8S_INGRESS, K8S_SERVICE)
 
@@ -17,7 +21,7 @@ NAME = "security-https"
 TOKENS = {
     **{t: ("internal", "loadBalancerType") for t in AWS_LBS},
     **{t: ("protocol", "certificateArn", "defaultActions", "loadBalancerArn") for t in AWS_LISTENERS},
-    K8S_INGRESS: ("spec", "metadata"), K8S_SERVICE: ("spec",),
+    K8S_INGRESS: ("spec", "metadata"), K8S_SERVICE: ("spec", "metadata"),
     AZ_APP_GATEWAY: ("httpListeners", "requestRoutingRules", "sslCertificates"),
     GCP_TARGET_HTTP_PROXY: ("urlMap",), GCP_TARGET_HTTPS_PROXY: ("urlMap", "sslCertificates"),
     GCP_URL_MAP: ("defaultUrlRedirect",),
@@ -74,10 +78,10 @@ def _kubernetes(stack: Stack, report):
         elif ingress_class.startswith("gce") and not annotations.get(GKE_FRONTEND_CONFIG):
             report(message(ingress.name, ingress.resource_type, f"metadata.annotations[{GKE_FRONTEND_CONFIG}]", None,
                            "prod needs a FrontendConfig with redirectToHttps enabled", NAME), ingress.urn)
-    for service in stack.of_type(K8S_SERVICE):
+    for service in k8s_load_balancer_services(stack):
         props = stack.props[service.urn]
-        if dig(props, "spec.type") != "LoadBalancer":
-            continue
+        if internal_load_balancer(props) is not False:
+            continue  # private (or not known yet): no client reaches it over the internet
         ports = [p.get("port") for p in listed(dig(props, "spec.ports")) if isinstance(p, dict)]
         if 443 not in ports and 443.0 not in ports and not any(unknown(p) for p in ports):
             report(message(service.name, service.resource_type, "spec.ports", ports,
@@ -98,14 +102,18 @@ def _azure(stack: Stack, report):
             report(message(gateway.name, gateway.resource_type, "httpListeners[*].protocol",
                            [l.get("protocol") for l in listeners], "prod needs an Https listener with a certificate",
                            NAME), gateway.urn)
-        redirected = {_suffix(r.get("httpListener")) for r in listed(props.get("requestRoutingRules"))
-                      if isinstance(r, dict) and r.get("redirectConfiguration")}
+        redirecting = [r for r in listed(props.get("requestRoutingRules"))
+                       if isinstance(r, dict) and r.get("redirectConfiguration")]
+        redirected = {_suffix(r.get("httpListener")) for r in redirecting}
+        # A listener id unknown until the update may name any listener: no false alarm in a preview.
+        undecided = any(unknown(dig(r, "httpListener.id")) for r in redirecting)
         for listener in listeners:
             if (listener.get("protocol") or "").lower() == "https" and not dig(listener, "sslCertificate.id"):
                 report(message(gateway.name, gateway.resource_type,
                                f"httpListeners[{listener.get('name')}].sslCertificate", None,
                                "an Https listener needs a certificate (sslCertificate.id)", NAME), gateway.urn)
-            if (listener.get("protocol") or "").lower() == "http" and listener.get("name") not in redirected:
+            if (listener.get("protocol") or "").lower() == "http" and listener.get("name") not in redirected \
+                    and not undecided:
                 report(message(gateway.name, gateway.resource_type,
                                f"httpListeners[{listener.get('name')}]", "Http without a redirect",
                                "prod needs its request routing rule to use a redirectConfiguration to the Https "

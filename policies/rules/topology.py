@@ -1,14 +1,16 @@
 """Stack-wide answers the stack rules share: what a load balancer routes to, and how many
 instances a workload keeps at its minimum. Links follow property dependencies (the engine
-records which resource each input came from) or equal arn/id values when those are known.
+records which resource each input came from) or equal arn/id values when those are known;
+an Application Gateway's backend pool reaches a Kubernetes Service by the address that Service
+pins for its internal load balancer.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .common import Stack, dig, is_gateway, listed, number
+from .common import Stack, dig, is_gateway, items, listed, number, show, unknown
 from .kube import name as k8s_name
-from .kube import namespace, service_selects, template_labels
+from .kube import namespace, pinned_address, service_selects, template_labels
 from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
                     AWS_TARGET_GROUPS, K8S_DEPLOYMENT, K8S_HPAS, K8S_REPLICASET, K8S_REPLICATED, K8S_SERVICE,
                     K8S_STATEFULSET)
@@ -125,3 +127,47 @@ def aws_lb_backends(stack: Stack, lb: Any) -> list[Backend]:
             out.append(Backend(tg, float(len(attachments)), f"{len(attachments)} target group attachment(s)",
                                is_gateway(stack.props[tg.urn])))
     return out
+
+
+# --- Azure ----------------------------------------------------------------------------------
+
+class PoolReach:
+    """Where an Application Gateway's backend pools lead: the `services` (Kubernetes Services of
+    type LoadBalancer) whose pinned address a pool lists, the `backends` behind them, each address
+    that leads to no Service (`unfollowed`: "<path> is <value> ..." saying why), and `undecided`
+    when an unknown value (during a preview) could still be the missing link."""
+
+    def __init__(self):
+        self.services, self.backends, self.unfollowed, self.undecided = [], [], [], False
+
+
+def k8s_load_balancer_services(stack: Stack) -> list[Any]:
+    return [s for s in stack.of_type(K8S_SERVICE) if dig(stack.props[s.urn], "spec.type") == "LoadBalancer"]
+
+
+def az_gateway_reach(stack: Stack, gateway: Any) -> PoolReach:
+    reach = PoolReach()
+    pinned = [(s, pinned_address(stack.props[s.urn])) for s in k8s_load_balancer_services(stack)]
+    for i, pool in enumerate(items(stack.props[gateway.urn], "backendAddressPools")):
+        addresses = dig(pool, "backendAddresses")
+        reach.undecided |= unknown(addresses)
+        for j, address in enumerate(listed(addresses)):
+            path = f"backendAddressPools[{pool.get('name') or i}].backendAddresses[{j}]"
+            ip, fqdn = dig(address, "ipAddress"), dig(address, "fqdn")
+            if unknown(ip) or (ip is None and unknown(fqdn)):
+                reach.undecided = True
+            elif ip is not None:
+                matched = [s for s, value in pinned if value == ip]
+                if not matched:
+                    reach.undecided |= any(unknown(value) for _, value in pinned)
+                    reach.unfollowed.append(f"{path}.ipAddress is {show(ip)} and no Service of type LoadBalancer "
+                                            "in this stack pins that address")
+                reach.services += [s for s in matched if s not in reach.services]
+            elif fqdn is not None:
+                # A name resolves only at run time: nothing in the stack says which Service it is.
+                reach.unfollowed.append(f"{path}.fqdn is {show(fqdn)}, a name the pack cannot follow to a "
+                                        "Service (list the Service's pinned ipAddress instead)")
+    for service in reach.services:
+        reach.backends += [b for b in k8s_service_backends(stack, service)
+                           if b.resource not in [seen.resource for seen in reach.backends]]
+    return reach
