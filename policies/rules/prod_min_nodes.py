@@ -2,7 +2,8 @@
 
 Spreading pods over hosts means nothing on a one-node pool. Checked per node pool / agent pool,
 at its minimum: the autoscaler's lower bound when autoscaling is on, the fixed count otherwise.
-GKE counts are per zone, so they are multiplied by the zones the pool spans.
+GKE counts are per zone, so they are multiplied by the zones the pool spans. An AKS pool over
+availability zones needs at least one node per zone (3 over zones 1-3), or a zone has none.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ GKE_REGIONAL_DEFAULT_ZONES = 3
 """GKE replicates a regional cluster's node pools over three zones unless nodeLocations says otherwise."""
 
 TOKENS = {
-    AZ_AGENT_POOL: ("count", "minCount", "enableAutoScaling"),
+    AZ_AGENT_POOL: ("count", "minCount", "enableAutoScaling", "availabilityZones"),
     AZ_MANAGED_CLUSTER: ("agentPoolProfiles",),
     GCP_NODE_POOL: ("nodeCount", "initialNodeCount", "autoscaling", "nodeLocations", "location"),
     GCP_CLUSTER: ("initialNodeCount", "nodePools", "removeDefaultNodePool", "enableAutopilot", "nodeLocations",
@@ -69,11 +70,21 @@ def validate(args, report):
         if value is None or value < floor:
             report(message(args.name, t, path, value, passes, NAME, found_text))
 
+    def check_azure(pool: dict, where: str):
+        # A zonal pool below one node per zone leaves a zone without nodes: its floor is the zone count.
+        zones = len(set(listed(pool.get("availabilityZones"))))
+        path, value = _azure_pool(pool, where)
+        if zones > floor and value is not None and value < zones:
+            report(message(args.name, t, path, value, f"prod needs at least {zones} nodes at the minimum, one per "
+                                                      f"zone of {where}availabilityZones", NAME))
+        else:
+            check(path, value)
+
     if t == AZ_AGENT_POOL:
-        check(*_azure_pool(props, ""))
+        check_azure(props, "")
     elif t == AZ_MANAGED_CLUSTER:
         for i, pool in enumerate(items(props, "agentPoolProfiles")):
-            check(*_azure_pool(pool, f"agentPoolProfiles[{pool.get('name') or i}]."))
+            check_azure(pool, f"agentPoolProfiles[{pool.get('name') or i}].")
     elif t == GCP_NODE_POOL:
         # Without nodeLocations a pool inherits the cluster's zones; judged from its own location here.
         check(*_gcp_pool(props, _zones(props.get("location"), props.get("nodeLocations")), ""))
