@@ -107,8 +107,8 @@ def test_plan_on_a_target_outside_the_registry_names_the_registered_ones(tmp_pat
     path.write_text(yaml.safe_dump(config))
     result = run_plan("gcp-dev", "--stack-file", str(path))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "  apigw:target: found 'gcp'; allowed: one of aws, kubernetes, local (required)" not in result.stderr
-    assert "  apigw:target: found 'gcp'; allowed: one of aws, kubernetes, local" in result.stderr.splitlines()
+    assert "  apigw:target: found 'gcp'; allowed: one of aws, azure, kubernetes, local (required)" not in result.stderr
+    assert "  apigw:target: found 'gcp'; allowed: one of aws, azure, kubernetes, local" in result.stderr.splitlines()
 
 
 @pytest.mark.parametrize("stack", ["kubernetes-staging", "kubernetes-prod"])
