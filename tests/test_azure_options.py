@@ -113,9 +113,9 @@ def test_the_gateway_address_must_be_a_usable_address_of_the_aks_subnet():
     ({"application_gateway_subnet_cidr": "10.99.0.0/24"},
      "azure.application_gateway_subnet_cidr: found '10.99.0.0/24'; allowed: a range inside azure.vnet_cidr "
      "10.224.0.0/16"),
-    ({"application_gateway_subnet_cidr": "10.224.0.0/27"},
-     "azure.application_gateway_subnet_cidr: found '10.224.0.0/27'; allowed: a /26 or larger (Application Gateway "
-     "v2 autoscaling)"),
+    ({"application_gateway_subnet_cidr": "10.224.0.0/28", "app_gateway_capacity": {"min": 1, "max": 20}},
+     "azure.app_gateway_capacity.max: found 20; allowed: at most 11: the Application Gateway subnet 10.224.0.0/28 has "
+     "11 usable addresses, one per instance (or a larger azure.application_gateway_subnet_cidr; /24 recommended)"),
     ({"service_cidr": "10.224.0.0/16", "dns_service_ip": "10.224.0.10"},
      "azure.service_cidr: found '10.224.0.0/16'; allowed: a range apart from azure.vnet_cidr 10.224.0.0/16 (AKS "
      "refuses overlapping ranges)"),
@@ -158,10 +158,10 @@ def test_existing_subnets_need_their_ranges_and_refuse_a_vnet_range():
         "gateway's private IP are checked against it)"]
 
 
-def test_probe_values_outside_application_gateway_ranges_are_refused():
-    found = problems(raw("dev", load_balancer={"health_check": {"unhealthy_threshold": 10, "matcher": "200-499"}}))
-    assert found == ["load_balancer.health_check.matcher: found '200-499'; allowed: HTTP codes from 200 to 399 "
-                     "(Application Gateway probes)"]
+def test_a_probe_may_count_other_codes_as_healthy():
+    """Application Gateway takes custom match codes (e.g. 401 for an endpoint behind authentication)."""
+    spec = parse_spec(raw("dev", load_balancer={"health_check": {"matcher": "200-299,401"}}))
+    assert spec.load_balancer.health_check.matcher == "200-299,401"
 
 
 def test_certificate_must_be_a_key_vault_secret_of_the_named_vault():

@@ -206,8 +206,12 @@ def test_forwarded_requests_carry_the_client_address_without_its_port(plan):
 
 def test_waf_policy_blocks_with_the_default_rule_set_and_a_per_client_rate_limit(plan):
     waf = inputs(plan, WAF, "apigw-appgw-waf")
+    # The gateway accepts 10 MiB bodies: the WAF inspects the first 2 MB (its most) and leaves the
+    # limit to the gateway's 413, rather than block JSON bodies over its 128 KB default.
     assert waf["policySettings"] == {"state": "Enabled", "mode": "Prevention", "requestBodyCheck": True,
-                                     "fileUploadLimitInMb": 10.0, "fileUploadEnforcement": True}
+                                     "maxRequestBodySizeInKb": 2000.0, "requestBodyInspectLimitInKB": 2000.0,
+                                     "requestBodyEnforcement": False, "fileUploadLimitInMb": 10.0,
+                                     "fileUploadEnforcement": True}
     assert waf["managedRules"] == {"managedRuleSets": [{"ruleSetType": "Microsoft_DefaultRuleSet",
                                                         "ruleSetVersion": "2.1"}]}
     assert waf["customRules"] == [{

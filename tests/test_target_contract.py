@@ -1,6 +1,7 @@
 """The target contract and registry, fixed type tokens, and the parts that must agree."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -110,3 +111,10 @@ def test_the_table_of_honoured_keys_in_the_docs_is_the_registrys(document):
     from tools.argsdoc import HONOURED_BEGIN, HONOURED_END, section
     assert section(text, HONOURED_BEGIN, HONOURED_END) == targets.honoured_table(), \
         "run: python -m tools.argsdoc --write"
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_no_input_is_an_output_turned_into_text(plan_of, stack):
+    """An f-string around an Output sends Pulumi's warning text instead of the value."""
+    leaked = [r.name for r in plan_of(stack).resources if "Calling __str__ on an Output" in json.dumps(r.inputs)]
+    assert leaked == []

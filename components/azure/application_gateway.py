@@ -19,7 +19,7 @@ import pulumi_azure_native as azure
 
 from .args import ApplicationGatewayArgs
 from .cluster import role_definition
-from .options import KEY_VAULT_SECRETS_USER
+from .options import KEY_VAULT_SECRETS_USER, WAF_MODES
 
 POOL, SETTINGS, PROBE, CERTIFICATE = "gateway", "gateway", "gateway-health", "tls"
 FRONTEND, HTTP_PORT, HTTPS_PORT = "public", "http", "https"
@@ -29,17 +29,37 @@ DRS_VERSION = "2.1"
 """Microsoft's Default Rule Set, the managed OWASP rules WAF_v2 recommends."""
 
 
+def check_args(args: ApplicationGatewayArgs) -> None:
+    """Refuse what Application Gateway v2 would, before anything is registered (a stack never gets here
+    with a bad value: the spec reports it first; this guards a program that fills the Args itself)."""
+    probe = args.probe
+    ranges = {"probe.interval_s": (probe.interval_s, 1, 86400), "probe.timeout_s": (probe.timeout_s, 1, 86400),
+              "probe.unhealthy_threshold": (probe.unhealthy_threshold, 1, 20),
+              "min_capacity": (args.min_capacity, 0, 125), "max_capacity": (args.max_capacity, 2, 125),
+              "drain_timeout_s": (args.drain_timeout_s, 1, 3600), "request_timeout_s": (args.request_timeout_s, 1, 86400)}
+    problems = [f"{key}: {value!r} is not an integer from {lo} to {hi}" for key, (value, lo, hi) in ranges.items()
+                if not lo <= value <= hi]
+    if args.min_capacity > args.max_capacity:
+        problems.append(f"min_capacity: {args.min_capacity} is above max_capacity {args.max_capacity}")
+    if args.waf and args.waf.mode not in WAF_MODES:
+        problems.append(f"waf.mode: {args.waf.mode!r} is not one of {', '.join(WAF_MODES)}")
+    if problems:
+        raise ValueError("ApplicationGatewayArgs: " + "; ".join(problems))
+
+
 class ApplicationGateway(pulumi.ComponentResource):
     TYPE = "apigw:azure:ApplicationGateway"
 
     def __init__(self, name: str, args: ApplicationGatewayArgs, opts: pulumi.ResourceOptions | None = None):
+        check_args(args)
         super().__init__(self.TYPE, name, None, opts)
         where = args.placement
         common = {"resource_group_name": where.resource_group_name, "location": where.location, "tags": where.tags}
         child = pulumi.ResourceOptions(parent=self)
         zones = list(args.zones) or None
+        # A fixed name: Azure's DNS label hash (TenantReuse) is kept only for an address of the same name.
         self.public_ip = azure.network.PublicIPAddress(
-            f"{name}-ip", **common, sku={"name": "Standard", "tier": "Regional"},
+            f"{name}-ip", **common, public_ip_address_name=f"{args.name}-ip", sku={"name": "Standard", "tier": "Regional"},
             public_ip_allocation_method="Static", public_ip_address_version="IPv4", zones=zones,
             dns_settings=({"domain_name_label": args.dns_label, "domain_name_label_scope": "TenantReuse"}
                           if args.dns_label else None), opts=child)
@@ -69,11 +89,19 @@ class ApplicationGateway(pulumi.ComponentResource):
         self.register_outputs({"public_ip_address": self.public_ip.ip_address})
 
 
+WAF_MAX_BODY_KB = 2000
+"""The largest body WAF_v2 with the Default Rule Set inspects and limits (2 MB)."""
+
+
 def waf_policy(args: ApplicationGatewayArgs) -> dict:
     waf = args.waf
+    body_kb = min(WAF_MAX_BODY_KB, waf.max_body_mib * 1024)
     return {
+        # Bodies (JSON or uploads) up to the gateway's own limit pass. Over 2 MB the WAF cannot
+        # enforce that limit, so it inspects the first 2 MB and the gateway answers 413 itself.
         "policy_settings": {"state": "Enabled", "mode": waf.mode, "request_body_check": True,
-                            # Bodies up to the gateway's own limit pass; the gateway answers 413 above it.
+                            "max_request_body_size_in_kb": body_kb, "request_body_inspect_limit_in_kb": body_kb,
+                            "request_body_enforcement": waf.max_body_mib * 1024 <= WAF_MAX_BODY_KB,
                             "file_upload_limit_in_mb": max(1, waf.max_body_mib), "file_upload_enforcement": True},
         "managed_rules": {"managed_rule_sets": [{"rule_set_type": "Microsoft_DefaultRuleSet",
                                                  "rule_set_version": DRS_VERSION}]},

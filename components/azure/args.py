@@ -132,7 +132,8 @@ class WafArgs:
     rate_limit_per_minute: int = 6000
     """Requests per client address per minute before the WAF blocks it."""
     max_body_mib: int = 10
-    """The largest request body (file upload limit); the gateway's own limit."""
+    """The largest request body the gateway accepts: the WAF inspects up to 2 MB of it and passes
+    larger bodies on (above 2 MB it does not enforce its limit, so the gateway answers 413 itself)."""
 
 
 @args_class
@@ -183,6 +184,18 @@ class LogAnalyticsArgs:
     """Resource group, region and tags."""
     retention_days: int = 30
     """How long logs are kept, 30-730 days."""
+
+
+@args_class
+class TelemetryArgs:
+    """What the cluster's Container Insights and managed Prometheus agents deliver to, and the rules."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    cluster_id: pulumi.Input[str]
+    """The AKS cluster the rules are associated with."""
+    workspace_id: pulumi.Input[str]
+    """The Log Analytics workspace Container Insights writes to."""
 
 
 @args_class

@@ -46,9 +46,9 @@ class Network(pulumi.ComponentResource):
         self.vnet = azure.network.VirtualNetwork(
             f"{name}-vnet", **common, location=where.location, tags=where.tags,
             address_space={"address_prefixes": [args.vnet_cidr]},
-            # The subnets are resources of their own; without this, an update of the virtual
-            # network would remove them (it would set its inline list, empty).
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["subnets"]))
+            # The subnets are resources of their own and none is inline: azure-native keeps a
+            # network's existing subnets when it updates it (mixing the two styles would not).
+            opts=child)
         vnet = {**common, "virtual_network_name": self.vnet.name}
         self.application_gateway_subnet = azure.network.Subnet(
             f"{name}-appgw", **vnet, subnet_name="appgw", address_prefix=args.application_gateway_subnet_cidr,

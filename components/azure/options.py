@@ -13,11 +13,6 @@ from dataclasses import dataclass, field
 from ..gateway.nginx import PROXY_READ_TIMEOUT_S
 from ..validation import Problems
 
-# Application Gateway v2 health probe ranges (azure-native network.ApplicationGatewayProbe:
-# interval and timeout 1-86400 s, unhealthy threshold 1-20).
-PROBE_RANGES = {"interval_s": (1, 86400), "timeout_s": (1, 86400), "unhealthy_threshold": (1, 20)}
-PROBE_STATUS_RANGE = (200, 399)
-"""Application Gateway accepts probe status codes from 200 to 399 only."""
 ZONES = ("1", "2", "3")
 KUBELOGIN_MODES = ("azurecli", "workloadidentity", "devicecode")
 """How the kubeconfig's kubelogin gets a token: the Azure CLI's login (a workstation, or CI after
@@ -48,6 +43,7 @@ ACTION_GROUP_ID_RE = re.compile(rf"^/subscriptions/{_GUID}/resourceGroups/{_RG}/
 RESOURCE_GROUP_RE = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
 VM_SIZE_RE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
 K8S_VERSION_RE = re.compile(r"^1\.\d{2}(\.\d{1,2})?$")
+TAG_NAME_FORBIDDEN = ("<", ">", "%", "&", "\\", "?", "/")
 DNS_LABEL_RE = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
 
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
@@ -252,9 +248,6 @@ def _network(p: Problems, raw: dict) -> AzureNetwork:
                 p.add(f"azure.{key}", str(subnet), f"a range inside azure.vnet_cidr {vnet}")
     if appgw_net.overlaps(aks_net):
         p.add("azure.aks_subnet_cidr", aks, f"a range apart from the Application Gateway's subnet {appgw}")
-    if appgw_net.prefixlen > 26:
-        # Application Gateway v2 needs a dedicated subnet; Microsoft recommends /24, at least /26.
-        p.add("azure.application_gateway_subnet_cidr", appgw, "a /26 or larger (Application Gateway v2 autoscaling)")
     return AzureNetwork(vnet, appgw, aks, ids.get("application_gateway_subnet_id"), ids.get("aks_subnet_id"))
 
 
@@ -311,16 +304,12 @@ def check_azure_spec(spec, p: Problems) -> None:
     options: AzureOptions = spec.options
     if not REGION_RE.match(spec.region):
         p.add("region", spec.region, "an Azure region name such as westeurope or eastus2")
-    hc, hp = spec.load_balancer.health_check, "load_balancer.health_check"
-    for key, (lo, hi) in PROBE_RANGES.items():
-        value = getattr(hc, key)
-        if not lo <= value <= hi:
-            p.add(f"{hp}.{key}", value, f"an integer from {lo} to {hi} on the azure target (Application Gateway probe)")
-    for part in hc.matcher.split(","):
-        codes = [int(code) for code in part.split("-")]
-        if not all(PROBE_STATUS_RANGE[0] <= code <= PROBE_STATUS_RANGE[1] for code in codes):
-            p.add(f"{hp}.matcher", hc.matcher, "HTTP codes from 200 to 399 (Application Gateway probes)")
-            break
+    for key in spec.labels:
+        if len(key) > 512 or any(c in key for c in TAG_NAME_FORBIDDEN):
+            p.add(f"labels.{key}", key, f"an Azure tag name: at most 512 characters, none of {' '.join(TAG_NAME_FORBIDDEN)}"
+                                        " (labels are also the Azure resources' tags)")
+    # The spec's health-check ranges (interval 1-300 s, timeout 1-120 s, thresholds 1-10) lie inside
+    # Application Gateway's probe ranges (1-86400 s, unhealthy threshold 1-20): nothing to add here.
     _check_certificate(p, spec, options)
     topic = spec.monitoring.alarm_topic
     if topic is not None and not ACTION_GROUP_ID_RE.match(topic):
@@ -335,6 +324,7 @@ def check_azure_spec(spec, p: Problems) -> None:
               f"{limits.requests_per_second} a minute): the WAF would block clients the gateway admits, without "
               "the gateway's JSON 429")
     _check_cidrs(p, options)
+    _check_gateway_subnet(p, options)
     _check_prod(p, spec, options)
 
 
@@ -374,6 +364,21 @@ def _check_cidrs(p: Problems, options: AzureOptions) -> None:
     if dns is None or dns not in service or dns in (service.network_address, service.network_address + 1):
         p.add("azure.dns_service_ip", options.dns_service_ip,
               f"an address inside azure.service_cidr {options.service_cidr}, not its first (e.g. 10.0.0.10)")
+
+
+AZURE_RESERVED_ADDRESSES = 5
+"""Azure keeps five addresses of every subnet (the first four and the last)."""
+
+
+def _check_gateway_subnet(p: Problems, options: AzureOptions) -> None:
+    """Application Gateway v2 takes one address of its dedicated subnet per instance: the subnet
+    must hold the autoscaling maximum (Microsoft recommends a /24)."""
+    subnet = ipaddress.IPv4Network(options.network.application_gateway_subnet_cidr)
+    room = subnet.num_addresses - AZURE_RESERVED_ADDRESSES
+    if options.app_gateway_capacity.max > room:
+        p.add("azure.app_gateway_capacity.max", options.app_gateway_capacity.max,
+              f"at most {room}: the Application Gateway subnet {subnet} has {room} usable addresses, one per instance "
+              "(or a larger azure.application_gateway_subnet_cidr; /24 recommended)")
 
 
 def _check_prod(p: Problems, spec, options: AzureOptions) -> None:

@@ -16,10 +16,11 @@ from ..kubernetes.workloads import Workloads
 from ..spec import StackSpec, platform_tags
 from .application_gateway import ApplicationGateway
 from .args import (AlertsArgs, ApplicationGatewayArgs, ClusterArgs, LogAnalyticsArgs, NetworkArgs, NodePoolArgs,
-                   Placement, ProbeArgs, TlsArgs, WafArgs)
+                   Placement, ProbeArgs, TelemetryArgs, TlsArgs, WafArgs)
 from .cluster import Cluster
 from .monitoring import GatewayAlerts, LogAnalytics
 from .network import Network
+from .telemetry import ClusterTelemetry
 from .options import AzureOptions
 
 INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
@@ -105,6 +106,9 @@ def build(spec: StackSpec) -> dict:
         log_analytics_workspace_id=logs.workspace.id if logs else None, managed_prometheus=logs is not None,
         kubelogin_mode=options.kubelogin_mode), opts=child)
 
+    if logs is not None:
+        ClusterTelemetry(f"{name}-telemetry", TelemetryArgs(
+            placement=placement, cluster_id=cluster.cluster.id, workspace_id=logs.workspace.id), opts=child)
     workloads = Workloads(name, workloads_args(spec, spec.options.kubernetes, gateway_exposure(options)),
                           opts=pulumi.ResourceOptions(parent=platform, providers=[cluster.provider],
                                                       # the internal load balancer needs the subnet role
@@ -129,6 +133,9 @@ def build(spec: StackSpec) -> dict:
         "resource_group": group.name,
         "namespace": workloads.namespace.metadata["name"],
     }
+    if logs is not None:
+        # For the services' own telemetry (OpenTelemetry exporters read it from the environment).
+        outputs["application_insights_connection_string"] = pulumi.Output.secret(logs.insights.connection_string)
     platform.register_outputs({"public_ip_address": app_gateway.public_ip.ip_address})
     if not spec.load_balancer.tls_certificate:
         outputs["warning"] = "serves plain HTTP: no load_balancer.tls_certificate (fine for dev only)"

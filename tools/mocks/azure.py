@@ -114,6 +114,12 @@ MOCK_OUTPUTS: dict[str, Callable] = {
         "connectionString": f"InstrumentationKey={_guid(args.name)}"},
     "azure-native:monitor:DiagnosticSetting": _scoped("Microsoft.Insights/diagnosticSettings", "name"),
     "azure-native:monitor:MetricAlert": _arm("Microsoft.Insights/metricAlerts", "ruleName"),
+    "azure-native:monitor:DataCollectionRule": _arm("Microsoft.Insights/dataCollectionRules", "dataCollectionRuleName"),
+    "azure-native:monitor:DataCollectionEndpoint": _arm("Microsoft.Insights/dataCollectionEndpoints",
+                                                        "dataCollectionEndpointName"),
+    "azure-native:monitor:DataCollectionRuleAssociation": _scoped("Microsoft.Insights/dataCollectionRuleAssociations",
+                                                                  "associationName"),
+    "azure-native:monitor:AzureMonitorWorkspace": _arm("Microsoft.Monitor/accounts", "azureMonitorWorkspaceName"),
 }
 
 
