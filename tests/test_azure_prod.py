@@ -296,3 +296,54 @@ def test_dev_is_standard_v2_plain_http_one_workload_node_no_zones_no_waf_no_lock
     assert dev.by_type(LOCK) == [] and dev.by_type(WAF) == [] and dev.by_type(ALERT) == []
     assert "addonProfiles" not in inputs(dev, CLUSTER, "apigw-aks") or \
         inputs(dev, CLUSTER, "apigw-aks")["addonProfiles"] == {}
+
+
+# --- a network handed out by the platform team ---------------------------------------------------
+
+HUB = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/network/providers/Microsoft.Network/" \
+      "virtualNetworks/hub/subnets/{}"
+
+
+def test_existing_subnets_are_used_and_no_network_is_created():
+    from tests.conftest import variant_config
+    from tools.offline import run_program
+
+    def change(config):
+        config["apigw:azure"] = {**config["apigw:azure"], "application_gateway_subnet_id": HUB.format("appgw"),
+                                 "aks_subnet_id": HUB.format("aks"), "application_gateway_subnet_cidr": "10.50.0.0/24",
+                                 "aks_subnet_cidr": "10.50.16.0/20"}
+    plan = run_program(STACK, variant_config(STACK, change))
+    assert [r for r in plan.resources if r.type.startswith("azure-native:network:")
+            and r.type.rsplit(":", 1)[1] in ("VirtualNetwork", "Subnet", "NetworkSecurityGroup")] == []
+    cluster = inputs(plan, CLUSTER, "apigw-aks")
+    assert cluster["agentPoolProfiles"][0]["vnetSubnetID"] == HUB.format("aks")
+    assert inputs(plan, AGENT_POOL, "apigw-aks-workloads")["vnetSubnetID"] == HUB.format("aks")
+    assert inputs(plan, ROLE, "apigw-aks-network")["scope"] == HUB.format("aks")
+    gateway = inputs(plan, APP_GATEWAY, "apigw-appgw")
+    assert gateway["gatewayIPConfigurations"] == [{"name": "subnet", "subnet": {"id": HUB.format("appgw")}}]
+    # The gateway's address defaults into the given AKS range, and the NetworkPolicy admits the given gateway range.
+    assert gateway["backendAddressPools"][0]["backendAddresses"] == [{"ipAddress": "10.50.31.254"}]
+    assert inputs(plan, POLICY, "apigw-network-allow-lb-to-gateway")["spec"]["ingress"][0]["from"] == [
+        {"ipBlock": {"cidr": "10.50.0.0/24"}}]
+
+
+def test_the_stack_outputs_name_the_address_the_fqdn_and_the_cluster():
+    from components.azure.platform import build
+    from components.spec import parse_spec
+    from tools.offline import capture, project_keys, stack_config
+    spec = parse_spec(project_keys(stack_config(STACK)))
+    found = {}
+
+    def program():
+        outputs = build(spec)
+        for key, value in outputs.items():
+            value.apply(lambda v, key=key: found.__setitem__(key, v))
+
+    capture(program, stack=STACK, config=stack_config(STACK))
+    assert found == {
+        "public_ip_address": "203.0.113.10",
+        "fqdn": found["fqdn"], "url": f"https://{found['fqdn']}",
+        "cluster": "apigw-azure-prod", "resource_group": "apigw-prod", "namespace": "apigw",
+        "application_insights_connection_string": found["application_insights_connection_string"]}
+    assert found["fqdn"].startswith("apigw-prod.") and found["fqdn"].endswith(".westeurope.cloudapp.azure.com")
+    assert found["application_insights_connection_string"].startswith("InstrumentationKey=")
