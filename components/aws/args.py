@@ -125,7 +125,7 @@ class LoadBalancerArgs:
     desync_mitigation_mode: str = "defensive"
     """HTTP desync mitigation: defensive or strictest."""
     idle_timeout_s: int = 60
-    """Idle connection timeout, 1-74 s: below the gateway nginx's 75 s keepalive_timeout, or nginx
+    """Idle connection timeout, 1-619 s: below the gateway nginx's 620 s keepalive_timeout, or nginx
     closes connections the ALB is about to reuse (sporadic 502s)."""
     deletion_protection: bool = True
     """Refuse to delete the ALB until this is switched off (non-production opts out)."""

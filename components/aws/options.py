@@ -119,7 +119,7 @@ class AwsOptions:
     desync_mitigation_mode: str = "defensive"
     """ALB HTTP desync mitigation: defensive (AWS default) or strictest."""
     idle_timeout_s: int = 60
-    """ALB idle timeout, 1-74 s: below the gateway's 75 s keepalive."""
+    """ALB idle timeout, 1-619 s: below the gateway's 620 s keepalive."""
     deletion_protection: bool = False
     deregistration_delay_s: int = 30
     """Time a draining gateway task keeps serving in-flight requests, 0-3600 s (ALB default 300)."""

@@ -10,7 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from ..gateway.nginx import PROXY_READ_TIMEOUT_S
+from ..gateway.nginx import BALANCER_TIMEOUT_S, PROXY_READ_TIMEOUT_S
 from ..validation import Problems
 
 ZONES = ("1", "2", "3")
@@ -24,9 +24,8 @@ PRINCIPAL_TYPES = ("User", "ServicePrincipal")
 LOG_RETENTION = (30, 730)
 """Log Analytics workspace retention in days (PerGB2018)."""
 
-REQUEST_TIMEOUT_S = PROXY_READ_TIMEOUT_S + 5
-"""How long Application Gateway waits for the gateway's answer: longer than the gateway waits for a
-service, so a slow service ends in the gateway's own 504 (JSON), not in the balancer's 502."""
+REQUEST_TIMEOUT_S = BALANCER_TIMEOUT_S
+"""How long Application Gateway waits for the gateway's answer (components/gateway/nginx.py)."""
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _RG = r"[-\w._()]{1,90}"

@@ -28,10 +28,15 @@ UPSTREAM_KEEPALIVE = 32
 PROXY_READ_TIMEOUT_S = 30
 """The longest the gateway waits for a backend's response: also how long a draining instance
 needs to finish its last requests (components/kubernetes/workload.py sizes the drain from it)."""
-KEEPALIVE_TIMEOUT_S = 75
+KEEPALIVE_TIMEOUT_S = 620
 """How long nginx keeps an idle client connection. Longer than the idle timeout of any load
-balancer in front (ALB: at most 74 s, see components/aws/options.py), so the gateway never
-closes a connection the balancer is about to reuse (502s)."""
+balancer in front, so the gateway never closes a connection the balancer is about to reuse (502s):
+GCP's external Application Load Balancer keeps backend connections 600 s (fixed), and the ALB's
+idle timeout is held below this (components/aws/options.py)."""
+BALANCER_TIMEOUT_S = PROXY_READ_TIMEOUT_S + 5
+"""How long a balancer in front (Application Gateway, GCP's backend service) waits for the gateway's
+answer: longer than the gateway waits for a service, so a slow service ends in the gateway's own
+504 (JSON), not in the balancer's 502."""
 PROXY_NEXT_UPSTREAM_TRIES = 3
 RATE_ZONE, CONNECTION_ZONE = "per_client", "per_client_connections"
 
