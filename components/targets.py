@@ -21,6 +21,7 @@ from .validation import Problems
 REGISTRY: dict[str, str] = {
     "aws": ".aws.target",
     "azure": ".azure.target",
+    "gcp": ".gcp.target",
     "kubernetes": ".kubernetes.target",
     "local": ".local.target",
 }

@@ -3,25 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..kubernetes.options import INGRESS_ONLY, KubernetesOptions, check_kubernetes_spec, parse_kubernetes_options
+from ..kubernetes.options import KubernetesOptions, check_kubernetes_spec, parse_external_workloads
 from ..kubernetes.target import MESH_ALGORITHMS
 from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
 from ..validation import Problems
 from .options import AzureOptions, check_azure_spec, parse_azure_options
 
-EXPOSURE_KEYS = ("exposure", *INGRESS_ONLY)
-"""kubernetes-block keys about how clients reach the gateway: on azure the Application Gateway does,
-through an internal load balancer, so these are refused rather than ignored."""
-
-
 def parse_options(blocks: dict, p: Problems, spec):
-    kubernetes = blocks["kubernetes"]
-    for key in (k for k in EXPOSURE_KEYS if k in kubernetes):
-        p.add(f"kubernetes.{key}", kubernetes[key], "nothing on the azure target: the Application Gateway reaches the "
-                                                    "gateway through an internal load balancer (see the azure block)")
-    workloads = parse_kubernetes_options({k: v for k, v in kubernetes.items() if k not in EXPOSURE_KEYS}, p, spec)
-    return AzureStackOptions(parse_azure_options(blocks["azure"], p, spec), replace(workloads, exposure="external"))
+    workloads = parse_external_workloads(blocks["kubernetes"], p, spec, "azure", "the Application Gateway reaches the "
+                                         "gateway through an internal load balancer (see the azure block)")
+    return AzureStackOptions(parse_azure_options(blocks["azure"], p, spec), workloads)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Azure and GCP reuse these options for the workloads they run on AKS and GKE.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..validation import (DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY_RULE, LABEL_VALUE_RULE, Problems, is_label_key,
                           is_label_value)
@@ -150,6 +150,20 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
         p.add("kubernetes.dns.cidrs", options.dns.cidrs[0],
               "a single address first (e.g. 169.254.20.10/32): the gateway's nginx uses it as its DNS resolver")
     return options
+
+
+EXPOSURE_KEYS = ("exposure", *INGRESS_ONLY)
+"""Keys about how clients reach the gateway: a target with a load balancer of its own (azure, gcp)
+refuses them rather than ignore them."""
+
+
+def parse_external_workloads(raw: dict, p: Problems, spec, target: str, how: str) -> KubernetesOptions:
+    """The kubernetes block of a target whose own load balancer reaches the gateway Service (`how`):
+    everything but the exposure keys, with exposure `external`."""
+    for key in (k for k in EXPOSURE_KEYS if k in raw):
+        p.add(f"kubernetes.{key}", raw[key], f"nothing on the {target} target: {how}")
+    options = parse_kubernetes_options({k: v for k, v in raw.items() if k not in EXPOSURE_KEYS}, p, spec)
+    return replace(options, exposure="external")
 
 
 def check_kubernetes_spec(spec, p: Problems) -> None:
