@@ -74,6 +74,7 @@ class Cluster(pulumi.ComponentResource):
         pool = args.node_pool
         self.node_pool = gcp.container.NodePool(
             f"{name}-{POOL}", **project, name=POOL, cluster=self.cluster.id, location=args.location,
+            node_locations=args.node_locations,
             initial_node_count=pool.min_per_zone or 1,
             autoscaling={"min_node_count": pool.min_per_zone, "max_node_count": pool.max_per_zone,
                          "location_policy": "BALANCED"},
