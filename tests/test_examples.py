@@ -104,7 +104,7 @@ def test_a_wheel_installs_into_a_fresh_virtualenv_and_the_example_imports_from_i
     assert result.returncode == 0, result.stderr
     registered, location, count = result.stdout.split()
     # The wheel leaves out the local target (it runs processes from a checkout): the registry says so.
-    assert registered == "aws,azure,kubernetes"
+    assert registered == "aws,azure,gcp,kubernetes"
     assert location.startswith(site) and count == "19"
 
 

@@ -117,7 +117,7 @@ def test_unknown_keys_and_bad_types_name_the_key(raw):
 def test_local_serves_the_dev_phase_only(raw, phase):
     raw["phase"] = phase
     assert ("phase: found %r; allowed: dev only on the local target (one host is never staging or prod: "
-            "%s runs on aws, azure, kubernetes)" % (phase, phase)) in problems(raw)
+            "%s runs on aws, azure, gcp, kubernetes)" % (phase, phase)) in problems(raw)
 
 
 def test_algorithms_the_local_target_cannot_honour(raw):

@@ -101,14 +101,14 @@ def test_plan_on_unknown_stack_names_the_stacks():
 
 def test_plan_on_a_target_outside_the_registry_names_the_registered_ones(tmp_path):
     config = yaml.safe_load((REPO / "stacks" / "Pulumi.kubernetes-dev.yaml").read_text())
-    config["config"]["apigw:target"] = "gcp"
+    config["config"]["apigw:target"] = "openstack"
     del config["config"]["apigw:kubernetes"]
-    path = tmp_path / "Pulumi.gcp-dev.yaml"
+    path = tmp_path / "Pulumi.openstack-dev.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = run_plan("gcp-dev", "--stack-file", str(path))
+    result = run_plan("openstack-dev", "--stack-file", str(path))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "  apigw:target: found 'gcp'; allowed: one of aws, azure, kubernetes, local (required)" not in result.stderr
-    assert "  apigw:target: found 'gcp'; allowed: one of aws, azure, kubernetes, local" in result.stderr.splitlines()
+    assert "  apigw:target: found 'openstack'; allowed: one of aws, azure, gcp, kubernetes, local (required)" not in result.stderr
+    assert "  apigw:target: found 'openstack'; allowed: one of aws, azure, gcp, kubernetes, local" in result.stderr.splitlines()
 
 
 @pytest.mark.parametrize("stack", ["kubernetes-staging", "kubernetes-prod"])

@@ -2,8 +2,10 @@
 
 Each target has a compliant baseline: the captured resources of the shipped kubernetes-prod and
 aws-prod stacks, and hand-written AKS and GKE resources in provider wire form next to the same
-Kubernetes workloads (azure and gcp run them; on azure the Application Gateway reaches the gateway
-through an internal LoadBalancer Service pinned at its pool address, instead of the Ingress). Each case changes one property and asserts the
+Kubernetes workloads (azure and gcp run them, without the Ingress: on azure the Application
+Gateway reaches the gateway through an internal LoadBalancer Service pinned at its pool address;
+on gcp the backend service lists the per-zone NEGs that the ClusterIP gateway Service's
+cloud.google.com/neg annotation names). Each case changes one property and asserts the
 violation: the rule, the resource and the message naming the property, the value and what passes.
 """
 from __future__ import annotations
@@ -121,23 +123,63 @@ def azure_resources() -> list[Resource]:
     return [cluster, pool, gateway, lock]
 
 
+GCP_NEG = "apigw-gcp-prod-gateway"
+"""The standalone NEG the gateway Service's cloud.google.com/neg annotation asks GKE for (one per zone)."""
+GCP_ZONES = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
+COMPUTE = "https://www.googleapis.com/compute/v1/projects/my-project"
+GCP_SECURITY_POLICY = "gcp:compute/securityPolicy:SecurityPolicy"
+GCP_HEALTH_CHECK = "gcp:compute/healthCheck:HealthCheck"
+GCP_FORWARDING_RULE = "gcp:compute/globalForwardingRule:GlobalForwardingRule"
+
+
+def neg_group(zone: str, name: str = GCP_NEG, kind: str = "networkEndpointGroups") -> str:
+    return f"{COMPUTE}/zones/{zone}/{kind}/{name}"
+
+
 def gcp_resources() -> list[Resource]:
+    """GKE and an external Application Load Balancer as a preview sends them: links between the
+    resources are unknown values with the dependency the engine records; the NEG URLs are known."""
     cluster = R(T.GCP_CLUSTER, "apigw-gke", {
-        "location": "europe-west1", "removeDefaultNodePool": True, "initialNodeCount": 1.0,
-        "deletionProtection": True, "privateClusterConfig": {"enablePrivateNodes": True,
-                                                             "masterIpv4CidrBlock": "172.16.0.0/28"}})
+        "location": "europe-west1", "nodeLocations": GCP_ZONES, "removeDefaultNodePool": True,
+        "initialNodeCount": 1.0, "deletionProtection": True,
+        "privateClusterConfig": {"enablePrivateNodes": True, "masterIpv4CidrBlock": "172.16.0.0/28"}})
     pool = R(T.GCP_NODE_POOL, "apigw-gke-workloads", {
         "cluster": UNKNOWN, "location": "europe-west1",
-        "autoscaling": {"minNodeCount": 1.0, "maxNodeCount": 4.0},
+        "autoscaling": {"minNodeCount": 1.0, "maxNodeCount": 3.0, "locationPolicy": "BALANCED"},
         "networkConfig": {"enablePrivateNodes": True}}, {"cluster": [cluster]})
+    armor = R(GCP_SECURITY_POLICY, "apigw-armor", {"type": "CLOUD_ARMOR", "rules": [
+        {"action": "deny(403)", "priority": 1000.0,
+         "match": {"expr": {"expression": "evaluatePreconfiguredWaf('sqli-v33-stable')"}}},
+        {"action": "allow", "priority": 2147483647.0,
+         "match": {"versionedExpr": "SRC_IPS_V1", "config": {"srcIpRanges": ["*"]}}}]})
+    health = R(GCP_HEALTH_CHECK, "apigw-gateway-health", {"checkIntervalSec": 10.0, "httpHealthCheck": {
+        "portSpecification": "USE_SERVING_PORT", "requestPath": "/healthz"}})
     backend = R(T.GCP_BACKEND_SERVICE, "apigw-gateway-backend", {
-        "protocol": "HTTP", "loadBalancingScheme": "EXTERNAL_MANAGED", "healthChecks": "apigw-hc-id",
-        "securityPolicy": "apigw-armor-id"})
+        "protocol": "HTTP", "loadBalancingScheme": "EXTERNAL_MANAGED", "localityLbPolicy": "ROUND_ROBIN",
+        "healthChecks": UNKNOWN, "securityPolicy": UNKNOWN,
+        "backends": [{"group": neg_group(zone), "balancingMode": "RATE", "maxRatePerEndpoint": 100.0}
+                     for zone in GCP_ZONES]}, {"healthChecks": [health], "securityPolicy": [armor]})
+    urls = R(T.GCP_URL_MAP, "apigw-urls", {"defaultService": UNKNOWN}, {"defaultService": [backend]})
+    https = R(T.GCP_TARGET_HTTPS_PROXY, "apigw-https", {"urlMap": UNKNOWN, "sslCertificates": ["api-cert"]},
+              {"urlMap": [urls]})
     redirect = R(T.GCP_URL_MAP, "apigw-http-redirect", {"defaultUrlRedirect": {"httpsRedirect": True,
                                                                                "stripQuery": False}})
     http = R(T.GCP_TARGET_HTTP_PROXY, "apigw-http", {"urlMap": UNKNOWN}, {"urlMap": [redirect]})
-    https = R(T.GCP_TARGET_HTTPS_PROXY, "apigw-https", {"urlMap": "apigw-urls-id", "sslCertificates": ["api-cert"]})
-    return [cluster, pool, backend, redirect, http, https]
+    rules = [R(GCP_FORWARDING_RULE, f"apigw-{name}-rule", {
+        "target": UNKNOWN, "portRange": port, "loadBalancingScheme": "EXTERNAL_MANAGED", "ipAddress": UNKNOWN},
+        {"target": [proxy]}) for name, port, proxy in (("https", "443", https), ("http", "80", http))]
+    return [cluster, pool, armor, health, backend, urls, https, redirect, http, *rules]
+
+
+def gke_exposure(resources: list[Resource]) -> list[Resource]:
+    """The kubernetes workloads as the gcp target exposes them: no Ingress; the gateway Service
+    stays ClusterIP and asks GKE for a standalone NEG per zone, the backend service's groups."""
+    _drop(resources, "apigw-gateway-ingress")
+    service = one(resources, "apigw-gateway-service").properties
+    service["metadata"]["annotations"] = {"cloud.google.com/neg": json.dumps({"exposed_ports": {"80": {
+        "name": GCP_NEG}}})}
+    assert service["spec"]["type"] == "ClusterIP"
+    return resources
 
 
 def aks_exposure(resources: list[Resource]) -> list[Resource]:
@@ -158,7 +200,7 @@ def azure(k8s):
 
 @pytest.fixture
 def gcp(k8s):
-    return k8s + gcp_resources()
+    return gke_exposure(k8s) + gcp_resources()
 
 
 @pytest.mark.parametrize("baseline", ["k8s", "aws", "azure", "gcp"])
@@ -646,8 +688,52 @@ def test_protect_option_counts_as_deletion_protection(prod, azure):
 
 # --- GCP (GKE, Cloud Load Balancing) -----------------------------------------------------------
 
+def _backend(resources):
+    return az(resources, "apigw-gateway-backend")
+
+
+def _gateway_neg(resources, annotation):
+    az(resources, "apigw-gateway-service")["metadata"]["annotations"]["cloud.google.com/neg"] = annotation
+
+
+UNMATCHED_NEG = ('backends[*].group names the NEG "apigw-gcp-prod-gateway" (in europe-west1-b, europe-west1-c, '
+                 "europe-west1-d) and no Service's cloud.google.com/neg annotation names it; prod needs a backend "
+                 "group to be a NEG that a Service of this stack names in its cloud.google.com/neg annotation, with "
+                 "at least 2 gateway instances behind it")
+
 GCP_CASES = {
-    "zonal-cluster": (lambda rs: az(rs, "apigw-gke").update(location="europe-west1-b"),
+    "neg-named-by-no-service": (lambda rs: _gateway_neg(rs, '{"exposed_ports": {"80": {"name": "apigw-other"}}}'),
+                                [("prod-load-balanced-gateway", "apigw-gateway-backend", UNMATCHED_NEG)]),
+    "ingress-neg-has-no-name-to-follow": (lambda rs: _gateway_neg(rs, '{"ingress": true}'),
+                                          [("prod-load-balanced-gateway", "apigw-gateway-backend", UNMATCHED_NEG)]),
+    "neg-annotation-not-json": (lambda rs: _gateway_neg(rs, "apigw-gcp-prod-gateway"),
+                                [("prod-load-balanced-gateway", "apigw-gateway-backend", UNMATCHED_NEG)]),
+    "backend-gateway-hpa-1": (lambda rs: az(rs, "apigw-gateway-hpa")["spec"].update(minReplicas=1.0),
+                              [("prod-min-instances", "apigw-gateway-hpa", "spec.minReplicas is 1"),
+                               ("prod-load-balanced-gateway", "apigw-gateway-backend",
+                                "routes to apigw-gateway-deployment (kubernetes:apps/v1:Deployment), which runs 1 "
+                                "instance(s) at its minimum (apigw-gateway-hpa spec.minReplicas); prod needs at least "
+                                "2 gateway instances behind the load balancer")]),
+    "instance-group-backend": (lambda rs: _backend(rs).update(backends=[
+        {"group": neg_group("europe-west1-b", "gke-apigw-workloads-grp", "instanceGroups"), "balancingMode": "RATE",
+         "maxRatePerInstance": 100.0}]),
+        [("prod-load-balanced-gateway", "apigw-gateway-backend",
+          f'backends[0].group is "{COMPUTE}/zones/europe-west1-b/instanceGroups/gke-apigw-workloads-grp", an instance '
+          "group, which the pack cannot follow to a Service (use the gateway Service's NEG instead); prod needs a "
+          "backend group to be a NEG")]),
+    "backend-without-groups": (lambda rs: _backend(rs).pop("backends"),
+                               [("prod-load-balanced-gateway", "apigw-gateway-backend",
+                                 "backends lists no backend group; prod needs a backend group to be a NEG")]),
+    "relative-neg-urls": (lambda rs: [b.update(group=b["group"].removeprefix("https://www.googleapis.com/compute/v1/"))
+                                      for b in _backend(rs)["backends"]], []),
+    "second-neg-elsewhere": (lambda rs: _backend(rs)["backends"].append(
+        {"group": neg_group("europe-west1-b", "apigw-legacy"), "balancingMode": "RATE"}), []),
+    "neg-group-unknown-in-preview": (lambda rs: [b.update(group=UNKNOWN) for b in _backend(rs)["backends"]], []),
+    "backends-unknown-in-preview": (lambda rs: _backend(rs).update(backends=UNKNOWN), []),
+    "neg-annotation-unknown-in-preview": (lambda rs: _gateway_neg(rs, UNKNOWN), []),
+    "classic-external-backend": (lambda rs: _backend(rs).pop("loadBalancingScheme"), []),
+    "zonal-cluster": (lambda rs: (az(rs, "apigw-gke").update(location="europe-west1-b"),
+                                  az(rs, "apigw-gke").pop("nodeLocations")),
                       [("prod-multi-zone", "apigw-gke", 'location is "europe-west1-b" (one zone) and nodeLocations '
                                                         "is not set; prod needs a region")]),
     "node-pool-one-zone": (lambda rs: az(rs, "apigw-gke-workloads").update(nodeLocations=["europe-west1-b"]),
@@ -668,7 +754,8 @@ GCP_CASES = {
                        [("security-waf", "apigw-gateway-backend", "securityPolicy is not set; prod needs a Cloud Armor")]),
     "no-backend-health-check": (lambda rs: az(rs, "apigw-gateway-backend").pop("healthChecks"),
                                 [("health-checks", "apigw-gateway-backend", "healthChecks is not set")]),
-    "cluster-location-unset": (lambda rs: az(rs, "apigw-gke").pop("location"),
+    "cluster-location-unset": (lambda rs: (az(rs, "apigw-gke").pop("location"),
+                                           az(rs, "apigw-gke").pop("nodeLocations")),
                                [("prod-multi-zone", "apigw-gke",
                                  "location is not set (the provider's default zone: one zone) and nodeLocations is "
                                  "not set; prod needs a region")]),
@@ -686,7 +773,8 @@ GCP_CASES = {
         "region": "europe-west1", "protocol": "HTTP", "healthChecks": "apigw-hc-id"})), []),
     "regional-external-backend-without-armor": (lambda rs: rs.append(R(T.GCP_REGION_BACKEND_SERVICE, "apigw-regional", {
         "region": "europe-west1", "loadBalancingScheme": "EXTERNAL_MANAGED", "healthChecks": "apigw-hc-id"})),
-        [("security-waf", "apigw-regional", "securityPolicy is not set; prod needs a Cloud Armor security policy")]),
+        [("security-waf", "apigw-regional", "securityPolicy is not set; prod needs a Cloud Armor security policy"),
+         ("prod-load-balanced-gateway", "apigw-regional", "backends lists no backend group; prod needs")]),
     "http-not-redirected": (lambda rs: az(rs, "apigw-http-redirect")["defaultUrlRedirect"].update(httpsRedirect=False),
                             [("security-https", "apigw-http-redirect", "defaultUrlRedirect.httpsRedirect is false")]),
 }
@@ -699,10 +787,32 @@ def test_gcp_case(prod, gcp, case):
     assert_findings(findings(prod, gcp), expected)
 
 
-def test_cloud_load_balancer_without_kubernetes_routes_cannot_count_the_gateway(prod):
+def test_backend_service_counts_the_gateway_fleet_behind_its_negs(prod, gcp):
+    """The gateway's 3 instances (HPA minimum) are counted through the backend service's NEGs: with
+    a floor of 4 the backend service is reported; the ClusterIP Service is only its hop."""
+    assert [v for v in findings(prod, gcp) if v.policy == "prod-load-balanced-gateway"] == []
+    with start("prod", pack_config={"prod-load-balanced-gateway": {"minInstances": 4}}) as pack:
+        [v] = [v for v in findings(pack, gcp) if v.policy == "prod-load-balanced-gateway"]
+    assert (v.resource, v.level) == ("apigw-gateway-backend", "mandatory")
+    assert v.message == ("apigw-gateway-backend (gcp:compute/backendService:BackendService): routes to "
+                         "apigw-gateway-deployment (kubernetes:apps/v1:Deployment), which runs 3 instance(s) at its "
+                         "minimum (apigw-gateway-hpa spec.minReplicas); prod needs at least 4 gateway instances behind "
+                         "the load balancer (prod-load-balanced-gateway)")
+
+
+def test_an_internal_backend_service_is_not_an_entry_point(prod, gcp):
+    _backend(gcp).update(loadBalancingScheme="INTERNAL_MANAGED", backends=[])
+    [v] = findings(prod, gcp)
+    assert (v.policy, v.urn, v.level) == ("prod-load-balanced-gateway", "", "mandatory")
+    assert v.message.startswith("the stack has no load balancer (no Ingress, HTTPRoute, Service of type LoadBalancer, "
+                                "ALB, Application Gateway or external backend service)")
+
+
+def test_cloud_load_balancer_without_kubernetes_services_cannot_count_the_gateway(prod):
     [v] = findings(prod, gcp_resources())
-    assert (v.policy, v.resource) == ("prod-load-balanced-gateway", "apigw-gateway-backend")
-    assert "so its gateway instances cannot be counted" in v.message
+    assert (v.policy, v.resource, v.level) == ("prod-load-balanced-gateway", "apigw-gateway-backend", "mandatory")
+    assert v.message == f"apigw-gateway-backend (gcp:compute/backendService:BackendService): {UNMATCHED_NEG} " \
+                        "(prod-load-balanced-gateway)"
 
 
 # --- stack rules and levels ----------------------------------------------------------------------

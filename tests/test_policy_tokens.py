@@ -108,8 +108,10 @@ NESTED_PATHS = {
     "gcp:container/nodePool:NodePool": [
         "cluster", "location", "nodeLocations", "nodeCount", "initialNodeCount", "autoscaling.minNodeCount",
         "autoscaling.totalMinNodeCount", "networkConfig.enablePrivateNodes"],
-    "gcp:compute/backendService:BackendService": ["healthChecks", "securityPolicy", "loadBalancingScheme"],
-    "gcp:compute/regionBackendService:RegionBackendService": ["healthChecks", "securityPolicy", "loadBalancingScheme"],
+    "gcp:compute/backendService:BackendService": ["healthChecks", "securityPolicy", "loadBalancingScheme",
+                                                  "backends.group"],
+    "gcp:compute/regionBackendService:RegionBackendService": ["healthChecks", "securityPolicy", "loadBalancingScheme",
+                                                              "backends.group"],
     "gcp:compute/uRLMap:URLMap": ["defaultUrlRedirect.httpsRedirect"],
     "aws:ecs/service:Service": [
         "networkConfiguration.subnets", "networkConfiguration.assignPublicIp",

@@ -35,7 +35,7 @@ def with_service(**fields) -> dict:
 
 
 @pytest.mark.parametrize("raw, expected", [
-    (base(target="openstack"), "target: found 'openstack'; allowed: one of aws, azure, kubernetes, local"),
+    (base(target="openstack"), "target: found 'openstack'; allowed: one of aws, azure, gcp, kubernetes, local"),
     (base(phase="qa"), "phase: found 'qa'; allowed: one of dev, staging, prod"),
     (with_service(instances={"min": 3, "max": 2}),
      "services.users-api.instances: found {'min': 3, 'max': 2}; allowed: min <= max"),
@@ -65,7 +65,7 @@ def with_service(**fields) -> dict:
      "least_outstanding_requests, weighted_random on the aws target"),
     (base(target="local", phase="prod"),
      "phase: found 'prod'; allowed: dev only on the local target (one host is never staging or prod: "
-     "prod runs on aws, azure, kubernetes)"),
+     "prod runs on aws, azure, gcp, kubernetes)"),
     (with_service(image="traefik/whoami:latest"),
      "services.users-api.image: found 'traefik/whoami:latest'; allowed: a pinned tag or digest, never 'latest'"),
     (with_service(image="traefik/whoami"),
@@ -74,7 +74,7 @@ def with_service(**fields) -> dict:
     (base(phase="prod"),
      "load_balancer.tls_certificate: found None; allowed: a certificate reference: prod serves HTTPS"),
     (base(gatway={}), "gatway: found {}; allowed: known keys: target, phase, region, gateway, services, "
-                      "load_balancer, mesh, monitoring, labels, aws, azure, kubernetes, local"),
+                      "load_balancer, mesh, monitoring, labels, aws, azure, gcp, kubernetes, local"),
     (base(mesh="consul"), "mesh: found 'consul'; allowed: one of none, istio, linkerd"),
     (base(load_balancer={"health_check": {"matcher": "600"}}),
      "load_balancer.health_check.matcher: found '600'; allowed: HTTP codes from 200 to 499: "

@@ -119,8 +119,8 @@ def test_prod_without_monitoring_is_refused_saying_what_it_loses():
 
 
 @pytest.mark.parametrize("raw_target, expected", [
-    (None, "target: found None; allowed: one of aws, azure, kubernetes, local (required)"),
-    ("gcp", "target: found 'gcp'; allowed: one of aws, azure, kubernetes, local"),
+    (None, "target: found None; allowed: one of aws, azure, gcp, kubernetes, local (required)"),
+    ("openstack", "target: found 'openstack'; allowed: one of aws, azure, gcp, kubernetes, local"),
 ])
 def test_a_missing_or_unknown_target_is_the_one_problem_reported(raw_target, expected):
     raw = raw_of("kubernetes-dev")
@@ -128,7 +128,7 @@ def test_a_missing_or_unknown_target_is_the_one_problem_reported(raw_target, exp
     raw.pop("kubernetes")
     if raw_target:
         raw["target"] = raw_target
-        raw[raw_target] = {"project": "my-project"}
+        raw[raw_target] = {"project": "my-project"}  # a block named after the unknown target: not a second problem
     raw["load_balancer"] = {"algorithm": "least_outstanding_requests"}
     assert problems(raw) == [expected]
 

@@ -16,7 +16,7 @@ SHIPPED_TARGETS = sorted({stack.split("-")[0] for stack in stack_names()})
 
 
 def test_every_registered_target_declares_itself_and_every_shipped_stack_uses_one():
-    assert targets.names() == ("aws", "azure", "kubernetes", "local")
+    assert targets.names() == ("aws", "azure", "gcp", "kubernetes", "local")
     for name in targets.names():
         declared = targets.target(name)
         assert declared.name == name

@@ -1,7 +1,8 @@
 """Kubernetes helpers shared by the rules: where a workload keeps its pod spec, selectors, spreading,
-and what a Service of type LoadBalancer asks of the cloud (an internal balancer, a pinned address)."""
+and what a Service asks of the cloud (an internal balancer, a pinned address, standalone GKE NEGs)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .common import dig, listed, unknown
@@ -21,6 +22,9 @@ INTERNAL_LB_ANNOTATIONS = {
 case-insensitively: GKE documents "Internal")."""
 AZURE_LB_IPV4 = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
 """The address AKS gives a Service's load balancer (spec.loadBalancerIP is the deprecated way)."""
+GKE_NEG = "cloud.google.com/neg"
+"""GKE creates a standalone network endpoint group per zone for each port named in this annotation's
+JSON (`{"exposed_ports": {"80": {"name": "<neg>"}}}`); `{"ingress": true}` NEGs get generated names."""
 
 
 def pod_spec_path(type_token: str) -> str:
@@ -112,3 +116,17 @@ def internal_load_balancer(props: dict) -> bool | None:
 def pinned_address(props: dict):
     """The address a Service of type LoadBalancer asks for (None when it takes any)."""
     return annotations(props).get(AZURE_LB_IPV4) or dig(props, "spec.loadBalancerIP")
+
+
+def neg_names(props: dict) -> set[str] | None:
+    """The NEG names a Service's cloud.google.com/neg annotation gives GKE (exposed_ports[*].name);
+    None while the annotation is unknown (a preview). A NEG without a name cannot be followed by one."""
+    value = annotations(props).get(GKE_NEG)
+    if unknown(value):
+        return None
+    try:
+        ports = (json.loads(value) if isinstance(value, str) else value or {}).get("exposed_ports")
+    except (ValueError, AttributeError):
+        return set()  # not the JSON object GKE reads: GKE creates no NEG either
+    return {p["name"] for p in (ports.values() if isinstance(ports, dict) else [])
+            if isinstance(p, dict) and isinstance(p.get("name"), str)}

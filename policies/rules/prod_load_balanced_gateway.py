@@ -7,20 +7,29 @@ attachments) to the gateway fleet (labelled or tagged `component: gateway`) and 
 instances at their minimum (HPA minReplicas, scalable-target min capacity, ...). An entry point
 that only reaches other programs does not count.
 
-An Application Gateway is an entry point of its own: each backend pool address
-(`backendAddresses[*].ipAddress`) leads to the Services of type LoadBalancer that pin it (the
-annotation service.beta.kubernetes.io/azure-load-balancer-ipv4, or spec.loadBalancerIP), then to
-the Deployment they select. Such a Service is a hop, not a second entry point. A gateway whose
-addresses reach no Service is reported with each address and why (no Service pins it; an
-`fqdn` cannot be followed), unless an address unknown during a preview could still be the link.
-A GCP backend service is followed through the Kubernetes Ingress/HTTPRoute that it serves.
+A cloud load balancer in front of the cluster is an entry point of its own, and the Kubernetes
+Service it reaches is a hop, not a second entry point:
+- an Application Gateway: each backend pool address (`backendAddresses[*].ipAddress`) leads to
+  the Services of type LoadBalancer that pin it (the annotation
+  service.beta.kubernetes.io/azure-load-balancer-ipv4, or spec.loadBalancerIP);
+- an external GCP backend service (scheme EXTERNAL or EXTERNAL_MANAGED; unset is EXTERNAL for a
+  global one): each `backends[*].group` NEG (a full or relative URL ending in
+  `networkEndpointGroups/<name>`) leads to the Services whose cloud.google.com/neg annotation
+  names it in `exposed_ports[*].name` (an `{"ingress": true}` NEG's generated name cannot be).
+Then to the Deployment those Services select. Any such backend service counts, whether or not a
+forwarding rule, target proxy and URL map serve it (security-https judges the proxies); an
+internal one serves clients inside the VPC only and is not judged here. A load balancer whose
+links reach no Service is reported with each link and why (no Service pins the address or names
+the NEG; an `fqdn` or an instance group cannot be followed), unless a value unknown during a
+preview could still be the link.
 """
 from __future__ import annotations
 
-from .common import PROD_MIN_INSTANCES, Stack, resource_message, setting, show, stack_policy
-from .kube import AZURE_LB_IPV4
+from .common import PROD_MIN_INSTANCES, Stack, resource_message, setting, show, stack_policy, unknown
+from .kube import AZURE_LB_IPV4, GKE_NEG
 from .topology import (AWS_TG_ATTACHMENT, Backend, K8S_HTTP_ROUTE, aws_lb_backends, az_gateway_reach,
-                       k8s_ingress_backends, k8s_load_balancer_services, k8s_route_backends, k8s_service_backends)
+                       gcp_backend_reach, gcp_scheme, k8s_ingress_backends, k8s_load_balancer_services,
+                       k8s_route_backends, k8s_service_backends)
 from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LBS, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
                     AWS_TARGET_GROUPS, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES, K8S_HPAS, K8S_INGRESS, K8S_REPLICATED,
                     K8S_SERVICE)
@@ -41,18 +50,28 @@ TOKENS = {
     AWS_SCALABLE_TARGET: ("resourceId", "minCapacity"),
     AWS_ASG: ("targetGroupArns", "minSize", "tags"),
     AWS_TG_ATTACHMENT: ("targetGroupArn",),
-    AZ_APP_GATEWAY: ("backendAddressPools",), **{t: () for t in GCP_BACKEND_SERVICES},
+    AZ_APP_GATEWAY: ("backendAddressPools",),
+    **{t: ("backends", "loadBalancingScheme") for t in GCP_BACKEND_SERVICES},
 }
 
 
+def cloud_reaches(stack: Stack) -> dict:
+    """Each Application Gateway's and external backend service's Reach, by URN."""
+    reaches = {g.urn: az_gateway_reach(stack, g) for g in stack.of_type(AZ_APP_GATEWAY)}
+    for backend in stack.of_type(*GCP_BACKEND_SERVICES):
+        scheme = gcp_scheme(backend.resource_type, stack.props[backend.urn])
+        if unknown(scheme) or scheme.startswith("EXTERNAL"):
+            reaches[backend.urn] = gcp_backend_reach(stack, backend)
+    return reaches
+
+
 def load_balancers(stack: Stack, reaches: dict) -> list[tuple[object, list]]:
-    """Every entry point the program declares, with what it routes to (`reaches`: each
-    Application Gateway's PoolReach, by URN)."""
+    """Every entry point the program declares, with what it routes to (`reaches`: see cloud_reaches)."""
     hops = [s for reach in reaches.values() for s in reach.services]
     entries = [(i, k8s_ingress_backends(stack, i)) for i in stack.of_type(K8S_INGRESS)]
     entries += [(r, k8s_route_backends(stack, r)) for r in stack.of_type(K8S_HTTP_ROUTE)]
     entries += [(s, k8s_service_backends(stack, s)) for s in k8s_load_balancer_services(stack) if s not in hops]
-    entries += [(g, reaches[g.urn].backends) for g in stack.of_type(AZ_APP_GATEWAY)]
+    entries += [(lb, reaches[lb.urn].backends) for lb in stack.resources if lb.urn in reaches]
     entries += [(lb, aws_lb_backends(stack, lb)) for lb in stack.of_type(*AWS_LBS)]
     local = [p for p in stack.of_type(LOCAL_PROCESS) if stack.props[p.urn].get("role") == "load_balancer"]
     gateways = [p for p in stack.of_type(LOCAL_PROCESS) if stack.props[p.urn].get("role") == "gateway"]
@@ -65,19 +84,17 @@ def load_balancers(stack: Stack, reaches: dict) -> list[tuple[object, list]]:
 def validate(args, report):
     stack = Stack(args.resources)
     floor = setting(args, "minInstances", PROD_MIN_INSTANCES)
-    reaches = {g.urn: az_gateway_reach(stack, g) for g in stack.of_type(AZ_APP_GATEWAY)}
+    reaches = cloud_reaches(stack)
     entries = load_balancers(stack, reaches)
-    served = [lb for lb, backends in entries if backends]
-    fronts = stack.of_type(*GCP_BACKEND_SERVICES)
-    if not entries and not fronts:
+    if not entries:
         report(f"the stack has no load balancer (no Ingress, HTTPRoute, Service of type LoadBalancer, ALB, "
-               f"Application Gateway or backend service); prod needs one in front of at least {floor} gateway "
-               f"instances ({NAME})")
+               f"Application Gateway or external backend service); prod needs one in front of at least {floor} "
+               f"gateway instances ({NAME})")
         return
     fronts_gateway = any(b.gateway for _, backends in entries for b in backends)
     for lb, backends in entries:
         if not backends and lb.urn in reaches:
-            _unreached_pools(lb, reaches[lb.urn], floor, report)
+            _unreached(lb, reaches[lb.urn], floor, report)
         elif not backends:
             report(resource_message(lb.name, lb.resource_type,
                                     "routes to no instances this program runs (no matching Service, Deployment, "
@@ -97,22 +114,21 @@ def validate(args, report):
                     f"routes to {backend.resource.name} ({backend.resource.resource_type}), which runs "
                     f"{show(backend.minimum)} instance(s) at its minimum ({backend.source}); prod needs at least "
                     f"{floor} gateway instances behind the load balancer", NAME), lb.urn)
-    if fronts and not served:
-        for front in fronts:
-            report(resource_message(front.name, front.resource_type,
-                                    "serves no Kubernetes Ingress, HTTPRoute or LoadBalancer Service of this stack, "
-                                    "so its gateway instances cannot be counted; prod needs it in front of at least "
-                                    f"{floor} gateway instances", NAME), front.urn)
 
 
-def _unreached_pools(gateway, reach, floor: int, report):
+def _unreached(lb, reach, floor: int, report):
     if reach.undecided:
-        return  # an address unknown until the update may still lead to the gateway fleet
-    why = "; ".join(reach.unfollowed) or "backendAddressPools lists no backend address"
-    report(resource_message(gateway.name, gateway.resource_type,
-                            f"{why}; prod needs a pool to list the address that a Service of type LoadBalancer of "
-                            f"this stack pins (annotation {AZURE_LB_IPV4} or spec.loadBalancerIP), with at least "
-                            f"{floor} gateway instances behind it", NAME), gateway.urn)
+        return  # a link unknown until the update may still lead to the gateway fleet
+    if lb.resource_type == AZ_APP_GATEWAY:
+        why = "; ".join(reach.unfollowed) or "backendAddressPools lists no backend address"
+        needs = (f"a pool to list the address that a Service of type LoadBalancer of this stack pins (annotation "
+                 f"{AZURE_LB_IPV4} or spec.loadBalancerIP)")
+    else:
+        why = "; ".join(reach.unfollowed) or "backends lists no backend group"
+        needs = f"a backend group to be a NEG that a Service of this stack names in its {GKE_NEG} annotation"
+    report(resource_message(lb.name, lb.resource_type,
+                            f"{why}; prod needs {needs}, with at least {floor} gateway instances behind it", NAME),
+           lb.urn)
 
 
 POLICY = stack_policy(

@@ -11,8 +11,8 @@ belongs to that installation and this rule does not judge it.
 from __future__ import annotations
 
 from .common import Stack, dig, is_internal, message, resource_message, show, stack_policy, truthy, unknown
-from .types import (AWS_LBS, AWS_WAF_ASSOCIATION, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES,
-                    GCP_REGION_BACKEND_SERVICE)
+from .topology import gcp_scheme
+from .types import AWS_LBS, AWS_WAF_ASSOCIATION, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES
 
 NAME = "security-waf"
 TOKENS = {
@@ -22,13 +22,6 @@ TOKENS = {
     **{t: ("securityPolicy", "loadBalancingScheme") for t in GCP_BACKEND_SERVICES},
 }
 WAF_TIERS = ("WAF_v2", "WAF")
-
-
-def _scheme(type_token: str, props: dict) -> str:
-    """The load-balancing scheme; unset means EXTERNAL for a global backend service and INTERNAL
-    for a regional one (the providers' defaults)."""
-    default = "INTERNAL" if type_token == GCP_REGION_BACKEND_SERVICE else "EXTERNAL"
-    return props.get("loadBalancingScheme") or default
 
 
 def _inline_waf(gateway, config, report):
@@ -65,7 +58,7 @@ def validate(args, report):
             _inline_waf(gateway, dig(props, "webApplicationFirewallConfiguration"), report)
     for backend in stack.of_type(*GCP_BACKEND_SERVICES):
         props = stack.props[backend.urn]
-        if _scheme(backend.resource_type, props).startswith("EXTERNAL") and not props.get("securityPolicy"):
+        if gcp_scheme(backend.resource_type, props).startswith("EXTERNAL") and not props.get("securityPolicy"):
             report(message(backend.name, backend.resource_type, "securityPolicy", None,
                            "prod needs a Cloud Armor security policy on every external backend service", NAME),
                    backend.urn)

@@ -2,18 +2,20 @@
 instances a workload keeps at its minimum. Links follow property dependencies (the engine
 records which resource each input came from) or equal arn/id values when those are known;
 an Application Gateway's backend pool reaches a Kubernetes Service by the address that Service
-pins for its internal load balancer.
+pins for its internal load balancer, a GCP backend service by the name of the standalone NEG that
+the Service's cloud.google.com/neg annotation asks GKE for.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .common import Stack, dig, is_gateway, items, listed, number, show, unknown
 from .kube import name as k8s_name
-from .kube import namespace, pinned_address, service_selects, template_labels
+from .kube import GKE_NEG, namespace, neg_names, pinned_address, service_selects, template_labels
 from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
-                    AWS_TARGET_GROUPS, K8S_DEPLOYMENT, K8S_HPAS, K8S_REPLICASET, K8S_REPLICATED, K8S_SERVICE,
-                    K8S_STATEFULSET)
+                    AWS_TARGET_GROUPS, GCP_REGION_BACKEND_SERVICE, K8S_DEPLOYMENT, K8S_HPAS, K8S_REPLICASET,
+                    K8S_REPLICATED, K8S_SERVICE, K8S_STATEFULSET)
 
 K8S_HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 """Gateway API routes are CustomResources: the token is the CRD's group/version:kind."""
@@ -129,24 +131,30 @@ def aws_lb_backends(stack: Stack, lb: Any) -> list[Backend]:
     return out
 
 
-# --- Azure ----------------------------------------------------------------------------------
-
-class PoolReach:
-    """Where an Application Gateway's backend pools lead: the `services` (Kubernetes Services of
-    type LoadBalancer) whose pinned address a pool lists, the `backends` behind them, each address
-    that leads to no Service (`unfollowed`: "<path> is <value> ..." saying why), and `undecided`
-    when an unknown value (during a preview) could still be the missing link."""
+class Reach:
+    """Where a cloud load balancer outside Kubernetes leads: the Kubernetes `services` it reaches
+    (an Application Gateway's pool address, a backend service's NEG), the `backends` behind them,
+    each link that leads to no Service (`unfollowed`: "<path> is <value> ..." saying why), and
+    `undecided` when an unknown value (during a preview) could still be the missing link."""
 
     def __init__(self):
         self.services, self.backends, self.unfollowed, self.undecided = [], [], [], False
 
+    def add_backends(self, stack: Stack):
+        for service in self.services:
+            self.backends += [b for b in k8s_service_backends(stack, service)
+                              if b.resource not in [seen.resource for seen in self.backends]]
+        return self
+
+
+# --- Azure ----------------------------------------------------------------------------------
 
 def k8s_load_balancer_services(stack: Stack) -> list[Any]:
     return [s for s in stack.of_type(K8S_SERVICE) if dig(stack.props[s.urn], "spec.type") == "LoadBalancer"]
 
 
-def az_gateway_reach(stack: Stack, gateway: Any) -> PoolReach:
-    reach = PoolReach()
+def az_gateway_reach(stack: Stack, gateway: Any) -> Reach:
+    reach = Reach()
     pinned = [(s, pinned_address(stack.props[s.urn])) for s in k8s_load_balancer_services(stack)]
     for i, pool in enumerate(items(stack.props[gateway.urn], "backendAddressPools")):
         addresses = dig(pool, "backendAddresses")
@@ -167,7 +175,47 @@ def az_gateway_reach(stack: Stack, gateway: Any) -> PoolReach:
                 # A name resolves only at run time: nothing in the stack says which Service it is.
                 reach.unfollowed.append(f"{path}.fqdn is {show(fqdn)}, a name the pack cannot follow to a "
                                         "Service (list the Service's pinned ipAddress instead)")
-    for service in reach.services:
-        reach.backends += [b for b in k8s_service_backends(stack, service)
-                           if b.resource not in [seen.resource for seen in reach.backends]]
-    return reach
+    return reach.add_backends(stack)
+
+
+# --- GCP ------------------------------------------------------------------------------------
+
+NEG_GROUP = re.compile(r"(?:^|/)(?:zones|regions)/([^/]+)/networkEndpointGroups/([^/]+)$")
+"""A NEG's URL, full (https://www.googleapis.com/compute/v1/projects/...) or relative (projects/...)."""
+
+
+def gcp_scheme(type_token: str, props: dict) -> str:
+    """A backend service's load-balancing scheme; unset means EXTERNAL for a global backend
+    service and INTERNAL for a regional one (the provider's defaults)."""
+    return props.get("loadBalancingScheme") or ("INTERNAL" if type_token == GCP_REGION_BACKEND_SERVICE
+                                                else "EXTERNAL")
+
+
+def gcp_backend_reach(stack: Stack, backend: Any) -> Reach:
+    """Each `backends[*].group` NEG leads to the Services whose cloud.google.com/neg annotation
+    names it (GKE gives the NEG of every zone the same name; the zone is only reported)."""
+    reach, groups = Reach(), stack.props[backend.urn].get("backends")
+    named = [(s, neg_names(stack.props[s.urn])) for s in stack.of_type(K8S_SERVICE)]
+    unmatched: dict[str, list[str]] = {}
+    reach.undecided = unknown(groups)
+    for i, entry in enumerate(listed(groups)):
+        group, path = dig(entry, "group"), f"backends[{i}].group"
+        found = NEG_GROUP.search(group) if isinstance(group, str) else None
+        if unknown(group):
+            reach.undecided = True
+        elif found:
+            matched = [s for s, names in named if names and found.group(2) in names]
+            reach.services += [s for s in matched if s not in reach.services]
+            if not matched:
+                unmatched.setdefault(found.group(2), []).append(found.group(1))
+        elif isinstance(group, str) and "/instanceGroups/" in group:
+            # An instance group holds nodes, not pods: nothing says which Deployment answers there.
+            reach.unfollowed.append(f"{path} is {show(group)}, an instance group, which the pack cannot follow to "
+                                    "a Service (use the gateway Service's NEG instead)")
+        else:
+            reach.unfollowed.append(f"{path} is {show(group)}, not a network endpoint group the pack can follow")
+    if unmatched:  # an annotation unknown until the update may still name the NEG
+        reach.undecided |= any(names is None for _, names in named)
+    reach.unfollowed += [f"backends[*].group names the NEG {show(neg)} (in {', '.join(zones)}) and no Service's "
+                         f"{GKE_NEG} annotation names it" for neg, zones in unmatched.items()]
+    return reach.add_backends(stack)
