@@ -23,8 +23,8 @@ def test_gcp_prod_passes_because_its_gateway_fleet_is_behind_the_backend_service
 def test_a_zonal_cluster_with_one_node_fails():
     assert mandatory({"regional": False, "zone_count": 1}) == {
         ("prod-multi-zone", "apigw-gke"): 'apigw-gke (gcp:container/cluster:Cluster): location is "europe-west1-b" '
-        '(one zone) and nodeLocations is ["europe-west1-b"]; prod needs a region (a regional cluster) or nodeLocations '
-        "adding zones up to 2 (prod-multi-zone)",
+        "(one zone) and nodeLocations is not set; prod needs a region (a regional cluster) or nodeLocations adding "
+        "zones up to 2 (prod-multi-zone)",
         ("prod-multi-zone", "apigw-gke-workloads"): 'apigw-gke-workloads (gcp:container/nodePool:NodePool): '
         'nodeLocations is ["europe-west1-b"]; prod needs nodes in at least 2 zones (prod-multi-zone)',
         ("prod-min-nodes", "apigw-gke-workloads"): "apigw-gke-workloads (gcp:container/nodePool:NodePool): "

@@ -9,6 +9,7 @@ import yaml
 from components.gateway.nginx import BALANCER_TIMEOUT_S, KEEPALIVE_TIMEOUT_S, PROXY_READ_TIMEOUT_S
 from tests.conftest import variant_config
 from tools.mocks.gcp import ADDRESS, ENDPOINT
+from tools.mocks.gcp import _hex as mock_hex
 from tools.offline import run_program
 
 STACK = "gcp-prod"
@@ -118,9 +119,10 @@ def test_gateway_service_exposes_a_named_standalone_neg_and_the_backend_service_
     assert service["spec"]["ports"][0]["port"] == 80.0
     backend = inputs(plan, BACKEND, "apigw-lb-backend")
     assert backend["backends"] == [
-        {"group": f"projects/{PROJECT}/zones/{zone}/networkEndpointGroups/{NEG}", "balancingMode": "RATE",
+        {"group": f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/zones/{zone}/networkEndpointGroups/{NEG}",
+         "balancingMode": "RATE",
          "maxRatePerEndpoint": 500.0} for zone in ZONES]
-    assert backend["backends"] and [z["group"].split("/")[3] for z in backend["backends"]] == \
+    assert backend["backends"] and [z["group"].split("/")[8] for z in backend["backends"]] == \
         inputs(plan, CLUSTER, "apigw-gke")["nodeLocations"]
 
 
@@ -129,8 +131,11 @@ def test_backend_service_is_external_managed_with_the_spec_algorithm_outliers_lo
     expected = {"loadBalancingScheme": "EXTERNAL_MANAGED", "protocol": "HTTP", "localityLbPolicy": "LEAST_REQUEST",
                 "sessionAffinity": "NONE", "timeoutSec": float(BALANCER_TIMEOUT_S),
                 "connectionDrainingTimeoutSec": float(PROXY_READ_TIMEOUT_S),
-                "outlierDetection": {"consecutiveErrors": 5.0, "interval": {"seconds": 10.0},
-                                     "baseEjectionTime": {"seconds": 30.0}, "maxEjectionPercent": 50.0},
+                # Ejection on the gateway pods' own failures only, not on any 5xx (their services' failures).
+                "outlierDetection": {"consecutiveGatewayFailure": 5.0, "enforcingConsecutiveGatewayFailure": 100.0,
+                                     "enforcingConsecutiveErrors": 0.0, "enforcingSuccessRate": 0.0,
+                                     "interval": {"seconds": 10.0}, "baseEjectionTime": {"seconds": 30.0},
+                                     "maxEjectionPercent": 34.0},
                 "logConfig": {"enable": True, "sampleRate": 1.0}}
     assert {k: backend[k] for k in expected} == expected
     assert BALANCER_TIMEOUT_S > PROXY_READ_TIMEOUT_S and KEEPALIVE_TIMEOUT_S > 600   # GCP reuses connections 600 s
@@ -199,6 +204,14 @@ def test_alerts_on_5xx_ratio_and_latency_reach_the_channel_and_an_uptime_check_p
     assert uptime["monitoredResource"] == {"type": "uptime_url",
                                            "labels": {"project_id": PROJECT, "host": "api.example.com"}}
     assert url_map.urn in plan.one("gcp:monitoring/alertPolicy:AlertPolicy", "apigw-alerts-5xx").dependencies
+    down = inputs(plan, "gcp:monitoring/alertPolicy:AlertPolicy", "apigw-alerts-uptime")["conditions"][0]
+    check_id = f"apigw-alerts-uptime-{mock_hex('apigw-alerts-uptime', 8)}"   # the mock's uptimeCheckId
+    assert down["conditionThreshold"]["filter"] == (
+        'metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
+        f'metric.labels.check_id = "{check_id}" AND resource.type = "uptime_url"')
+    assert down["conditionThreshold"]["aggregations"][0]["crossSeriesReducer"] == "REDUCE_COUNT_FALSE"
+    assert plan.one("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig", "apigw-alerts-uptime").urn in \
+        plan.one("gcp:monitoring/alertPolicy:AlertPolicy", "apigw-alerts-uptime").dependencies
 
 
 # --- destroy order -----------------------------------------------------------------------------
@@ -216,6 +229,17 @@ def test_the_backend_service_goes_before_the_gateway_service_which_goes_before_t
     assert cluster.urn in provider.dependencies
     subnet = plan.one("gcp:compute/subnetwork:Subnetwork", "apigw-network-subnet")
     assert subnet.urn in cluster.property_dependencies["subnetwork"]
+    # GKE's NEG controller may not delete the NEGs before the cluster goes: `apigw-negs-cleanup` does,
+    # after the workloads (which depend on it) and before the cluster (which it depends on).
+    negs = {r.name: r for r in plan.by_type("pulumi-python:dynamic/gcp:NetworkEndpointGroups")}
+    workloads = next(r for r in plan.resources if r.type == "apigw:kubernetes:Workloads")
+    assert negs["apigw-negs-cleanup"].urn in workloads.dependencies
+    assert plan.one(NODE_POOL, "apigw-gke-workloads").urn in negs["apigw-negs-cleanup"].dependencies
+    assert (negs["apigw-negs-cleanup"].inputs["action"], negs["apigw-negs"].inputs["action"]) == ("cleanup", "await")
+    # ...and the backend service is created once GKE has made the NEGs it names.
+    assert negs["apigw-negs"].urn in lb.dependencies and service.urn in negs["apigw-negs"].dependencies
+    assert {k: negs["apigw-negs"].inputs[k] for k in ("project", "name", "zones")} == {
+        "project": PROJECT, "name": NEG, "zones": ZONES}
 
 
 # --- dev, and a network handed out by the platform team -----------------------------------------
@@ -223,10 +247,12 @@ def test_the_backend_service_goes_before_the_gateway_service_which_goes_before_t
 def test_dev_is_a_zonal_plain_http_cluster_without_armor_alerts_or_protection(plan_of):
     dev = plan_of("gcp-dev")
     cluster = inputs(dev, CLUSTER, "apigw-gke")
-    assert (cluster["location"], cluster["nodeLocations"], cluster["deletionProtection"]) == (
-        "europe-west1-b", ["europe-west1-b"], False)
+    # A zonal cluster does not repeat its own zone in nodeLocations (GKE refuses it); the pool names it.
+    assert (cluster["location"], "nodeLocations" in cluster, cluster["deletionProtection"]) == (
+        "europe-west1-b", False, False)
+    assert inputs(dev, NODE_POOL, "apigw-gke-workloads")["nodeLocations"] == ["europe-west1-b"]
     backend = inputs(dev, BACKEND, "apigw-lb-backend")
-    assert [b["group"].split("/")[3] for b in backend["backends"]] == ["europe-west1-b"]
+    assert [b["group"].split("/")[8] for b in backend["backends"]] == ["europe-west1-b"]
     assert "securityPolicy" not in backend and backend["localityLbPolicy"] == "ROUND_ROBIN"
     assert dev.by_type(ARMOR) == [] and dev.by_type("gcp:compute/targetHttpsProxy:TargetHttpsProxy") == []
     assert dev.by_type("gcp:monitoring/alertPolicy:AlertPolicy") == []
@@ -245,7 +271,8 @@ def test_an_existing_shared_vpc_is_used_and_only_the_firewall_rule_is_created():
     created = {r.type for r in plan.resources if r.type.startswith("gcp:compute/")}
     assert not created & {"gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork",
                           "gcp:compute/router:Router", "gcp:compute/routerNat:RouterNat"}
-    assert inputs(plan, FIREWALL, "apigw-network-lb")["network"] == network
+    firewall = inputs(plan, FIREWALL, "apigw-network-lb")
+    assert (firewall["network"], firewall["project"]) == (network, "host-project")  # rules live in the host project
     cluster = inputs(plan, CLUSTER, "apigw-gke")
     assert (cluster["network"], cluster["subnetwork"], cluster["ipAllocationPolicy"]) == (
         network, subnetwork, {"clusterSecondaryRangeName": "gke-pods", "servicesSecondaryRangeName": "gke-services"})

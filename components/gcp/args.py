@@ -64,7 +64,7 @@ class ClusterArgs:
     location: str
     """A region (regional cluster) or a zone (zonal)."""
     node_locations: pulumi.Input[list]
-    """The zones of the nodes."""
+    """The zones of the nodes (a zonal cluster: its one zone)."""
     network: pulumi.Input[str]
     """The VPC network."""
     subnetwork: pulumi.Input[str]
@@ -77,6 +77,8 @@ class ClusterArgs:
     """The workloads' node pool."""
     node_tag: str
     """The nodes' network tag (NetworkArgs.node_tag: the firewall rule for the load balancer)."""
+    regional: bool = True
+    """Whether `location` is a region; a zonal cluster's own zone is not repeated in its node locations."""
     release_channel: str = "REGULAR"
     """RAPID, REGULAR or STABLE: GKE upgrades the cluster along it."""
     deletion_protection: bool = False

@@ -49,7 +49,9 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-nodes-role", **project, role=NODE_ROLE,
             member=self.node_account.email.apply(lambda email: f"serviceAccount:{email}"), opts=child)
         self.cluster = gcp.container.Cluster(
-            name, **project, name=args.name, location=args.location, node_locations=args.node_locations,
+            name, **project, name=args.name, location=args.location,
+            # A zonal cluster lists only extra zones here (GKE refuses its own zone in the list).
+            node_locations=args.node_locations if args.regional else None,
             # The default pool is removed at once: the pool below is managed on its own.
             remove_default_node_pool=True, initial_node_count=1,
             network=args.network, subnetwork=args.subnetwork, networking_mode="VPC_NATIVE",

@@ -33,7 +33,8 @@ POLICIES = tuple(LOCALITY_POLICIES.values())
 
 
 def neg_group(project: str, zone: str, neg_name: str) -> str:
-    return f"projects/{project}/zones/{zone}/networkEndpointGroups/{neg_name}"
+    """The NEG's full URL: the API documents partial URLs as unsupported for a backend's group."""
+    return f"https://www.googleapis.com/compute/v1/projects/{project}/zones/{zone}/networkEndpointGroups/{neg_name}"
 
 
 def check_args(args: LoadBalancerArgs) -> None:
@@ -98,9 +99,13 @@ class LoadBalancer(pulumi.ComponentResource):
             backends=pulumi.Output.from_input(args.zones).apply(lambda zones: [
                 {"group": neg_group(args.project, zone, args.neg_name), "balancing_mode": "RATE",
                  "max_rate_per_endpoint": args.max_rate_per_endpoint} for zone in zones]),
-            # Endpoints that keep failing leave the rotation between health checks.
-            outlier_detection={"consecutive_errors": 5, "interval": {"seconds": 10}, "base_ejection_time": {"seconds": 30},
-                               "max_ejection_percent": 50},
+            # A gateway pod that keeps failing to answer (502/503/504, resets) leaves the rotation between
+            # health checks. Any-5xx ejection stays off: the gateway answers its services' failures with
+            # 5xx itself, which would eject healthy gateway pods during a service's outage.
+            outlier_detection={"consecutive_gateway_failure": 5, "enforcing_consecutive_gateway_failure": 100,
+                               "enforcing_consecutive_errors": 0, "enforcing_success_rate": 0,
+                               "interval": {"seconds": 10}, "base_ejection_time": {"seconds": 30},
+                               "max_ejection_percent": 34},
             log_config={"enable": True, "sample_rate": args.log_sample_rate},
             security_policy=self.armor.id if self.armor else None, opts=child)
         self.url_map = gcp.compute.URLMap(f"{name}-urls", **project, default_service=self.backend.id, opts=child)

@@ -4,7 +4,8 @@ uptime check on the public URL.
     apigw:gcp:Alerts  <name>
     ├── monitoring.AlertPolicy        <name>-5xx
     ├── monitoring.AlertPolicy        <name>-latency
-    └── monitoring.UptimeCheckConfig  <name>-uptime
+    ├── monitoring.UptimeCheckConfig  <name>-uptime
+    └── monitoring.AlertPolicy        <name>-uptime   the check fails from more than one region
 """
 from __future__ import annotations
 
@@ -61,5 +62,18 @@ class Alerts(pulumi.ComponentResource):
             http_check={"path": args.health_check_path, "port": 443 if args.https else 80, "use_ssl": args.https,
                         "validate_ssl": args.https},
             monitored_resource={"type": "uptime_url", "labels": {"project_id": args.project, "host": args.host}},
+            opts=child)
+        # Google's documented uptime alert: more than one checker region failing over 20 minutes.
+        self.uptime_alert = gcp.monitoring.AlertPolicy(
+            f"{name}-uptime", **common, display_name=f"{args.name}: {args.health_check_path} unreachable",
+            conditions=[{"display_name": "uptime check failing", "condition_threshold": {
+                "filter": self.uptime.uptime_check_id.apply(lambda check: (
+                    'metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
+                    f'metric.labels.check_id = "{check}" AND resource.type = "uptime_url"')),
+                "aggregations": [{"alignment_period": "1200s", "per_series_aligner": "ALIGN_NEXT_OLDER",
+                                  "cross_series_reducer": "REDUCE_COUNT_FALSE", "group_by_fields": ["resource.label.*"]}],
+                "comparison": "COMPARISON_GT", "threshold_value": 1, "duration": "60s"}}],
+            documentation={"mime_type": "text/markdown", "content": "The public URL fails its uptime check: the "
+                           "load balancer, its certificate or every gateway pod is down."},
             opts=child)
         self.register_outputs({})

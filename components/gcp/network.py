@@ -50,8 +50,11 @@ class Network(pulumi.ComponentResource):
             self.network_id, self.subnetwork_id = self.vpc.id, self.subnet.id
         # The NEG endpoints are pod addresses on the gateway's container port; Google's health
         # checks and the load balancer's proxies come from these ranges and nowhere else.
+        # A Shared VPC's firewall rules live in its host project, the one its network path names.
+        host = {"project": args.network.split("/")[args.network.split("/").index("projects") + 1]} \
+            if args.network else project
         self.firewall = gcp.compute.Firewall(
-            f"{name}-lb", **project, network=self.network_id, direction="INGRESS", priority=1000,
+            f"{name}-lb", **host, network=self.network_id, direction="INGRESS", priority=1000,
             source_ranges=list(HEALTH_CHECK_SOURCES), allows=[{"protocol": "tcp", "ports": [str(args.gateway_port)]}],
             target_tags=[args.node_tag],
             description="Google health checks and load balancer proxies to the gateway pods", opts=child)

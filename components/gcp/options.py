@@ -23,6 +23,10 @@ HEALTH_CHECK_SOURCES = ("35.191.0.0/16", "130.211.0.0/22")
 """Where Google's health checks and the external Application Load Balancer's proxies (GFEs) connect from."""
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
 SSL_PROFILES = ("MODERN", "RESTRICTED")
+MAX_RATE_COUNT = 10_000
+"""Cloud Armor's largest rate-based ban threshold (requests per interval)."""
+BAN_DURATIONS = (60, 120, 180, 240, 300, 600, 900, 1200, 1800, 2700, 3600)
+"""The durations Cloud Armor documents for rate-limit intervals and bans (seconds)."""
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z]+-[a-z]+\d+$")
 ZONE_RE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
@@ -119,7 +123,7 @@ def parse_gcp_options(raw: dict, p: Problems, spec) -> GcpOptions:
     elif not PROJECT_RE.match(project):
         p.add("gcp.project", project, "a GCP project id: 6-30 lowercase letters, digits and '-', starting with a letter")
     regional = p.boolean(raw, "regional", "gcp.regional", phase.regional)
-    rate_default = spec.gateway.limits.requests_per_second * 60 * 2 or 6000
+    rate_default = min(spec.gateway.limits.requests_per_second * 60 * 2 or 6000, MAX_RATE_COUNT)
     return GcpOptions(
         project=project or "",
         network=_network(p, raw),
@@ -134,8 +138,8 @@ def parse_gcp_options(raw: dict, p: Problems, spec) -> GcpOptions:
         or "REGULAR",
         cloud_armor=p.boolean(raw, "cloud_armor", "gcp.cloud_armor", phase.cloud_armor),
         rate_limit_per_minute=p.integer(raw, "rate_limit_per_minute", "gcp.rate_limit_per_minute", rate_default, 1,
-                                        10_000_000) or rate_default,
-        ban_duration_s=p.integer(raw, "ban_duration_s", "gcp.ban_duration_s", 600, 60, 86400) or 600,
+                                        MAX_RATE_COUNT) or rate_default,
+        ban_duration_s=_ban(p, raw),
         ssl_profile=p.choice(raw, "ssl_profile", "gcp.ssl_profile", "MODERN", SSL_PROFILES) or "MODERN",
         deletion_protection=p.boolean(raw, "deletion_protection", "gcp.deletion_protection", phase.deletion_protection),
         master_authorized_cidrs=_cidrs(p, raw, "master_authorized_cidrs"),
@@ -237,6 +241,14 @@ def _range(p: Problems, raw: dict, key: str, default: NodeRange) -> NodeRange:
         p.add(path, {"min": low, "max": high}, "min <= max")
         return default
     return NodeRange(low, high)
+
+
+def _ban(p: Problems, raw: dict) -> int:
+    value = raw.get("ban_duration_s", 600)
+    if value not in BAN_DURATIONS or isinstance(value, bool):
+        p.add("gcp.ban_duration_s", value, f"one of Cloud Armor's durations: {', '.join(map(str, BAN_DURATIONS))}")
+        return 600
+    return int(value)
 
 
 def _rate(p: Problems, raw: dict) -> float:

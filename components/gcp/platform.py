@@ -21,6 +21,7 @@ from .args import AlertsArgs, CloudArmorArgs, ClusterArgs, HealthCheckArgs, Load
 from .cluster import Cluster
 from .load_balancer import LoadBalancer
 from .monitoring import Alerts
+from .negs import NetworkEndpointGroups
 from .network import PODS_RANGE, SERVICES_RANGE, Network
 from .options import HEALTH_CHECK_SOURCES, LOCALITY_POLICIES, GcpOptions
 
@@ -70,6 +71,7 @@ def build(spec: StackSpec) -> dict:
     location = spec.region if options.regional else pulumi.Output.from_input(zones).apply(lambda z: z[0])
     cluster = Cluster(f"{name}-gke", ClusterArgs(
         project=options.project, name=f"{name}-{stack}", location=location, node_locations=zones,
+        regional=options.regional,
         network=network.network_id, subnetwork=network.subnetwork_id,
         pods_range_name=net.pods_range_name if net.existing else PODS_RANGE,
         services_range_name=net.services_range_name if net.existing else SERVICES_RANGE,
@@ -84,7 +86,15 @@ def build(spec: StackSpec) -> dict:
         # The load balancer applies the algorithm over the gateway pods; the gateway spreads each
         # service's requests round robin (nginx's default).
         args = dataclasses.replace(args, algorithm="round_robin")
-    workloads = Workloads(name, args, opts=pulumi.ResourceOptions(parent=platform, providers=[cluster.provider]))
+    # GKE makes the gateway's NEGs and deletes them when the Service goes, but not always before the
+    # cluster does: `cleanup` deletes what is left, after the Service and before the cluster on destroy.
+    negs = {"project": options.project, "neg_name": options.neg_name, "zones": zones}
+    cleanup = NetworkEndpointGroups(f"{name}-negs-cleanup", "cleanup", **negs,
+                                    opts=pulumi.ResourceOptions(parent=platform, depends_on=[cluster.node_pool]))
+    workloads = Workloads(name, args, opts=pulumi.ResourceOptions(parent=platform, providers=[cluster.provider],
+                                                                  depends_on=[cleanup]))
+    ready = NetworkEndpointGroups(f"{name}-negs", "await", **negs, opts=pulumi.ResourceOptions(
+        parent=platform, depends_on=[workloads.gateway.service]))
 
     hc, domain = spec.load_balancer.health_check, spec.load_balancer.tls_certificate
     lb = LoadBalancer(f"{name}-lb", LoadBalancerArgs(
@@ -96,9 +106,8 @@ def build(spec: StackSpec) -> dict:
         cloud_armor=(CloudArmorArgs(rate_limit_per_minute=options.rate_limit_per_minute,
                                     ban_duration_s=options.ban_duration_s) if options.cloud_armor else None),
         log_sample_rate=options.log_sample_rate, labels=labels),
-        # GKE makes the NEGs from the gateway Service; on destroy the backend service goes first, then
-        # the Service (its NEG finalizer waits for GKE to delete them), then the cluster and network.
-        opts=pulumi.ResourceOptions(parent=platform, depends_on=[workloads.gateway.service]))
+        # The backend service names the NEGs: created once they exist, deleted before the Service goes.
+        opts=pulumi.ResourceOptions(parent=platform, depends_on=[ready, workloads.gateway.service]))
 
     host = domain or lb.address.address
     if spec.monitoring.enabled:

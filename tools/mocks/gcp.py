@@ -98,7 +98,8 @@ MOCK_OUTPUTS: dict[str, Callable] = {
     "gcp:compute/globalForwardingRule:GlobalForwardingRule": _named("forwardingRules"),
     "gcp:compute/securityPolicy:SecurityPolicy": _named("securityPolicies"),
     "gcp:monitoring/alertPolicy:AlertPolicy": _monitoring("alertPolicies"),
-    "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": _monitoring("uptimeCheckConfigs"),
+    "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": lambda args: {
+        **_monitoring("uptimeCheckConfigs")(args), "uptimeCheckId": f"{args.name}-{_hex(args.name, 8)}"},
 }
 
 
