@@ -122,3 +122,29 @@ def test_a_cloud_armor_limit_below_the_gateways_own_is_refused():
     assert problems(raw("prod", {"rate_limit_per_minute": 100})) == [
         "gcp.rate_limit_per_minute: found 100; allowed: at least 3000 (gateway.limits.requests_per_second 50 a minute): "
         "Cloud Armor would ban clients the gateway admits"]
+
+
+def test_cloud_armor_values_outside_what_it_documents_are_refused():
+    assert problems(raw("dev", {"rate_limit_per_minute": 20000, "ban_duration_s": 700})) == [
+        "gcp.rate_limit_per_minute: found 20000; allowed: an integer from 1 to 10000",
+        "gcp.ban_duration_s: found 700; allowed: one of Cloud Armor's durations: 60, 120, 180, 240, 300, 600, 900, "
+        "1200, 1800, 2700, 3600"]
+
+
+def test_bad_load_balancer_args_are_refused_before_anything_registers():
+    from components.gcp.args import HealthCheckArgs, LoadBalancerArgs
+    from tools.offline import capture
+    refused = {}
+
+    def program():
+        from components.gcp.load_balancer import LoadBalancer
+        with pytest.raises(ValueError) as err:
+            LoadBalancer("lb", LoadBalancerArgs(project="p", name="lb", neg_name="neg", zones=["z"],
+                                                health_check=HealthCheckArgs(interval_s=5, timeout_s=10),
+                                                locality_lb_policy="LEAST_CONNECTIONS"))
+        refused["message"] = str(err.value)
+
+    assert capture(program).resources == []
+    assert refused["message"] == ("LoadBalancerArgs: health_check.timeout_s: 10 is above interval_s 5; "
+                                  "locality_lb_policy: 'LEAST_CONNECTIONS' is not one of ROUND_ROBIN, LEAST_REQUEST, "
+                                  "RANDOM, RING_HASH, MAGLEV")
