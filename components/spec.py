@@ -355,7 +355,7 @@ def _parse_load_balancer(raw: dict, p: Problems, preset, declared: "targets.Targ
     algorithm = raw.get("algorithm", allowed[0])
     if declared and algorithm not in allowed:
         where = f"the {declared.name} target" + (f" with mesh {mesh}" if len(declared.meshes) > 1 else "")
-        note = f" ({declared.algorithm_note})" if declared.algorithm_note else ""
+        note = f" ({declared.algorithm_notes[mesh]})" if mesh in declared.algorithm_notes else ""
         p.add("load_balancer.algorithm", algorithm, f"one of {', '.join(allowed)} on {where}{note}")
     hc_raw = p.mapping(raw, "health_check", "load_balancer.health_check")
     p.unknown_keys(hc_raw, ("path", "interval_s", "timeout_s", "healthy_threshold", "unhealthy_threshold",

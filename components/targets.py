@@ -77,8 +77,8 @@ class Target:
     """Module with MOCK_OUTPUTS and MOCK_CALLS for the offline plan (tools/mocks/), or None."""
     notes: dict[str, str] = field(default_factory=dict)
     """Key path -> why this target does not honour it; shown with the refusal."""
-    algorithm_note: str = ""
-    """Why load_balancer.algorithm allows what it does here; shown when a stack asks for another."""
+    algorithm_notes: Mapping[str, str] = field(default_factory=dict)
+    """mesh -> why load_balancer.algorithm allows what it does with it; shown when a stack asks for another."""
 
     @property
     def meshes(self) -> tuple[str, ...]:

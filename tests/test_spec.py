@@ -59,7 +59,11 @@ def with_service(**fields) -> dict:
      "target with mesh none"),
     (base(mesh="istio", load_balancer={"algorithm": "least_outstanding_requests"}),
      "load_balancer.algorithm: found 'least_outstanding_requests'; allowed: one of round_robin, "
-     "least_connections, random, source_ip_hash on the kubernetes target with mesh istio"),
+     "least_connections, random, source_ip_hash on the kubernetes target with mesh istio (Istio's DestinationRule "
+     "load balancers)"),
+    (base(mesh="linkerd", load_balancer={"algorithm": "round_robin"}),
+     "load_balancer.algorithm: found 'round_robin'; allowed: one of ewma on the kubernetes target with mesh linkerd "
+     "(Linkerd balances by latency (EWMA) and has no algorithm setting: leave load_balancer.algorithm out)"),
     (base(target="aws", load_balancer={"algorithm": "least_connections"}),
      "load_balancer.algorithm: found 'least_connections'; allowed: one of round_robin, "
      "least_outstanding_requests, weighted_random on the aws target"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..kubernetes.options import KubernetesOptions, check_kubernetes_spec, parse_external_workloads
-from ..kubernetes.target import MESH_ALGORITHMS
+from ..kubernetes.target import MESH_ALGORITHMS, MESH_NOTES
 from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
 from ..validation import Problems
@@ -40,8 +40,8 @@ TARGET = Target(
     phases=PHASES,
     phase_reason="",
     algorithms=MESH_ALGORITHMS,
-    algorithm_note="Application Gateway balances round robin only; with mesh istio or linkerd the algorithm "
-                   "applies inside the mesh, between the gateway and the services",
+    algorithm_notes={**MESH_NOTES, "none": "Application Gateway balances round robin only; with mesh istio or linkerd "
+                                           "the algorithm applies inside the mesh, between the gateway and the services"},
     option_blocks=("azure", "kubernetes"),
     parse_options=parse_options,
     check_spec=check_spec,

@@ -71,15 +71,18 @@ class GatewayRouting:
     trusted_proxies: tuple[str, ...] = ()
     """Addresses (CIDRs) of the load balancers in front, whose X-Forwarded-For names the client the
     limits count; without any, the client is the connection's peer."""
+    retries: bool = True
+    """Retry idempotent requests on another server; False when a service mesh retries (two layers of
+    retries multiply the attempts a failing service gets)."""
 
     @staticmethod
     def build(port: int, health_check_path: str, algorithm: str, prefixes: Mapping[str, str],
               max_fails: int, fail_timeout_s: int, limits: GatewayLimits = GatewayLimits(),
-              trusted_proxies: Sequence[str] = ()) -> "GatewayRouting":
+              trusted_proxies: Sequence[str] = (), retries: bool = True) -> "GatewayRouting":
         routes = tuple(sorted(((prefix, service) for service, prefix in prefixes.items()),
                               key=lambda r: (-len(r[0]), r[0])))
         return GatewayRouting(port, health_check_path, algorithm, routes, max_fails, fail_timeout_s, limits,
-                              tuple(trusted_proxies))
+                              tuple(trusted_proxies), retries)
 
     @property
     def services(self) -> list[str]:
@@ -115,6 +118,14 @@ def _limits_location(limits: GatewayLimits) -> list[str]:
         lines.append(f"    limit_conn {CONNECTION_ZONE} {limits.connections_per_client};")
     return lines
 
+
+RETRIES = [
+    # No `non_idempotent`: POST, PATCH, ... are never replayed on another server, since the first
+    # may already have acted; only idempotent requests are retried.
+    "proxy_next_upstream error timeout http_502 http_503 http_504;",
+    f"proxy_next_upstream_tries {PROXY_NEXT_UPSTREAM_TRIES};",
+    "proxy_next_upstream_timeout 10s;",
+]
 
 REFUSALS = {429: "too many requests from this client", 413: "request body too large"}
 """What the gateway answers, as JSON, when a client goes over a limit."""
@@ -286,11 +297,7 @@ def render_gateway_config(
         "proxy_connect_timeout 2s;",
         f"proxy_send_timeout {PROXY_READ_TIMEOUT_S}s;",
         f"proxy_read_timeout {PROXY_READ_TIMEOUT_S}s;",
-        # No `non_idempotent`: POST, PATCH, ... are never replayed on another server, since
-        # the first may already have acted; only idempotent requests are retried.
-        "proxy_next_upstream error timeout http_502 http_503 http_504;",
-        f"proxy_next_upstream_tries {PROXY_NEXT_UPSTREAM_TRIES};",
-        "proxy_next_upstream_timeout 10s;",
+        *(RETRIES if routing.retries else ["proxy_next_upstream off;  # the service mesh retries"]),
         # Headers live here only: a location with its own add_header would drop these.
         "add_header X-Upstream-Addr $upstream_addr always;",
         "add_header X-Request-ID $gateway_request_id always;",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..kubernetes.options import KubernetesOptions, check_kubernetes_spec, parse_external_workloads
-from ..kubernetes.target import MESH_ALGORITHMS
+from ..kubernetes.target import MESH_ALGORITHMS, MESH_NOTES
 from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
 from ..validation import Problems
@@ -39,9 +39,9 @@ TARGET = Target(
     # Without a mesh the load balancer applies the algorithm over the gateway pods; with one, the mesh
     # applies it between the gateway and the services.
     algorithms={**MESH_ALGORITHMS, "none": GCP_ALGORITHMS},
-    algorithm_note="the global external Application Load Balancer's locality policies: "
-                   + ", ".join(f"{name} ({policy})" for name, policy in LOCALITY_POLICIES.items())
-                   + "; with mesh istio or linkerd the algorithm applies inside the mesh",
+    algorithm_notes={**MESH_NOTES, "none": "the global external Application Load Balancer's locality policies: "
+                     + ", ".join(f"{name} ({policy})" for name, policy in LOCALITY_POLICIES.items())
+                     + "; with mesh istio or linkerd the algorithm applies inside the mesh"},
     option_blocks=("gcp", "kubernetes"),
     parse_options=parse_options,
     check_spec=check_spec,

@@ -218,6 +218,9 @@ class GatewayFleetArgs:
     resolver: Optional[str] = None
     """A DNS server: the upstreams are then looked up while nginx runs, and nginx balances and
     retries over every address (headless Services); None: resolved once at start (ClusterIPs)."""
+    mesh: bool = False
+    """A service mesh balances and retries: nginx calls each service's ClusterIP Service by name and
+    does not retry itself."""
 
 
 @args_class

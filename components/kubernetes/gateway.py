@@ -45,7 +45,8 @@ def gateway_nginx_config(args: GatewayFleetArgs) -> str:
     probe = args.pods.probe
     routing = GatewayRouting.build(args.gateway.port, args.gateway.health_check_path, args.algorithm, args.routes,
                                    max_fails=probe.unhealthy_threshold, fail_timeout_s=probe.interval_s,
-                                   limits=args.gateway.limits, trusted_proxies=trusted_proxies(args.exposure))
+                                   limits=args.gateway.limits, trusted_proxies=trusted_proxies(args.exposure),
+                                   retries=not args.mesh)
     resolver = f"{args.resolver} valid={DNS_REFRESH_S}s ipv6=off" if args.resolver else None
     note = (f"Each service by its headless Service, resolved every {DNS_REFRESH_S}s: nginx balances over the pods "
             "and retries idempotent requests on another pod." if resolver else

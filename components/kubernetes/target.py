@@ -12,6 +12,10 @@ ISTIO_LB = {"round_robin": {"simple": "ROUND_ROBIN"}, "least_connections": {"sim
 ISTIO_ALGORITHMS = tuple(ISTIO_LB)
 # kube-proxy spreads connections and cannot be tuned; a mesh can (Linkerd always balances by EWMA).
 MESH_ALGORITHMS = {"none": ("round_robin",), "istio": ISTIO_ALGORITHMS, "linkerd": ("ewma",)}
+MESH_NOTES = {"linkerd": "Linkerd balances by latency (EWMA) and has no algorithm setting: leave "
+                         "load_balancer.algorithm out",
+              "istio": "Istio's DestinationRule load balancers"}
+"""Why each mesh allows the algorithms it does (every Kubernetes-based target shows these)."""
 
 NOT_HONOURED = {
     "region": "a cluster has no region here: the kubeconfig context says where it runs",
@@ -26,6 +30,7 @@ TARGET = Target(
     phases=PHASES,
     phase_reason="",
     algorithms=MESH_ALGORITHMS,
+    algorithm_notes=MESH_NOTES,
     option_blocks=("kubernetes",),
     parse_options=lambda blocks, p, spec: parse_kubernetes_options(blocks["kubernetes"], p, spec),
     check_spec=check_kubernetes_spec,

@@ -103,7 +103,7 @@ class Workloads(pulumi.ComponentResource):
                              upstreams={n: svc.endpoints_address if direct else svc.address
                                         for n, svc in self.services.items()},
                              algorithm=args.algorithm, exposure=args.exposure,
-                             resolver=args.dns_service if direct else None),
+                             resolver=args.dns_service if direct else None, mesh=not direct),
             # nginx resolves upstream names when it starts: the Services must exist first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[
                 self.namespace, *(svc.endpoints or svc.service for svc in self.services.values())]))
