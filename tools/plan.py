@@ -146,7 +146,18 @@ def _plan_program(directory: pathlib.Path, manifests: str | None) -> int:
     return _write(plan, manifests)
 
 
+def _check_custom_resources(plan: Plan) -> int:
+    """Custom resources against the vendored CRD schemas (tools/crds.py); 1 when one is invalid."""
+    from tools import crds
+    report = crds.check(plan.resources)
+    if report.checked or report.skipped:
+        print("\n" + "\n".join(report.lines()))
+    return 1 if report.errors else 0
+
+
 def _write(plan: Plan, manifests: str | None) -> int:
+    if _check_custom_resources(plan):
+        return 1
     if not manifests:
         return 0
     try:

@@ -91,6 +91,8 @@ class ClusterArgs:
     """Container Insights sends logs there; None: no Container Insights."""
     managed_prometheus: bool = False
     """Azure Monitor managed Prometheus metrics."""
+    istio_revision: Optional[str] = None
+    """AKS's managed Istio add-on at this revision (asm-1-26, ...); None: no add-on."""
     kubelogin_mode: str = "azurecli"
     """How the Kubernetes provider's kubelogin gets a token: azurecli, workloadidentity or devicecode."""
 

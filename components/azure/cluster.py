@@ -92,6 +92,8 @@ class Cluster(pulumi.ComponentResource):
             security_profile={"workload_identity": {"enabled": True}},
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
             azure_monitor_profile={"metrics": {"enabled": args.managed_prometheus}},
+            service_mesh_profile=({"mode": "Istio", "istio": {"revisions": [args.istio_revision]}}
+                                  if args.istio_revision else None),
             addon_profiles=addons,
             # The autoscaler owns the node count once the cluster runs.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["agentPoolProfiles[0].count"]))

@@ -21,6 +21,8 @@ SSL_POLICIES = ("AppGwSslPolicy20220101S", "AppGwSslPolicy20220101")
 """Application Gateway's predefined TLS 1.2+ policies (20220101S: the stricter cipher list)."""
 WAF_MODES = ("Prevention", "Detection")
 PRINCIPAL_TYPES = ("User", "ServicePrincipal")
+ISTIO_INSTALLS = ("helm", "managed")
+ISTIO_REVISION_RE = re.compile(r"^asm-1-\d{1,2}$")
 LOG_RETENTION = (30, 730)
 """Log Analytics workspace retention in days (PerGB2018)."""
 
@@ -131,6 +133,10 @@ class AzureOptions:
     """Entra ID groups made cluster admins (next to the identity that runs `pulumi up`)."""
     lock: bool = False
     """CanNotDelete locks on the Application Gateway and its public IP."""
+    istio: str = "helm"
+    """With mesh istio: helm (the pinned charts, as on every target) or managed (AKS's Istio add-on)."""
+    istio_revision: str = "asm-1-26"
+    """The add-on's revision (istio: managed): a revision AKS offers in the region."""
     log_retention_days: int = 30
     drain_timeout_s: int = PROXY_READ_TIMEOUT_S
     """Application Gateway connection draining, 1-3600 s: at least the gateway's longest request."""
@@ -180,6 +186,9 @@ def parse_azure_options(raw: dict, p: Problems, spec) -> AzureOptions:
                                          PRINCIPAL_TYPES) or "User",
         cluster_admin_group_ids=_guids(p, raw, "cluster_admin_group_ids"),
         lock=p.boolean(raw, "lock", "azure.lock", phase.lock),
+        istio=p.choice(raw, "istio", "azure.istio", "helm", ISTIO_INSTALLS) or "helm",
+        istio_revision=_pattern(p, raw, "istio_revision", "asm-1-26", ISTIO_REVISION_RE,
+                                "an AKS Istio add-on revision such as asm-1-26"),
         log_retention_days=p.integer(raw, "log_retention_days", "azure.log_retention_days", phase.log_retention_days,
                                      *LOG_RETENTION) or phase.log_retention_days,
         drain_timeout_s=p.integer(raw, "drain_timeout_s", "azure.drain_timeout_s", PROXY_READ_TIMEOUT_S,
@@ -324,6 +333,8 @@ def check_azure_spec(spec, p: Problems) -> None:
               "the gateway's JSON 429")
     _check_cidrs(p, options)
     _check_gateway_subnet(p, options)
+    if options.istio == "managed" and spec.mesh != "istio":
+        p.add("azure.istio", options.istio, f"helm with mesh {spec.mesh} (the managed add-on is Istio)")
     _check_prod(p, spec, options)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_azure_native as azure
 
-from ..kubernetes.args import ExposureArgs
+from ..kubernetes.args import ExposureArgs, MeshArgs
 from ..kubernetes.gateway import SERVICE_PORT
 from ..kubernetes.platform import workloads_args
 from ..kubernetes.workloads import Workloads
@@ -104,12 +104,17 @@ def build(spec: StackSpec) -> dict:
         admin_group_ids=list(options.cluster_admin_group_ids), pod_cidr=options.pod_cidr,
         service_cidr=options.service_cidr, dns_service_ip=options.dns_service_ip,
         log_analytics_workspace_id=logs.workspace.id if logs else None, managed_prometheus=logs is not None,
-        kubelogin_mode=options.kubelogin_mode), opts=child)
+        kubelogin_mode=options.kubelogin_mode,
+        istio_revision=options.istio_revision if spec.mesh == "istio" and options.istio == "managed" else None),
+        opts=child)
 
     if logs is not None:
         ClusterTelemetry(f"{name}-telemetry", TelemetryArgs(
             placement=placement, cluster_id=cluster.cluster.id, workspace_id=logs.workspace.id), opts=child)
-    workloads = Workloads(name, workloads_args(spec, spec.options.kubernetes, gateway_exposure(options)),
+    mesh = None
+    if spec.mesh == "istio" and options.istio == "managed":
+        mesh = MeshArgs(kind="istio", install=False, istio_revision=options.istio_revision)
+    workloads = Workloads(name, workloads_args(spec, spec.options.kubernetes, gateway_exposure(options), mesh),
                           opts=pulumi.ResourceOptions(parent=platform, providers=[cluster.provider],
                                                       # the internal load balancer needs the subnet role
                                                       depends_on=[cluster.network_role]))

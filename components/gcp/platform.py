@@ -12,7 +12,7 @@ import json
 import pulumi
 import pulumi_gcp as gcp
 
-from ..kubernetes.args import ExposureArgs
+from ..kubernetes.args import ExposureArgs, MeshArgs
 from ..kubernetes.gateway import SERVICE_PORT
 from ..kubernetes.platform import workloads_args
 from ..kubernetes.workloads import Workloads
@@ -81,7 +81,9 @@ def build(spec: StackSpec) -> dict:
         master_authorized_cidrs=list(options.master_authorized_cidrs), labels=labels),
         opts=pulumi.ResourceOptions(parent=platform, depends_on=[r for r in (network.nat,) if r is not None]))
 
-    args = workloads_args(spec, spec.options.kubernetes, gateway_exposure(options))
+    mesh = MeshArgs(kind=spec.mesh, install=spec.options.kubernetes.install_mesh, platform="gke") \
+        if spec.mesh != "none" else None
+    args = workloads_args(spec, spec.options.kubernetes, gateway_exposure(options), mesh)
     if spec.mesh == "none":
         # The load balancer applies the algorithm over the gateway pods; the gateway spreads each
         # service's requests round robin (nginx's default).

@@ -186,6 +186,24 @@ class MonitoringArgs:
 
 
 @args_class
+class MeshArgs:
+    """The service mesh's control plane, installed with pinned Helm charts (components/kubernetes/mesh.py)."""
+
+    kind: str
+    """istio (base, istiod and the Istio CNI) or linkerd (CRDs, the Linkerd CNI and the control plane)."""
+    install: bool = True
+    """Install the control plane (false: the cluster already runs it, e.g. AKS's managed Istio add-on)."""
+    platform: str = ""
+    """gke: the CNI's binaries live in /home/kubernetes/bin there (and Istio's GKE profile); "" elsewhere."""
+    istio_revision: Optional[str] = None
+    """A revision-based Istio (AKS's add-on: asm-1-26, ...): namespaces get istio.io/rev instead of istio-injection."""
+    trust_anchor_validity_hours: int = 87600
+    """linkerd: the self-signed trust anchor's lifetime (10 years); replacing it rotates it (see the docs)."""
+    issuer_validity_hours: int = 8760
+    """linkerd: the issuer certificate's lifetime (1 year), signed by the trust anchor."""
+
+
+@args_class
 class BackendServiceArgs:
     """A backend service's Deployment, ClusterIP Service, HPA and PDB."""
 
@@ -239,6 +257,8 @@ class NetworkPoliciesArgs:
     """The cluster DNS every pod may query on port 53."""
     labels: dict[str, str] = field(default_factory=dict)
     """Labels put on every policy."""
+    mesh: str = "none"
+    """istio or linkerd: also admit the sidecars' traffic to the control plane (and Linkerd's proxy port)."""
 
 
 @args_class
@@ -259,7 +279,10 @@ class WorkloadsArgs:
     exposure: ExposureArgs = field(default_factory=ExposureArgs)
     """How clients reach the gateway fleet."""
     mesh: str = "none"
-    """none, istio or linkerd: injection on the namespace (and DestinationRules with istio)."""
+    """none, istio or linkerd: injection on the namespace, and each service's routing in the mesh
+    (balancing, timeouts, bounded retries); the gateway then calls the services through the mesh."""
+    mesh_control_plane: Optional[MeshArgs] = None
+    """How the mesh itself is installed; None with a mesh: installed with the defaults of MeshArgs."""
     network_policies: bool = True
     """Default-deny NetworkPolicies that open only the paths the topology uses."""
     dns: PeerArgs = field(default_factory=lambda: DEFAULT_DNS)

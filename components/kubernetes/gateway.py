@@ -13,13 +13,12 @@ import pulumi_kubernetes as k8s
 from ..gateway.nginx import GatewayRouting, nginx_version_of, render_gateway_config
 from ..spec import GATEWAY_NAME
 from .args import ExposureArgs, GatewayFleetArgs, IngressArgs, PodSettings
+from .service import SERVICE_PORT  # every Service of the workloads: port 80 to the pods' `http` port
 from .workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_options,
                                             container, http_probes, labels, metadata, pod_spec)
 
 GATEWAY_APP = GATEWAY_NAME
 CONFIG_DIR = "/etc/nginx/gateway"
-SERVICE_PORT = 80
-"""The gateway Service's port (to the pods' `http` port): what a balancer outside the cluster targets."""
 SERVICE_TYPES = {"load_balancer": "LoadBalancer", "ingress": "ClusterIP"}
 """The gateway Service's type per exposure; `external` takes the caller's (default ClusterIP)."""
 

@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from .args import ExposureArgs, NetworkPoliciesArgs, PeerArgs
 from .gateway import GATEWAY_APP
+from .mesh import ISTIO_NAMESPACE, ISTIOD_PORT, LINKERD_CONTROL_PORTS, LINKERD_INBOUND_PORT, LINKERD_NAMESPACE
 from .workload import child_options, labels
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
@@ -45,6 +46,18 @@ def gateway_sources(exposure: ExposureArgs) -> list[dict]:
     return [{"ipBlock": {"cidr": cidr}} for cidr in (exposure.source_cidrs or [ANYWHERE])]
 
 
+def mesh_control_plane(mesh: str) -> dict | None:
+    """The egress every meshed pod needs: its sidecar to the mesh's control plane (config and certificates)."""
+    if mesh == "istio":
+        return {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ISTIO_NAMESPACE}},
+                        "podSelector": {"matchLabels": {"app": "istiod"}}}],
+                "ports": [{"protocol": "TCP", "port": ISTIOD_PORT}]}
+    if mesh == "linkerd":
+        return {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": LINKERD_NAMESPACE}}}],
+                "ports": [{"protocol": "TCP", "port": port} for port in LINKERD_CONTROL_PORTS]}
+    return None
+
+
 class NetworkPolicies(pulumi.ComponentResource):
     TYPE = "apigw:kubernetes:NetworkPolicies"
 
@@ -52,6 +65,8 @@ class NetworkPolicies(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         child = child_options(self, opts)
         services = sorted(args.service_ports)
+        # Linkerd's proxies send meshed traffic to each other's inbound port, not the service's own.
+        proxy_ports = [LINKERD_INBOUND_PORT] if args.mesh == "linkerd" else []
 
         def policy(key: str, body: dict) -> k8s.networking.v1.NetworkPolicy:
             meta = {"name": key, "namespace": args.namespace, "labels": labels(args.labels, key, "network-policy")}
@@ -70,12 +85,18 @@ class NetworkPolicies(pulumi.ComponentResource):
                 "podSelector": {"matchLabels": {"app": GATEWAY_APP}}, "policyTypes": ["Egress"],
                 "egress": [{"to": [{"podSelector": {"matchExpressions": [
                     {"key": "app", "operator": "In", "values": services}]}}],
-                    "ports": sorted(({"protocol": "TCP", "port": port} for port in args.service_ports.values()),
+                    "ports": sorted(({"protocol": "TCP", "port": port}
+                                     for port in {*args.service_ports.values(), *proxy_ports}),
                                     key=lambda p: p["port"])}]}),
         ]
+        control_plane = mesh_control_plane(args.mesh)
+        if control_plane:
+            self.policies.append(policy("allow-mesh-control-plane", {
+                "podSelector": {}, "policyTypes": ["Egress"], "egress": [control_plane]}))
         for service in services:
             self.policies.append(policy(f"allow-gateway-to-{service}", {
                 "podSelector": {"matchLabels": {"app": service}}, "policyTypes": ["Ingress"],
                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": GATEWAY_APP}}}],
-                             "ports": [{"protocol": "TCP", "port": args.service_ports[service]}]}]}))
+                             "ports": [{"protocol": "TCP", "port": port}
+                                       for port in (args.service_ports[service], *proxy_ports)]}]}))
         self.register_outputs({})

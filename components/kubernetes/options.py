@@ -33,6 +33,8 @@ class KubernetesOptions:
     hpa_cpu_utilization_percent: int = 70
     ingress_namespace: str = "ingress-nginx"
     """Where the ingress controller runs: prod NetworkPolicies admit the gateway's traffic from it."""
+    install_mesh: bool = True
+    """With a mesh: install its control plane (false: the cluster already runs it)."""
     install_monitoring_stack: bool = True
     """With monitoring on: install kube-prometheus-stack (false: the cluster already runs one)."""
     monitoring_namespace: str = ""
@@ -115,7 +117,7 @@ def _peer(p: Problems, raw: dict, key: str, default: Peer | None, namespace: str
 
 def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
     p.unknown_keys(raw, ("namespace", "exposure", "ingress_class", "host", "hpa_cpu_utilization_percent",
-                         "ingress_namespace", "install_monitoring_stack", "monitoring_namespace",
+                         "ingress_namespace", "install_mesh", "install_monitoring_stack", "monitoring_namespace",
                          "monitoring_release", "node_exporter", "dns", "ingress_controller"), "kubernetes")
     namespace = p.string(raw, "namespace", "kubernetes.namespace", "apigw") or "apigw"
     _dns_label(p, namespace, "kubernetes.namespace")
@@ -131,6 +133,7 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
         hpa_cpu_utilization_percent=p.integer(raw, "hpa_cpu_utilization_percent",
                                               "kubernetes.hpa_cpu_utilization_percent", 70, 10, 100) or 70,
         ingress_namespace=ingress_namespace,
+        install_mesh=p.boolean(raw, "install_mesh", "kubernetes.install_mesh", True),
         install_monitoring_stack=p.boolean(raw, "install_monitoring_stack",
                                            "kubernetes.install_monitoring_stack", True),
         monitoring_namespace=p.string(raw, "monitoring_namespace", "kubernetes.monitoring_namespace",

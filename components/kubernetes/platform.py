@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pulumi
 
-from .args import (ExposureArgs, GatewayArgs, IngressArgs, InstanceRange, MonitoringArgs, PeerArgs, ProbeArgs,
-                   ServiceArgs, WorkloadsArgs)
+from .args import (ExposureArgs, GatewayArgs, IngressArgs, InstanceRange, MeshArgs, MonitoringArgs, PeerArgs,
+                   ProbeArgs, ServiceArgs, WorkloadsArgs)
 from .options import KubernetesOptions, Peer
 from .workloads import Workloads
 from ..phases import PRESETS
@@ -34,7 +34,10 @@ def exposure_of(spec: StackSpec, options: KubernetesOptions) -> ExposureArgs:
     return ExposureArgs(kind="load_balancer")
 
 
-def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: ExposureArgs) -> WorkloadsArgs:
+def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: ExposureArgs,
+                   mesh: MeshArgs | None = None) -> WorkloadsArgs:
+    """`mesh`: how the mesh is installed, when a target knows better than the kubernetes block (GKE's CNI path,
+    AKS's managed add-on)."""
     hc = spec.load_balancer.health_check
     hardened = PRESETS[spec.phase].spread_over_hosts
     network_policies = PRESETS[spec.phase].network_policies
@@ -60,6 +63,8 @@ def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: Exposu
         algorithm=spec.load_balancer.algorithm,
         exposure=exposure,
         mesh=spec.mesh,
+        mesh_control_plane=(mesh or MeshArgs(kind=spec.mesh, install=options.install_mesh))
+        if spec.mesh != "none" else None,
         network_policies=network_policies,
         dns=_peer(options.dns),
         # The gateway's resolver must be what the DNS NetworkPolicy admits: with DNS by address

@@ -10,7 +10,8 @@ from .workload import (SERVICE_UID, autoscaled_deployment, child_options, cluste
                        metadata, pod_spec)
 
 SERVICE_PORT = 80
-"""Port of every backend's ClusterIP Service (`<name>.<namespace>.svc:80`), which a mesh balances."""
+"""Port of every ClusterIP Service of the workloads (`<name>.<namespace>.svc:80`: each backend's, which
+a mesh balances, and the gateway's, which a balancer outside the cluster targets)."""
 
 
 def service_address(service: str, namespace: str) -> str:

@@ -35,6 +35,7 @@ TARGET = Target(
     parse_options=lambda blocks, p, spec: parse_kubernetes_options(blocks["kubernetes"], p, spec),
     check_spec=check_kubernetes_spec,
     builder=".kubernetes.platform",
+    offline_mocks="tools.mocks.kubernetes",
     honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in NOT_HONOURED),
     notes=NOT_HONOURED,
 )

@@ -6,7 +6,8 @@
     ├── apigw:kubernetes:GatewayFleet     <name>-gateway     nginx ConfigMap, Deployment, HPA, PDB, Service[, Ingress]
     ├── apigw:kubernetes:NetworkPolicies  <name>-network     (network_policies)
     ├── apigw:kubernetes:Monitoring       <name>-monitoring  (monitoring)
-    └── DestinationRule                   <name>-<service>-destination-rule  (mesh istio)
+    ├── apigw:kubernetes:MeshControlPlane <name>-mesh        (a mesh, unless installed already)
+    └── DestinationRule + VirtualService (istio) or HTTPRoutes (linkerd) per service  (a mesh)
 
 It takes a provider (ResourceOptions.provider: the current kubeconfig, an AKS or a GKE cluster) and
 an exposure: load_balancer, ingress, or external (a load balancer outside the cluster targets the
@@ -19,12 +20,13 @@ import dataclasses
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .args import (EXPOSURES, BackendServiceArgs, GatewayFleetArgs, NetworkPoliciesArgs,
-                                        PodSettings, WorkloadsArgs)
+from .args import (EXPOSURES, BackendServiceArgs, GatewayFleetArgs, MeshArgs, NetworkPoliciesArgs, PodSettings,
+                   WorkloadsArgs)
 from .gateway import GATEWAY_APP, GatewayFleet
 from .monitoring import Monitoring
 from .network import NetworkPolicies, gateway_sources
-from .service import BackendService, service_address
+from .service import SERVICE_PORT, BackendService, service_address
+from .mesh import MeshControlPlane, routing
 from .target import ISTIO_LB
 from .workload import labels
 
@@ -48,6 +50,8 @@ def check_args(args: WorkloadsArgs) -> None:
                                                or exposure.service_type not in ("LoadBalancer", "NodePort")):
         problems.append("exposure.external_traffic_policy: only with kind external and service_type LoadBalancer "
                         "or NodePort (Kubernetes refuses it on other Services)")
+    if args.mesh_control_plane is not None and args.mesh_control_plane.kind != args.mesh:
+        problems.append(f"mesh_control_plane.kind: {args.mesh_control_plane.kind!r} is not the mesh {args.mesh!r}")
     if not args.services:
         problems.append("services: at least one service")
     if args.probe.timeout_s >= args.probe.interval_s:
@@ -60,7 +64,8 @@ def check_args(args: WorkloadsArgs) -> None:
 
 def namespace_labels(args: WorkloadsArgs) -> dict[str, str]:
     pod_security = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
-    mesh = {"istio-injection": "enabled"} if args.mesh == "istio" else {}
+    revision = args.mesh_control_plane.istio_revision if args.mesh_control_plane else None
+    mesh = ({"istio.io/rev": revision} if revision else {"istio-injection": "enabled"}) if args.mesh == "istio" else {}
     return {**labels(common_labels(args), args.part_of, "platform"), **pod_security, **mesh}
 
 
@@ -78,7 +83,14 @@ class Workloads(pulumi.ComponentResource):
         check_args(args)
         super().__init__(self.TYPE, name, None, pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(aliases=self.ALIASES)))
-        child = pulumi.ResourceOptions(parent=self)
+        self.mesh_control_plane = None
+        control_plane = args.mesh_control_plane or MeshArgs(kind=args.mesh)
+        if args.mesh != "none" and control_plane.install:
+            self.mesh_control_plane = MeshControlPlane(f"{name}-mesh", control_plane,
+                                                       opts=pulumi.ResourceOptions(parent=self))
+        # Pods are injected when they start: the mesh's webhook must be there before the namespace's pods.
+        child = pulumi.ResourceOptions(parent=self, depends_on=self.mesh_control_plane.ready
+                                       if self.mesh_control_plane else [])
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": args.namespace, "labels": namespace_labels(args),
@@ -112,22 +124,23 @@ class Workloads(pulumi.ComponentResource):
             self.network_policies = NetworkPolicies(f"{name}-network", NetworkPoliciesArgs(
                 namespace=args.namespace, gateway_port=args.gateway.port,
                 service_ports={s.name: s.port for s in args.services}, exposure=args.exposure, dns=args.dns,
-                labels=common),
+                labels=common, mesh=args.mesh),
                 opts=in_namespace)
         self.monitoring = None
         if args.monitoring is not None:
             self.monitoring = Monitoring(f"{name}-monitoring", dataclasses.replace(
                 args.monitoring, watched_namespace=args.namespace, labels=common, part_of=args.part_of,
                 apps=[GATEWAY_APP, *(s.name for s in args.services)]), opts=in_namespace)
-        self.destination_rules = []
+        self.mesh_routes = []
         if args.mesh == "istio":
+            # mTLS only between the workloads, whatever the mesh-wide default (one the stack may not own).
+            self.mesh_routes.append(k8s.apiextensions.CustomResource(
+                f"{name}-strict-mtls", api_version="security.istio.io/v1", kind="PeerAuthentication",
+                metadata={"name": "default", "namespace": args.namespace, "labels": labels(common, args.part_of, "mesh")},
+                spec={"mtls": {"mode": "STRICT"}}, opts=in_namespace))
+        if args.mesh != "none":
             for service in args.services:
-                self.destination_rules.append(k8s.apiextensions.CustomResource(
-                    f"{name}-{service.name}-destination-rule",
-                    api_version="networking.istio.io/v1", kind="DestinationRule",
-                    metadata={"name": service.name, "namespace": args.namespace,
-                              "labels": labels(common, service.name, "mesh")},
-                    spec={"host": self.services[service.name].address.rsplit(":", 1)[0],
-                          "trafficPolicy": {"loadBalancer": ISTIO_LB[args.algorithm]}},
-                    opts=in_namespace))
+                self.mesh_routes += routing(name, args.mesh, service.name, args.namespace, SERVICE_PORT,
+                                            args.algorithm, labels(common, service.name, "mesh"),
+                                            args.probe.unhealthy_threshold, args.probe.interval_s, in_namespace)
         self.register_outputs({"namespace": args.namespace, "gateway_service": self.gateway.service.metadata["name"]})
