@@ -11,5 +11,6 @@ from rules import policies
 PolicyPack(
     name="apigw-policies",
     policies=policies(),
-    description="API gateway platform: no single-host production; health checks, HTTPS, WAF, pinned images.",
+    description="API gateway platform: no single-host production; health checks, HTTPS, WAF, pinned images, "
+                "a service mesh with strict mTLS.",
 )

@@ -40,7 +40,7 @@ def single_host(config: dict) -> dict:
 def test_every_shipped_stack_passes(stack):
     report = check_stack(stack, stack_config(stack))
     assert not report.problems and report.mandatory == 0, [v.message for v in report.violations if v.mandatory]
-    assert report.resources > 0 and report.policies == 15
+    assert report.resources > 0 and report.policies == 17
     if stack_config(stack).get("apigw:phase") != "prod":
         assert {v.level for v in report.violations} <= {"advisory"}
 

@@ -5,7 +5,9 @@ aws-prod stacks, and hand-written AKS and GKE resources in provider wire form ne
 Kubernetes workloads (azure and gcp run them, without the Ingress: on azure the Application
 Gateway reaches the gateway through an internal LoadBalancer Service pinned at its pool address;
 on gcp the backend service lists the per-zone NEGs that the ClusterIP gateway Service's
-cloud.google.com/neg annotation names). Each case changes one property and asserts the
+cloud.google.com/neg annotation names). The Kubernetes workloads run Istio (kubernetes-prod sets
+`mesh: istio`; `with_istio` keeps the baseline on Istio whatever mesh the shipped stack picks);
+the mesh rules' cases are in tests/test_policy_mesh.py. Each case changes one property and asserts the
 violation: the rule, the resource and the message naming the property, the value and what passes.
 """
 from __future__ import annotations
@@ -73,9 +75,40 @@ def captured(plan_of, stack: str) -> list[Resource]:
     return [Resource.from_captured(r) for r in copy.deepcopy(plan_of(stack).resources)]
 
 
+ISTIO_POLICY = "apigw-istio-strict-mtls"
+"""The mesh-wide STRICT PeerAuthentication (`default` in istio-system) `with_istio` adds when there is none."""
+
+
+def with_istio(resources: list[Resource]) -> list[Resource]:
+    """The workloads with `mesh: istio`: each Namespace holding Deployments labelled istio-injection:
+    enabled (unless it already injects a mesh) and, when no PeerAuthentication is there, a mesh-wide
+    STRICT one in istio-system. A captured stack that already runs Istio (kubernetes-prod) is left as it is."""
+    held = {(r.properties.get("metadata") or {}).get("namespace") or "default"
+            for r in resources if r.type == T.K8S_DEPLOYMENT}
+    for ns in (r for r in resources if r.type == T.K8S_NAMESPACE and r.properties["metadata"].get("name") in held):
+        labels = ns.properties["metadata"].setdefault("labels", {})
+        annotations = ns.properties["metadata"].get("annotations") or {}
+        if labels.get("istio-injection") != "enabled" and not labels.get("istio.io/rev") \
+                and annotations.get("linkerd.io/inject") != "enabled":
+            labels["istio-injection"] = "enabled"
+    if not any(r.type in T.K8S_PEER_AUTHENTICATIONS for r in resources):
+        resources.append(peer_authentication(ISTIO_POLICY, "default", "istio-system", "STRICT"))
+    return resources
+
+
+def peer_authentication(name: str, k8s_name: str, namespace: str, mode, token: str = T.K8S_PEER_AUTHENTICATION,
+                        **spec) -> Resource:
+    """A PeerAuthentication as the kubernetes provider sends a CustomResource's inputs."""
+    version = token.split(":")[1].split("/")[1]
+    return R(token, name, {"apiVersion": f"security.istio.io/{version}", "kind": "PeerAuthentication",
+                           "metadata": {"name": k8s_name, "namespace": namespace},
+                           "spec": {**({"mtls": {"mode": mode}} if mode else {}), **spec}})
+
+
 @pytest.fixture
 def k8s(plan_of):
-    return captured(plan_of, "kubernetes-prod")
+    """kubernetes-prod as captured, on Istio (tests/test_policy_mesh.py turns it off and changes it)."""
+    return with_istio(captured(plan_of, "kubernetes-prod"))
 
 
 @pytest.fixture
@@ -838,7 +871,7 @@ def test_prod_never_runs_on_the_local_target():
 def test_outside_prod_every_rule_is_advisory_and_local_is_allowed(k8s):
     one(k8s, "apigw-gateway-hpa").properties["spec"]["minReplicas"] = 1.0
     with start("dev", target="local") as pack:
-        assert set(pack.levels.values()) == {"advisory"} and len(pack.levels) == 15
+        assert set(pack.levels.values()) == {"advisory"} and len(pack.levels) == 17
         found = findings(pack, k8s + [R("apigw:local:Platform", "apigw", {})])
     assert {v.level for v in found} == {"advisory"}
     assert {v.policy for v in found} == {"prod-min-instances", "prod-load-balanced-gateway"}
@@ -847,7 +880,7 @@ def test_outside_prod_every_rule_is_advisory_and_local_is_allowed(k8s):
 def test_prod_levels_come_from_the_phase(prod):
     levels = {name: level for name, level in prod.levels.items()}
     assert levels.pop(DIGEST) == "advisory"
-    assert set(levels.values()) == {"mandatory"} and len(levels) == 14
+    assert set(levels.values()) == {"mandatory"} and len(levels) == 16
 
 
 def test_pack_config_changes_levels_and_floors(k8s):

@@ -12,14 +12,17 @@ import yaml
 
 from components import phases
 from policies.rules import RULES, common
+from policies.rules import types as T
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "gcp": "pulumi_gcp",
             "kubernetes": "pulumi_kubernetes"}
 
 
-def _all_tokens() -> list[tuple[str, str, tuple[str, ...]]]:
-    return sorted({(rule.NAME, token, props) for rule in RULES for token, props in rule.TOKENS.items()})
+def _all_tokens(crds: bool = False) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(rule, token, properties) of the provider SDK tokens; of the custom-resource tokens with `crds`."""
+    return sorted({(rule.NAME, token, props) for rule in RULES for token, props in rule.TOKENS.items()
+                   if (token in T.CRD_TOKENS) == crds})
 
 
 @functools.cache
@@ -50,7 +53,7 @@ def test_token_and_properties_exist_in_the_installed_sdk(rule, token, props):
 
 def test_every_rule_is_one_module_named_after_it():
     names = [rule.NAME for rule in RULES]
-    assert len(names) == len(set(names)) == 15
+    assert len(names) == len(set(names)) == 17
     for rule in RULES:
         assert rule.__name__.rsplit(".", 1)[-1] == rule.NAME.replace("-", "_")
         assert rule.POLICY.name == rule.NAME and rule.POLICY.remediation_steps and rule.POLICY.description
@@ -89,7 +92,7 @@ def test_local_process_token_and_roles_match_the_local_target(plan_of):
 
 NESTED_PATHS = {
     "azure-native:containerservice:ManagedCluster": [
-        "agentPoolProfiles.name", "agentPoolProfiles.availabilityZones", "agentPoolProfiles.count",
+        "serviceMeshProfile.mode", "serviceMeshProfile.istio.revisions", "agentPoolProfiles.name", "agentPoolProfiles.availabilityZones", "agentPoolProfiles.count",
         "agentPoolProfiles.minCount", "agentPoolProfiles.enableAutoScaling", "agentPoolProfiles.enableNodePublicIP"],
     "azure-native:containerservice:AgentPool": ["availabilityZones", "count", "minCount", "enableAutoScaling",
                                                 "enableNodePublicIP"],
@@ -117,7 +120,7 @@ NESTED_PATHS = {
         "networkConfiguration.subnets", "networkConfiguration.assignPublicIp",
         "capacityProviderStrategies.capacityProvider",
         "orderedPlacementStrategies.type", "orderedPlacementStrategies.field", "placementConstraints.type",
-        "loadBalancers.targetGroupArn"],
+        "loadBalancers.targetGroupArn", "serviceConnectConfiguration.enabled"],
     "aws:lb/loadBalancer:LoadBalancer": ["subnetMappings.subnetId"],
     "aws:lb/targetGroup:TargetGroup": ["healthCheck.enabled", "healthCheck.path", "healthCheck.protocol"],
     "aws:lb/listener:Listener": ["defaultActions.type", "defaultActions.redirect.protocol"],
@@ -190,3 +193,72 @@ def test_synthetic_azure_and_gcp_resources_use_the_providers_property_names():
 def test_the_alert_rules_kind_the_monitoring_rule_looks_for_is_the_one_the_workloads_emit(plan_of):
     from policies.rules.prod_monitoring import K8S_ALERT_RULES
     assert [r.name for r in plan_of("kubernetes-prod").by_type(K8S_ALERT_RULES)] == ["apigw-monitoring-alerts"]
+
+
+# --- custom resources -------------------------------------------------------------------------
+# Istio's PeerAuthentication and DestinationRule are CustomResources: their tokens
+# (`kubernetes:<group>/<version>:<Kind>`) are in no provider SDK, so they are listed in
+# policies/rules/types.CRD_TOKENS and checked here against the CRD schemas the kubernetes target
+# installs (components/kubernetes/crds/): the version is served and the fields the rules read exist.
+
+CRD_DIR = REPO / "components/kubernetes/crds"
+CRD_PATHS = {
+    "PeerAuthentication": ["spec.mtls.mode", "spec.portLevelMtls.mode", "spec.selector.matchLabels"],
+    "DestinationRule": ["spec.trafficPolicy.tls.mode", "spec.trafficPolicy.portLevelSettings.port.number",
+                        "spec.trafficPolicy.portLevelSettings.tls.mode", "spec.subsets.name",
+                        "spec.subsets.trafficPolicy.tls.mode", "spec.subsets.trafficPolicy.portLevelSettings.tls.mode"],
+}
+
+
+@functools.cache
+def _crd_schemas() -> dict[str, dict]:
+    """`kubernetes:<group>/<version>:<Kind>` -> that version's openAPIV3Schema, for every vendored CRD."""
+    found = {}
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = doc["spec"]
+            for version in spec["versions"]:
+                if version.get("served"):
+                    token = f"kubernetes:{spec['group']}/{version['name']}:{spec['names']['kind']}"
+                    found[token] = version["schema"]["openAPIV3Schema"]
+    return found
+
+
+def _schema_missing(schema: dict, path: str) -> str | None:
+    """None when the dotted path exists in an OpenAPI schema (through arrays and maps), else the first missing step."""
+    steps = path.split(".")
+    for depth, step in enumerate(steps):
+        while "properties" not in schema and ("items" in schema or isinstance(schema.get("additionalProperties"), dict)):
+            schema = schema.get("items") or schema["additionalProperties"]
+        if step not in (schema.get("properties") or {}):
+            return ".".join(steps[:depth + 1])
+        schema = schema["properties"][step]
+    return None
+
+
+def test_crd_tokens_are_custom_resources_not_sdk_types():
+    assert _all_tokens(crds=True), "no rule reads a custom resource"
+    for rule, token, _ in _all_tokens(crds=True):
+        provider, module, kind = token.split(":")
+        group, version = module.split("/")
+        assert provider == "kubernetes" and "." in group and re.fullmatch(r"v\d+((alpha|beta)\d+)?", version), token
+        assert _resource_file(token) is None, f"{rule}: {token} is an SDK type: list it as one, not in CRD_TOKENS"
+
+
+@pytest.mark.parametrize("rule, token, props", _all_tokens(crds=True), ids=lambda v: v if isinstance(v, str) else None)
+def test_crd_token_and_fields_exist_in_the_vendored_crds(rule, token, props):
+    if not _crd_schemas():
+        pytest.skip(f"no CRDs under {CRD_DIR.relative_to(REPO)} yet")
+    schema = _crd_schemas().get(token)
+    assert schema is not None, f"{rule}: {token} is served by none of the CRDs in {CRD_DIR.relative_to(REPO)}"
+    assert set(props) <= {"apiVersion", "kind", "metadata", *schema.get("properties", {})}, (rule, token, props)
+    missing = [_schema_missing(schema, p) for p in CRD_PATHS[token.rsplit(":", 1)[1]]]
+    assert missing == [None] * len(missing), f"{rule}: {token}: {missing}"
+
+
+def test_the_crd_walker_notices_a_misspelt_field():
+    if not _crd_schemas():
+        pytest.skip("no vendored CRDs yet")
+    assert _schema_missing(_crd_schemas()[T.K8S_PEER_AUTHENTICATION], "spec.mtls.mod") == "spec.mtls.mod"

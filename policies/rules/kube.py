@@ -130,3 +130,72 @@ def neg_names(props: dict) -> set[str] | None:
         return set()  # not the JSON object GKE reads: GKE creates no NEG either
     return {p["name"] for p in (ports.values() if isinstance(ports, dict) else [])
             if isinstance(p, dict) and isinstance(p.get("name"), str)}
+
+
+# --- service meshes ---------------------------------------------------------------------------
+
+ISTIO_INJECTION = "istio-injection"
+"""Namespace label: `enabled` injects Istio's sidecar (any other value turns injection off, and
+then istio.io/rev is ignored, as Istio's webhooks select namespaces)."""
+ISTIO_REVISION = "istio.io/rev"
+"""Namespace label: a revision-based install (the AKS Istio add-on's `asm-1-xx` too) injects with any value."""
+ISTIO_POD_INJECT = "sidecar.istio.io/inject"
+"""Pod label (or older annotation): "false" keeps a pod out of Istio's mesh."""
+LINKERD_INJECT = "linkerd.io/inject"
+"""Annotation: `enabled` on a namespace injects Linkerd's proxy; `disabled` on a pod keeps it out."""
+ISTIO_ROOT_NAMESPACE = "istio-system"
+AKS_ISTIO_ROOT_NAMESPACE = "aks-istio-system"
+"""The AKS managed Istio add-on's root namespace (mesh-wide PeerAuthentications live there)."""
+
+
+LINKERD_CONTROL_PLANE = "linkerd.io/is-control-plane"
+"""Namespace label of Linkerd's control plane (its pods carry their own proxy; the namespace is never injected)."""
+
+
+def mesh_control_plane(props: dict) -> bool:
+    """Is a Namespace a mesh's own control plane (istio-system, aks-istio-system, Linkerd's)? Its
+    workloads are the mesh, not traffic between the gateway and the services."""
+    return dig(props, "metadata.name") in (ISTIO_ROOT_NAMESPACE, AKS_ISTIO_ROOT_NAMESPACE) \
+        or labels(props).get(LINKERD_CONTROL_PLANE) == "true"
+
+
+def labels(props: dict) -> dict:
+    found = dig(props, "metadata.labels")
+    return found if isinstance(found, dict) else {}
+
+
+def istio_injected(props: dict) -> bool | None:
+    """Does a Namespace get Istio's sidecar? None when a label that decides it is unknown (a preview)."""
+    found = dig(props, "metadata.labels")
+    if unknown(found):
+        return None
+    injection = labels(props).get(ISTIO_INJECTION)
+    if injection is not None:
+        return None if unknown(injection) else injection == "enabled"
+    revision = labels(props).get(ISTIO_REVISION)
+    return None if unknown(revision) else bool(revision)
+
+
+def linkerd_injected(props: dict) -> bool | None:
+    """Does a Namespace get Linkerd's proxy? None when the annotation is unknown (a preview)."""
+    found = dig(props, "metadata.annotations")
+    if unknown(found):
+        return None
+    value = annotations(props).get(LINKERD_INJECT)
+    return None if unknown(value) else value == "enabled"
+
+
+def mesh_opt_outs(props: dict, type_token: str) -> list[tuple[str, object]]:
+    """(path, value) of each pod-template label or annotation that keeps a workload's pods out of the mesh."""
+    template = "metadata" if type_token == K8S_POD else pod_spec_path(type_token)[:-len(".spec")] + ".metadata"
+    found = []
+    for field in ("labels", "annotations"):
+        values = dig(props, f"{template}.{field}")
+        values = values if isinstance(values, dict) else {}
+        istio = values.get(ISTIO_POD_INJECT)
+        if isinstance(istio, (str, bool)) and not unknown(istio) and str(istio).lower() == "false":
+            found.append((f"{template}.{field}[{ISTIO_POD_INJECT}]", istio))
+        linkerd = values.get(LINKERD_INJECT)
+        if field == "annotations" and isinstance(linkerd, str) and linkerd == "disabled":
+            found.append((f"{template}.{field}[{LINKERD_INJECT}]", linkerd))
+    return found

@@ -18,6 +18,7 @@ K8S_HPA_V1 = "kubernetes:autoscaling/v1:HorizontalPodAutoscaler"
 K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 K8S_SERVICE = "kubernetes:core/v1:Service"
 K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
 
 K8S_REPLICATED = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_REPLICASET)
 """Workloads that run N interchangeable instances: the ones that must spread and scale."""
@@ -25,6 +26,20 @@ K8S_LONG_RUNNING = (*K8S_REPLICATED, K8S_DAEMONSET, K8S_POD)
 """Workloads that serve traffic and so need probes."""
 K8S_POD_BEARING = (*K8S_LONG_RUNNING, K8S_JOB, K8S_CRONJOB)
 K8S_HPAS = (K8S_HPA_V2, K8S_HPA_V1)
+
+# Istio's custom resources (the CRDs in components/kubernetes/crds/). Custom resources arrive as
+# `kubernetes:<group>/<version>:<Kind>` with inputs apiVersion, kind, metadata and spec; they are
+# not in the pulumi-kubernetes SDK, so tests/test_policy_tokens.py checks them against the CRDs'
+# schemas instead (every version the CRD serves is matched, so an older apiVersion is judged too).
+K8S_PEER_AUTHENTICATION = "kubernetes:security.istio.io/v1:PeerAuthentication"
+K8S_PEER_AUTHENTICATION_V1BETA1 = "kubernetes:security.istio.io/v1beta1:PeerAuthentication"
+K8S_DESTINATION_RULE = "kubernetes:networking.istio.io/v1:DestinationRule"
+K8S_DESTINATION_RULE_V1BETA1 = "kubernetes:networking.istio.io/v1beta1:DestinationRule"
+K8S_DESTINATION_RULE_V1ALPHA3 = "kubernetes:networking.istio.io/v1alpha3:DestinationRule"
+K8S_PEER_AUTHENTICATIONS = (K8S_PEER_AUTHENTICATION, K8S_PEER_AUTHENTICATION_V1BETA1)
+K8S_DESTINATION_RULES = (K8S_DESTINATION_RULE, K8S_DESTINATION_RULE_V1BETA1, K8S_DESTINATION_RULE_V1ALPHA3)
+CRD_TOKENS = (*K8S_PEER_AUTHENTICATIONS, *K8S_DESTINATION_RULES)
+"""Custom-resource tokens a rule may list in its TOKENS (checked against CRD schemas, not the SDK)."""
 
 # AWS (pulumi-aws). The alb/* tokens are the same resources under their older module name.
 AWS_LB = "aws:lb/loadBalancer:LoadBalancer"
