@@ -40,7 +40,9 @@ def test_export_of_a_single_gateway_fails_naming_rule_resource_and_value(capsys)
     assert "apigw-gateway-hpa (kubernetes:autoscaling/v2:HorizontalPodAutoscaler)\n" \
            "  mandatory  prod-min-instances: spec.minReplicas is 1; prod needs at least 3 for the gateway fleet" in out
     assert "mandatory  prod-load-balanced-gateway: routes to apigw-gateway-deployment" in out
-    assert "kubernetes-prod: FAIL: 3 mandatory" in out and "from pulumi stack export" in out
+    # The export predates the mesh: its namespace injects none, which prod now refuses too.
+    assert "mandatory  prod-service-mesh: metadata.labels" in out
+    assert "kubernetes-prod: FAIL: 4 mandatory" in out and "from pulumi stack export" in out
 
 
 def test_the_same_export_is_advisory_for_a_dev_stack_file(capsys):

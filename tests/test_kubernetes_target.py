@@ -178,9 +178,18 @@ def test_exposure_ingress_with_tls_in_prod(plan_of):
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
 
 
-def test_without_a_mesh_the_gateway_balances_over_each_services_pods(plan_of):
+def without_mesh(change=lambda config: None) -> dict:
+    """kubernetes-prod's config with the mesh off (the shipped stack runs Istio), changed by `change`."""
+    def both(config):
+        config["apigw:mesh"] = "none"
+        config["apigw:load_balancer"].pop("algorithm", None)
+        change(config)
+    return variant_config("kubernetes-prod", both)
+
+
+def test_without_a_mesh_the_gateway_balances_over_each_services_pods():
     """The shipped gateway image is nginx 1.27.3: upstream servers re-resolved while it runs."""
-    plan = plan_of("kubernetes-prod")
+    plan = run_program("kubernetes-prod", without_mesh())
     conf = plan.one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
     lines = [line.strip() for line in conf.splitlines()]
     assert "resolver kube-dns.kube-system.svc.cluster.local valid=5s ipv6=off;" in lines
@@ -296,8 +305,7 @@ def problems_with(stack: str, block: dict) -> list[str]:
 
 
 def test_the_gateways_resolver_is_the_dns_the_network_policy_admits():
-    config = variant_config("kubernetes-prod", lambda c: c["apigw:kubernetes"].update(
-        dns={"cidrs": ["169.254.20.10/32"]}))
+    config = without_mesh(lambda c: c["apigw:kubernetes"].update(dns={"cidrs": ["169.254.20.10/32"]}))
     plan = run_program("kubernetes-prod", config)
     conf = plan.one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
     assert "    resolver 169.254.20.10 valid=5s ipv6=off;" in conf
@@ -380,8 +388,7 @@ def test_ingress_keys_are_refused_without_an_ingress(key, value):
 def test_an_older_nginx_image_balances_over_pods_with_a_variable():
     """nginx before 1.27.3 cannot re-resolve upstream servers: the config then uses proxy_pass with a
     variable (what tests/test_gateway_resolved.py runs on Debian's nginx 1.22)."""
-    config = variant_config("kubernetes-prod", lambda c: c["apigw:gateway"].update(
-        image="nginxinc/nginx-unprivileged:1.26.2-alpine"))
+    config = without_mesh(lambda c: c["apigw:gateway"].update(image="nginxinc/nginx-unprivileged:1.26.2-alpine"))
     conf = run_program("kubernetes-prod", config).one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
     lines = [line.strip() for line in conf.splitlines()]
     assert lines.count('set $svc_users_api "users-api-endpoints.apigw.svc.cluster.local:8080";') == 2

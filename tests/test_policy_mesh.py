@@ -368,3 +368,12 @@ def test_aks_istio_add_on_without_injected_namespaces_is_reported_on_the_cluster
                             "of the stack makes mutual TLS STRICT (Istio's default, PERMISSIVE, also accepts plain "
                             "text); prod needs a PeerAuthentication named default in the root namespace "
                             "aks-istio-system with spec.mtls.mode: STRICT and no selector")])
+
+
+def test_a_mesh_route_on_a_service_is_not_an_entry_point():
+    """Linkerd's HTTPRoutes attach to Services (GAMMA): prod-load-balanced-gateway must not count them as
+    load balancers in front of the services (they are the mesh's routing between gateway and services)."""
+    from policies.rules.topology import is_mesh_route
+    mesh_route = {"spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "users-api", "port": 80}]}}
+    gateway_route = {"spec": {"parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "edge"}]}}
+    assert is_mesh_route(mesh_route) and not is_mesh_route(gateway_route) and not is_mesh_route({"spec": {}})

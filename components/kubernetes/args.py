@@ -201,6 +201,8 @@ class MeshArgs:
     """linkerd: the self-signed trust anchor's lifetime (10 years); replacing it rotates it (see the docs)."""
     issuer_validity_hours: int = 8760
     """linkerd: the issuer certificate's lifetime (1 year), signed by the trust anchor."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Labels of the mesh's own objects (Workloads fills them in)."""
 
 
 @args_class

@@ -100,15 +100,16 @@ class MeshControlPlane(pulumi.ComponentResource):
                                [base, cni])
         self.strict_mtls = k8s.apiextensions.CustomResource(
             f"{name}-strict-mtls", api_version="security.istio.io/v1", kind="PeerAuthentication",
-            metadata={"name": "default", "namespace": ISTIO_NAMESPACE}, spec={"mtls": {"mode": "STRICT"}},
+            metadata={"name": "default", "namespace": ISTIO_NAMESPACE, "labels": dict(args.labels)},
+            spec={"mtls": {"mode": "STRICT"}},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[istiod]))
         self.ready = [istiod, cni]
 
     def _linkerd(self, name: str, args: MeshArgs) -> None:
         import pulumi_tls as tls
         child = pulumi.ResourceOptions(parent=self)
-        namespaces = [k8s.core.v1.Namespace(f"{name}-{namespace}", metadata={"name": namespace, "labels": labels},
-                                            opts=child)
+        namespaces = [k8s.core.v1.Namespace(f"{name}-{namespace}", opts=child,
+                                            metadata={"name": namespace, "labels": {**args.labels, **labels}})
                       for namespace, labels in (
                           (LINKERD_NAMESPACE, {"linkerd.io/is-control-plane": "true",
                                                "config.linkerd.io/admission-webhooks": "disabled",

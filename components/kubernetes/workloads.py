@@ -86,8 +86,9 @@ class Workloads(pulumi.ComponentResource):
         self.mesh_control_plane = None
         control_plane = args.mesh_control_plane or MeshArgs(kind=args.mesh)
         if args.mesh != "none" and control_plane.install:
-            self.mesh_control_plane = MeshControlPlane(f"{name}-mesh", control_plane,
-                                                       opts=pulumi.ResourceOptions(parent=self))
+            self.mesh_control_plane = MeshControlPlane(
+                f"{name}-mesh", dataclasses.replace(control_plane, labels=labels(common_labels(args), args.mesh, "mesh")),
+                opts=pulumi.ResourceOptions(parent=self))
         # Pods are injected when they start: the mesh's webhook must be there before the namespace's pods.
         child = pulumi.ResourceOptions(parent=self, depends_on=self.mesh_control_plane.ready
                                        if self.mesh_control_plane else [])

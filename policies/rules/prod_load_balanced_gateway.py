@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from .common import PROD_MIN_INSTANCES, Stack, resource_message, setting, show, stack_policy, unknown
 from .kube import AZURE_LB_IPV4, GKE_NEG
-from .topology import (AWS_TG_ATTACHMENT, Backend, K8S_HTTP_ROUTE, aws_lb_backends, az_gateway_reach,
+from .topology import (AWS_TG_ATTACHMENT, Backend, K8S_HTTP_ROUTE, aws_lb_backends, az_gateway_reach, is_mesh_route,
                        gcp_backend_reach, gcp_scheme, k8s_ingress_backends, k8s_load_balancer_services,
                        k8s_route_backends, k8s_service_backends)
 from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LBS, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
@@ -69,7 +69,9 @@ def load_balancers(stack: Stack, reaches: dict) -> list[tuple[object, list]]:
     """Every entry point the program declares, with what it routes to (`reaches`: see cloud_reaches)."""
     hops = [s for reach in reaches.values() for s in reach.services]
     entries = [(i, k8s_ingress_backends(stack, i)) for i in stack.of_type(K8S_INGRESS)]
-    entries += [(r, k8s_route_backends(stack, r)) for r in stack.of_type(K8S_HTTP_ROUTE)]
+    # A route whose parents are Services is a mesh's (GAMMA: Linkerd's retries and timeouts), not an entry point.
+    entries += [(r, k8s_route_backends(stack, r)) for r in stack.of_type(K8S_HTTP_ROUTE)
+                if not is_mesh_route(stack.props[r.urn])]
     entries += [(s, k8s_service_backends(stack, s)) for s in k8s_load_balancer_services(stack) if s not in hops]
     entries += [(lb, reaches[lb.urn].backends) for lb in stack.resources if lb.urn in reaches]
     entries += [(lb, aws_lb_backends(stack, lb)) for lb in stack.of_type(*AWS_LBS)]

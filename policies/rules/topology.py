@@ -71,6 +71,13 @@ def k8s_ingress_backends(stack: Stack, ingress: Any) -> list[Backend]:
     return [b for s in services for b in k8s_service_backends(stack, s)]
 
 
+def is_mesh_route(props: dict) -> bool:
+    """An HTTPRoute attached to Services (the Gateway API's mesh use, GAMMA), not to a Gateway."""
+    parents = [p for p in listed(dig(props, "spec.parentRefs")) if isinstance(p, dict)]
+    return bool(parents) and all(p.get("kind") == "Service" and (p.get("group") or "") in ("", "core")
+                                 for p in parents)
+
+
 def k8s_route_backends(stack: Stack, route: Any) -> list[Backend]:
     props = stack.props[route.urn]
     out = []
