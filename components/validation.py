@@ -5,6 +5,7 @@ directly and so `make plan` can report bad input without a traceback.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -105,7 +106,9 @@ class Problems:
             if default is None:
                 self.add(path, None, f"an integer from {lo} to {hi} (required)")
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        # YAML's .inf and .nan are floats too: no integer, and int() would raise on them.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or int(value) != value:
             self.add(path, value, f"an integer from {lo} to {hi}")
             return default
         if not lo <= value <= hi:

@@ -14,7 +14,10 @@ from tools.plan import manifest, write_manifests
 
 KUBERNETES_STACKS = ("kubernetes-dev", "kubernetes-staging", "kubernetes-prod")
 # Custom resources whose schemas come with their operators, not with Kubernetes.
-CUSTOM_KINDS = {("monitoring.coreos.com/v1", "PrometheusRule"), ("networking.istio.io/v1", "DestinationRule")}
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "PrometheusRule"), ("networking.istio.io/v1", "DestinationRule"),
+                ("networking.istio.io/v1", "VirtualService"), ("security.istio.io/v1", "PeerAuthentication"),
+                ("gateway.networking.k8s.io/v1", "HTTPRoute")}
+"""Checked against their CRDs by tools/crds.py (tests/test_mesh.py), or skipped there with the reason."""
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
@@ -59,7 +62,7 @@ def test_plan_prints_tree_and_counts():
     assert "        = apigw:kubernetes:GatewayFleet  apigw-gateway\n" in out
     assert "            + kubernetes:apps/v1:Deployment  apigw-gateway-deployment\n" in out
     assert "     4  kubernetes:apps/v1:Deployment\n" in out
-    assert "     7  kubernetes:networking.k8s.io/v1:NetworkPolicy\n" in out
+    assert "     8  kubernetes:networking.k8s.io/v1:NetworkPolicy\n" in out
 
 
 def test_plan_writes_manifests(tmp_path):
@@ -111,8 +114,14 @@ def test_plan_on_a_target_outside_the_registry_names_the_registered_ones(tmp_pat
     assert "  apigw:target: found 'openstack'; allowed: one of aws, azure, gcp, kubernetes, local" in result.stderr.splitlines()
 
 
-@pytest.mark.parametrize("stack", ["kubernetes-staging", "kubernetes-prod"])
-def test_kubernetes_validate_cli_strict_on_the_staging_and_prod_manifests(plan_of, tmp_path, stack):
+@pytest.mark.parametrize("stack, custom, policies, services", [
+    # staging: the PrometheusRule; 3 ClusterIP, 3 headless and the gateway's Services.
+    ("kubernetes-staging", 1, 7, 7),
+    # prod runs Istio: 3 DestinationRules, 3 VirtualServices, 2 PeerAuthentications besides; no headless
+    # Services (the mesh balances); one more policy (the sidecars to istiod).
+    ("kubernetes-prod", 9, 8, 4)])
+def test_kubernetes_validate_cli_strict_on_the_staging_and_prod_manifests(plan_of, tmp_path, stack, custom, policies,
+                                                                           services):
     """The same check a reviewer runs by hand: `kubernetes-validate --strict DIR/*.yaml`."""
     written = write_manifests(plan_of(stack), tmp_path)
     builtin = [str(p) for p in written
@@ -121,9 +130,9 @@ def test_kubernetes_validate_cli_strict_on_the_staging_and_prod_manifests(plan_o
     result = subprocess.run([str(cli), "--strict", "--quiet", *builtin], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(builtin) == len(written) - 1  # only the PrometheusRule is a custom resource
+    assert len(builtin) == len(written) - custom
     kinds = [yaml.safe_load(pathlib.Path(p).read_text())["kind"] for p in builtin]
-    assert kinds.count("NetworkPolicy") == 7 and kinds.count("Service") == 7  # 3 ClusterIP, 3 headless, gateway
+    assert kinds.count("NetworkPolicy") == policies and kinds.count("Service") == services
 
 
 @pytest.mark.parametrize("text", ["- not\n- a mapping\n", "config: [1, 2]\n", "config: {a: [\n"])

@@ -29,7 +29,8 @@ def test_workloads_inputs_outputs_and_what_is_required(schema):
     assert sorted(workloads["inputProperties"]) == sorted([
         "namespace", "gateway", "services", "probe", "algorithm", "exposure", "mesh", "networkPolicies", "dns",
         "dnsService",
-        "spreadMinZones", "hpaCpuUtilizationPercent", "partOf", "labels", "monitoring"])
+        "spreadMinZones", "hpaCpuUtilizationPercent", "partOf", "labels", "monitoring", "meshControlPlane"])
+    assert workloads["inputProperties"]["meshControlPlane"]["$ref"] == "#/types/apigw:index:MeshArgs"
     services = workloads["inputProperties"]["services"]
     assert (services["type"], services["items"]["$ref"]) == ("array", "#/types/apigw:index:ServiceArgs")
     assert services["description"] == "The backend services, each routed by its path prefix."

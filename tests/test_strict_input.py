@@ -198,3 +198,10 @@ def test_under_pulumi_up_the_program_rereads_its_own_stack_file(tmp_path, monkey
     monkeypatch.setattr(infra.program, "PROJECT_DIR", tmp_path)
     with pytest.raises(RunError, match="1 problem"):
         run_program("kubernetes-dev")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_yaml_infinity_and_nan_are_refused_as_integers_not_a_traceback(value):
+    raw = raw_of("kubernetes-dev")
+    raw["load_balancer"]["health_check"]["interval_s"] = value
+    assert problems(raw) == [f"load_balancer.health_check.interval_s: found {value!r}; allowed: an integer from 1 to 300"]
