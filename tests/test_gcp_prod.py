@@ -128,7 +128,9 @@ def test_gateway_service_exposes_a_named_standalone_neg_and_the_backend_service_
 
 def test_backend_service_is_external_managed_with_the_spec_algorithm_outliers_logs_and_timeouts(plan):
     backend = inputs(plan, BACKEND, "apigw-lb-backend")
-    expected = {"loadBalancingScheme": "EXTERNAL_MANAGED", "protocol": "HTTP", "localityLbPolicy": "LEAST_REQUEST",
+    # gcp-prod runs Linkerd, which balances between the gateway and the services: the load balancer
+    # spreads over the gateway pods round robin.
+    expected = {"loadBalancingScheme": "EXTERNAL_MANAGED", "protocol": "HTTP", "localityLbPolicy": "ROUND_ROBIN",
                 "sessionAffinity": "NONE", "timeoutSec": float(BALANCER_TIMEOUT_S),
                 "connectionDrainingTimeoutSec": float(PROXY_READ_TIMEOUT_S),
                 # Ejection on the gateway pods' own failures only, not on any 5xx (their services' failures).
@@ -142,6 +144,16 @@ def test_backend_service_is_external_managed_with_the_spec_algorithm_outliers_lo
     refs = plan.one(BACKEND, "apigw-lb-backend").property_dependencies
     assert refs["healthChecks"] == [plan.one(HEALTH, "apigw-lb-health").urn]
     assert refs["securityPolicy"] == [plan.one(ARMOR, "apigw-lb-armor").urn]
+
+
+@pytest.mark.parametrize("algorithm, policy, affinity", [("least_outstanding_requests", "LEAST_REQUEST", "NONE"),
+                                                         ("source_ip_hash", "RING_HASH", "CLIENT_IP")])
+def test_without_a_mesh_the_load_balancer_applies_the_spec_algorithm(algorithm, policy, affinity):
+    def change(config):
+        config["apigw:mesh"] = "none"
+        config["apigw:load_balancer"]["algorithm"] = algorithm
+    backend = inputs(run_program(STACK, variant_config(STACK, change)), BACKEND, "apigw-lb-backend")
+    assert (backend["localityLbPolicy"], backend["sessionAffinity"]) == (policy, affinity)
 
 
 def test_health_check_comes_from_the_spec_on_the_serving_port(plan):
