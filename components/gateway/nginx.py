@@ -222,6 +222,7 @@ def render_gateway_config(
     resolve_at_run_time: bool = False,
     nginx_version: tuple[int, int, int] | None = None,
     note: str | None = None,
+    metrics_syslog_port: int | None = None,
 ) -> str:
     """Return a complete nginx.conf for the gateway; raise ValueError on bad input.
 
@@ -250,6 +251,9 @@ def render_gateway_config(
         "default_type application/octet-stream;",
         f"log_format gateway escape=json '{LOG_FORMAT}';",
         f"access_log {access_log} gateway;",
+        # Each line also to the per-instance metrics exporter (components/gateway/log_exporter.py) on loopback.
+        *([f"access_log syslog:server=127.0.0.1:{metrics_syslog_port},nohostname gateway;"]
+          if metrics_syslog_port else []),
         *(f"{kind}_temp_path {temp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
         *_limits_http(routing.limits, routing.trusted_proxies),
         "client_header_timeout 10s;",
