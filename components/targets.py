@@ -77,6 +77,9 @@ class Target:
     """Module with MOCK_OUTPUTS and MOCK_CALLS for the offline plan (tools/mocks/), or None."""
     notes: dict[str, str] = field(default_factory=dict)
     """Key path -> why this target does not honour it; shown with the refusal."""
+    metrics_backends: tuple[str, ...] = ()
+    """Kubernetes-based targets: who collects the workloads' metrics (`kubernetes.metrics_backend`), the
+    default first: kube-prometheus-stack in the cluster, or the cloud's managed Prometheus."""
     algorithm_notes: Mapping[str, str] = field(default_factory=dict)
     """mesh -> why load_balancer.algorithm allows what it does with it; shown when a stack asks for another."""
 

@@ -98,7 +98,7 @@ def test_cli_on_a_single_host_copy_of_the_prod_stack(tmp_path):
     assert "apigw-users-api-hpa (kubernetes:autoscaling/v2:HorizontalPodAutoscaler)\n" \
            "  mandatory  prod-min-instances: spec.minReplicas is 1; prod needs at least 2\n" in out
     assert "mandatory  prod-load-balanced-gateway: routes to apigw-gateway-deployment" in out
-    assert "kubernetes-prod-copy: FAIL: 13 mandatory, 4 advisory violation(s); 36 resources (offline under mocks), " \
+    assert "kubernetes-prod-copy: FAIL: 13 mandatory, 5 advisory violation(s); 41 resources (offline under mocks), " \
            f"{len(RULES)} policies of apigw-policies 0.1.0" in out
     assert "Traceback" not in result.stderr
 

@@ -28,8 +28,8 @@ def test_every_workload_drains_and_waits_to_be_ready(plan_of, stack, interval, h
         assert spec["minReadySeconds"] == interval * healthy
         pod = spec["template"]["spec"]
         assert pod["terminationGracePeriodSeconds"] == TERMINATION_GRACE_S == 45
-        (container,) = pod["containers"]
-        assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_S}}}
+        for container in pod["containers"]:   # the gateway's metrics exporter too
+            assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_S}}}
 
 
 def test_the_grace_period_covers_the_sleep_and_the_gateways_longest_wait():

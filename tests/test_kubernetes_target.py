@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.kubernetes.gateway import EXPORTER_UID
 from components.kubernetes.workload import GATEWAY_UID, SERVICE_UID
 from tests.conftest import variant_config
 from tools.offline import run_program
@@ -66,17 +67,22 @@ def test_every_container_is_hardened_and_probed(plan_of, stack):
         assert pod["automountServiceAccountToken"] is False
         assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
         assert {"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
-        (container,) = pod["containers"]
-        uid = GATEWAY_UID if app == "gateway" else SERVICE_UID
-        assert container["securityContext"] == {
-            "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "readOnlyRootFilesystem": True,
-            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"}}
-        assert not container["image"].endswith(":latest") and ":" in container["image"]
-        assert set(container["resources"]["requests"]) == {"cpu", "memory"}
-        assert container["resources"]["limits"] == {"memory": container["resources"]["requests"]["memory"]}
-        assert container["readinessProbe"]["httpGet"]["port"] == container["ports"][0]["containerPort"]
-        assert container["livenessProbe"]["httpGet"] == container["readinessProbe"]["httpGet"]
+        # With monitoring on (staging, prod) the gateway also runs its metrics exporter, hardened the same way.
+        expected = ["nginx", "metrics"] if app == "gateway" and stack != "kubernetes-dev" else [app if app != "gateway"
+                                                                                               else "nginx"]
+        assert [c["name"] for c in pod["containers"]] == expected
+        for container in pod["containers"]:
+            uid = {"nginx": GATEWAY_UID, "metrics": EXPORTER_UID}.get(container["name"], SERVICE_UID)
+            assert container["securityContext"] == {
+                "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "readOnlyRootFilesystem": True,
+                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"}}
+            assert not container["image"].endswith(":latest") and ":" in container["image"]
+            assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+            assert container["resources"]["limits"] == {"memory": container["resources"]["requests"]["memory"]}
+            port = container["ports"][0]
+            assert container["readinessProbe"]["httpGet"]["port"] in (port["containerPort"], port["name"])
+            assert container["livenessProbe"]["httpGet"] == container["readinessProbe"]["httpGet"]
 
 
 def test_probes_follow_the_stack_health_check(plan_of):
@@ -217,8 +223,13 @@ def test_monitoring_follows_the_phase(plan_of):
     assert release.inputs["chart"] == "kube-prometheus-stack" and release.inputs["version"] == "65.1.1"
     rule = plan_of("kubernetes-prod").one("kubernetes:monitoring.coreos.com/v1:PrometheusRule",
                                           "apigw-monitoring-alerts").inputs
-    alerts = [r["alert"] for r in rule["spec"]["groups"][0]["rules"]]
-    assert alerts == ["ApigwInstancesUnavailable", "ApigwSingleInstance", "ApigwAutoscalerAtMax"]
+    assert [group["name"] for group in rule["spec"]["groups"]] == ["apigw-recording", "apigw"]
+    records = [r["record"] for r in rule["spec"]["groups"][0]["rules"]]
+    assert records == ["apigw:instance_requests:rate5m", "apigw:instance_errors:rate5m",
+                       "apigw:instance_latency_p99:seconds"]
+    alerts = [r["alert"] for r in rule["spec"]["groups"][1]["rules"]]
+    assert alerts == ["ApigwInstancesUnavailable", "ApigwSingleInstance", "ApigwAutoscalerAtMax", "ApigwErrorRateHigh",
+                      "ApigwLatencyP99High", "ApigwFewerReadyThanMinimum", "ApigwInstanceImbalance"]
 
 
 def test_istio_mesh_labels_namespace_and_sets_the_algorithm():

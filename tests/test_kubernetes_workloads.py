@@ -140,6 +140,6 @@ def test_monitoring_alone_from_its_args():
     assert plan.by_type("kubernetes:helm.sh/v3:Release") == []
     rule = plan.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "shop-monitoring-alerts").inputs
     assert rule["metadata"]["namespace"] == "shop"
-    single = rule["spec"]["groups"][0]["rules"][1]
+    single = rule["spec"]["groups"][1]["rules"][1]
     assert single["expr"] == 'kube_deployment_status_replicas_available{namespace="shop", deployment=~"gateway|orders"} < 2'
     assert single["labels"] == {"severity": "critical"}

@@ -16,7 +16,7 @@ KUBERNETES_STACKS = ("kubernetes-dev", "kubernetes-staging", "kubernetes-prod")
 # Custom resources whose schemas come with their operators, not with Kubernetes.
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "PrometheusRule"), ("networking.istio.io/v1", "DestinationRule"),
                 ("networking.istio.io/v1", "VirtualService"), ("security.istio.io/v1", "PeerAuthentication"),
-                ("gateway.networking.k8s.io/v1", "HTTPRoute")}
+                ("gateway.networking.k8s.io/v1", "HTTPRoute"), ("monitoring.coreos.com/v1", "PodMonitor")}
 """Checked against their CRDs by tools/crds.py (tests/test_mesh.py), or skipped there with the reason."""
 
 
@@ -62,7 +62,7 @@ def test_plan_prints_tree_and_counts():
     assert "        = apigw:kubernetes:GatewayFleet  apigw-gateway\n" in out
     assert "            + kubernetes:apps/v1:Deployment  apigw-gateway-deployment\n" in out
     assert "     4  kubernetes:apps/v1:Deployment\n" in out
-    assert "     8  kubernetes:networking.k8s.io/v1:NetworkPolicy\n" in out
+    assert "     9  kubernetes:networking.k8s.io/v1:NetworkPolicy\n" in out
 
 
 def test_plan_writes_manifests(tmp_path):
@@ -115,11 +115,12 @@ def test_plan_on_a_target_outside_the_registry_names_the_registered_ones(tmp_pat
 
 
 @pytest.mark.parametrize("stack, custom, policies, services", [
-    # staging: the PrometheusRule; 3 ClusterIP, 3 headless and the gateway's Services.
-    ("kubernetes-staging", 1, 7, 7),
-    # prod runs Istio: 3 DestinationRules, 3 VirtualServices, 2 PeerAuthentications besides; no headless
-    # Services (the mesh balances); one more policy (the sidecars to istiod).
-    ("kubernetes-prod", 9, 8, 4)])
+    # staging: the PrometheusRule and the gateway exporter's PodMonitor; 3 ClusterIP, 3 headless and the
+    # gateway's Services; 8 policies (the 7 of the topology, and Prometheus scraping the metrics ports).
+    ("kubernetes-staging", 2, 8, 7),
+    # prod runs Istio: 3 DestinationRules, 3 VirtualServices, 2 PeerAuthentications and the sidecars' PodMonitor
+    # besides; no headless Services (the mesh balances); one more policy (the sidecars to istiod).
+    ("kubernetes-prod", 11, 9, 4)])
 def test_kubernetes_validate_cli_strict_on_the_staging_and_prod_manifests(plan_of, tmp_path, stack, custom, policies,
                                                                            services):
     """The same check a reviewer runs by hand: `kubernetes-validate --strict DIR/*.yaml`."""

@@ -203,7 +203,8 @@ def test_the_default_azure_istio_is_the_pinned_charts(plan_of):
 def test_istio_resources_validate_against_the_pinned_crds_and_the_rest_is_skipped_with_a_reason(plan_of):
     report = crds.check(plan_of("kubernetes-prod").resources)
     assert (len(report.checked), report.errors) == (8, [])   # 3 DestinationRules, 3 VirtualServices, 2 PeerAuthentications
-    assert dict(report.skipped) == {("PrometheusRule", crds.SKIPPED["monitoring.coreos.com"]): 1}
+    assert dict(report.skipped) == {("PrometheusRule", crds.SKIPPED["monitoring.coreos.com"]): 1,
+                                    ("PodMonitor", crds.SKIPPED["monitoring.coreos.com"]): 2}
     linkerd = crds.check(plan_of("gcp-prod").resources)
     assert linkerd.skipped[("HTTPRoute", crds.SKIPPED["gateway.networking.k8s.io"])] == 6
     assert crds.CRD_DIR.joinpath(f"istio-{mesh.ISTIO_VERSION}.yaml").is_file()   # the CRDs of the pinned charts

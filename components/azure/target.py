@@ -43,6 +43,9 @@ TARGET = Target(
     algorithm_notes={**MESH_NOTES, "none": "Application Gateway balances round robin only; with mesh istio or linkerd "
                                            "the algorithm applies inside the mesh, between the gateway and the services"},
     option_blocks=("azure", "kubernetes"),
+    # Azure Monitor's managed Prometheus collects the cluster's own metrics (components/azure/telemetry.py);
+    # the workloads' per-instance metrics, rules and dashboard run in kube-prometheus-stack.
+    metrics_backends=("kube-prometheus-stack",),
     parse_options=parse_options,
     check_spec=check_spec,
     builder=".azure.platform",

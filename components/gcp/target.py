@@ -43,6 +43,7 @@ TARGET = Target(
                      + ", ".join(f"{name} ({policy})" for name, policy in LOCALITY_POLICIES.items())
                      + "; with mesh istio or linkerd the algorithm applies inside the mesh"},
     option_blocks=("gcp", "kubernetes"),
+    metrics_backends=("kube-prometheus-stack", "gke-managed-prometheus"),
     parse_options=parse_options,
     check_spec=check_spec,
     builder=".gcp.platform",

@@ -175,6 +175,15 @@ class MonitoringArgs:
     """Run the node exporter (a DaemonSet on each node's port 9100): one release per cluster may."""
     single_instance_severity: str = "info"
     """Severity of the alert when a program runs on fewer than 2 instances (prod: critical)."""
+    backend: str = "kube-prometheus-stack"
+    """Who scrapes: kube-prometheus-stack in the cluster (PodMonitor, PrometheusRule, a Grafana dashboard) or
+    gke-managed-prometheus (GKE's PodMonitoring and Rules)."""
+    error_ratio: float = 0.05
+    """Alert when more than this share of a service's requests fail (5xx), per instance, over 5 minutes."""
+    latency_p99_s: float = 1.0
+    """Alert when an instance's 99th percentile response time exceeds this."""
+    mesh: str = "none"
+    """Where per-instance request metrics come from: the gateway's exporter, or the mesh (Workloads fills it in)."""
     watched_namespace: str = ""
     """Namespace of the workloads the alerts watch (Workloads fills it in)."""
     apps: list[str] = field(default_factory=list)
@@ -241,6 +250,8 @@ class GatewayFleetArgs:
     mesh: bool = False
     """A service mesh balances and retries: nginx calls each service's ClusterIP Service by name and
     does not retry itself."""
+    metrics_exporter: bool = False
+    """A sidecar in each gateway pod that turns its access log into per-instance metrics (port `metrics`)."""
 
 
 @args_class
@@ -261,6 +272,8 @@ class NetworkPoliciesArgs:
     """Labels put on every policy."""
     mesh: str = "none"
     """istio or linkerd: also admit the sidecars' traffic to the control plane (and Linkerd's proxy port)."""
+    metrics_scraper: Optional[PeerArgs] = None
+    """Who scrapes the pods' metrics ports (the gateway's exporter, the mesh's proxies); None: nobody."""
 
 
 @args_class

@@ -6,15 +6,18 @@ local targets use, with one upstream per backend addressed by its Service DNS na
 from __future__ import annotations
 
 import hashlib
+import json
+import pathlib
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..gateway import log_exporter
 from ..gateway.nginx import GatewayRouting, nginx_version_of, render_gateway_config
 from ..spec import GATEWAY_NAME
 from .args import ExposureArgs, GatewayFleetArgs, IngressArgs, PodSettings
 from .service import SERVICE_PORT  # every Service of the workloads: port 80 to the pods' `http` port
-from .workload import (GATEWAY_UID, SCRATCH_MOUNT, autoscaled_deployment, child_options,
+from .workload import (GATEWAY_UID, PRE_STOP_SLEEP_S, SCRATCH_MOUNT, autoscaled_deployment, child_options,
                                             container, http_probes, labels, metadata, pod_spec)
 
 GATEWAY_APP = GATEWAY_NAME
@@ -22,6 +25,12 @@ CONFIG_DIR = "/etc/nginx/gateway"
 SERVICE_TYPES = {"load_balancer": "LoadBalancer", "ingress": "ClusterIP"}
 """The gateway Service's type per exposure; `external` takes the caller's (default ClusterIP)."""
 
+
+EXPORTER_IMAGE = "python:3.12.11-alpine"
+"""The metrics exporter's image: a pinned Python; the exporter itself (standard library) comes from a ConfigMap."""
+EXPORTER_DIR = "/opt/apigw-metrics"
+METRICS_PORT = log_exporter.METRICS_PORT
+EXPORTER_UID = 65532
 
 DNS_REFRESH_S = 5
 """How long nginx keeps a resolved upstream: a new pod gets traffic, and a removed one stops
@@ -53,7 +62,32 @@ def gateway_nginx_config(args: GatewayFleetArgs) -> str:
     return render_gateway_config(routing, {svc: [address] for svc, address in args.upstreams.items()},
                                  pid_path=f"{SCRATCH_MOUNT}/nginx.pid", temp_dir=SCRATCH_MOUNT,
                                  resolver=resolver, resolve_at_run_time=resolver is not None,
-                                 nginx_version=nginx_version_of(args.gateway.image), note=note)
+                                 nginx_version=nginx_version_of(args.gateway.image), note=note,
+                                 metrics_syslog_port=log_exporter.SYSLOG_PORT if args.metrics_exporter else None)
+
+
+def exporter_files(args: GatewayFleetArgs) -> dict[str, str]:
+    """The exporter's program and the gateway's routes (longest prefix first, as nginx matches them)."""
+    routes = sorted(args.routes.items(), key=lambda item: -len(item[1]))
+    return {"log_exporter.py": pathlib.Path(log_exporter.__file__).read_text(),
+            "routes.json": json.dumps([[prefix, service] for service, prefix in routes])}
+
+
+def exporter_container() -> dict:
+    probe = {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 10, "timeoutSeconds": 2}
+    return {
+        "name": "metrics", "image": EXPORTER_IMAGE,
+        "command": ["python", "-B", f"{EXPORTER_DIR}/log_exporter.py", "--routes", f"{EXPORTER_DIR}/routes.json"],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": EXPORTER_UID, "runAsGroup": EXPORTER_UID,
+                            "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
+        "volumeMounts": [{"name": "metrics-exporter", "mountPath": EXPORTER_DIR, "readOnly": True}],
+        "readinessProbe": probe, "livenessProbe": {**probe, "failureThreshold": 6},
+        # Counts the requests nginx finishes while it drains, as long as nginx's own sleep.
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_S}}},
+    }
 
 
 class GatewayFleet(pulumi.ComponentResource):
@@ -76,10 +110,20 @@ class GatewayFleet(pulumi.ComponentResource):
             command=["nginx", "-c", f"{CONFIG_DIR}/nginx.conf", "-g", "daemon off;"],
             volumeMounts=[{"name": "nginx-config", "mountPath": CONFIG_DIR, "readOnly": True}],
         )
-        pod = pod_spec(pods, GATEWAY_APP, [main], volumes=[
-            {"name": "nginx-config", "configMap": {"name": f"{GATEWAY_APP}-nginx"}}])
+        containers, volumes = [main], [{"name": "nginx-config", "configMap": {"name": f"{GATEWAY_APP}-nginx"}}]
+        self.exporter_config = None
+        if args.metrics_exporter:
+            self.exporter_config = k8s.core.v1.ConfigMap(
+                f"{name}-metrics", metadata=metadata(pods, f"{GATEWAY_APP}-metrics", GATEWAY_APP, "gateway"),
+                data=exporter_files(args), opts=child)
+            containers.append(exporter_container())
+            volumes.append({"name": "metrics-exporter", "configMap": {"name": f"{GATEWAY_APP}-metrics"}})
+        pod = pod_spec(pods, GATEWAY_APP, containers, volumes=volumes)
         # A changed config must roll the pods: nginx reads it only at start.
-        self.checksum = checksum = hashlib.sha256(nginx_conf.encode()).hexdigest()
+        digest = hashlib.sha256(nginx_conf.encode())
+        if args.metrics_exporter:  # the exporter's program and routes roll the pods too
+            digest.update(json.dumps(exporter_files(args), sort_keys=True).encode())
+        self.checksum = checksum = digest.hexdigest()
         workloads = autoscaled_deployment(pods, name, GATEWAY_APP, "gateway", gateway.instances, pod, child,
                                           pod_annotations={"checksum/nginx-config": checksum})
         self.deployment, self.autoscaler = workloads[0], workloads[1]

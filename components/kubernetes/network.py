@@ -9,10 +9,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .args import ExposureArgs, NetworkPoliciesArgs, PeerArgs
-from .gateway import GATEWAY_APP
+from .gateway import GATEWAY_APP, METRICS_PORT
 from .mesh import ISTIO_NAMESPACE, ISTIOD_PORT, LINKERD_CONTROL_PORTS, LINKERD_INBOUND_PORT, LINKERD_NAMESPACE
 from .workload import child_options, labels
 
+MESH_METRICS_PORTS = {"istio": 15090, "linkerd": 4191}
+"""Where Prometheus reads each mesh's proxy metrics (Envoy's http-envoy-prom, Linkerd's linkerd-admin)."""
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 ANYWHERE = "0.0.0.0/0"
 
@@ -89,6 +91,13 @@ class NetworkPolicies(pulumi.ComponentResource):
                                      for port in {*args.service_ports.values(), *proxy_ports}),
                                     key=lambda p: p["port"])}]}),
         ]
+        if args.metrics_scraper is not None:
+            mesh_port = {"istio": MESH_METRICS_PORTS["istio"], "linkerd": MESH_METRICS_PORTS["linkerd"]}.get(args.mesh)
+            self.policies.append(policy("allow-metrics-scrape", {
+                "podSelector": {}, "policyTypes": ["Ingress"],
+                "ingress": [{"from": peers(args.metrics_scraper),
+                             "ports": [{"protocol": "TCP", "port": port}
+                                       for port in (METRICS_PORT, mesh_port) if port is not None]}]}))
         control_plane = mesh_control_plane(args.mesh)
         if control_plane:
             self.policies.append(policy("allow-mesh-control-plane", {

@@ -37,6 +37,8 @@ class KubernetesOptions:
     """With a mesh: install its control plane (false: the cluster already runs it)."""
     install_monitoring_stack: bool = True
     """With monitoring on: install kube-prometheus-stack (false: the cluster already runs one)."""
+    metrics_backend: str = "kube-prometheus-stack"
+    """Who collects the workloads' metrics: one of the target's metrics_backends (components/targets.py)."""
     monitoring_namespace: str = ""
     """Namespace of the kube-prometheus-stack release; default `<namespace>-monitoring` (one per stack)."""
     monitoring_release: str = ""
@@ -117,7 +119,8 @@ def _peer(p: Problems, raw: dict, key: str, default: Peer | None, namespace: str
 
 def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
     p.unknown_keys(raw, ("namespace", "exposure", "ingress_class", "host", "hpa_cpu_utilization_percent",
-                         "ingress_namespace", "install_mesh", "install_monitoring_stack", "monitoring_namespace",
+                         "ingress_namespace", "install_mesh", "install_monitoring_stack", "metrics_backend",
+                         "monitoring_namespace",
                          "monitoring_release", "node_exporter", "dns", "ingress_controller"), "kubernetes")
     namespace = p.string(raw, "namespace", "kubernetes.namespace", "apigw") or "apigw"
     _dns_label(p, namespace, "kubernetes.namespace")
@@ -134,6 +137,7 @@ def parse_kubernetes_options(raw: dict, p: Problems, spec) -> KubernetesOptions:
                                               "kubernetes.hpa_cpu_utilization_percent", 70, 10, 100) or 70,
         ingress_namespace=ingress_namespace,
         install_mesh=p.boolean(raw, "install_mesh", "kubernetes.install_mesh", True),
+        metrics_backend=_metrics_backend(p, raw, spec),
         install_monitoring_stack=p.boolean(raw, "install_monitoring_stack",
                                            "kubernetes.install_monitoring_stack", True),
         monitoring_namespace=p.string(raw, "monitoring_namespace", "kubernetes.monitoring_namespace",
@@ -167,6 +171,12 @@ def parse_external_workloads(raw: dict, p: Problems, spec, target: str, how: str
         p.add(f"kubernetes.{key}", raw[key], f"nothing on the {target} target: {how}")
     options = parse_kubernetes_options({k: v for k, v in raw.items() if k not in EXPOSURE_KEYS}, p, spec)
     return replace(options, exposure="external")
+
+
+def _metrics_backend(p: Problems, raw: dict, spec) -> str:
+    from ..targets import target
+    backends = target(spec.target).metrics_backends if spec.target else ("kube-prometheus-stack",)
+    return p.choice(raw, "metrics_backend", "kubernetes.metrics_backend", backends[0], backends) or backends[0]
 
 
 def check_kubernetes_spec(spec, p: Problems) -> None:

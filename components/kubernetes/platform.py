@@ -45,7 +45,7 @@ def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: Exposu
     if spec.monitoring.enabled:
         monitoring = MonitoringArgs(install_stack=options.install_monitoring_stack,
                                     namespace=options.monitoring_namespace, release=options.monitoring_release,
-                                    node_exporter=options.node_exporter,
+                                    node_exporter=options.node_exporter, backend=options.metrics_backend,
                                     single_instance_severity="critical" if spec.phase == "prod" else "info")
     return WorkloadsArgs(
         namespace=options.namespace,

@@ -31,6 +31,7 @@ TARGET = Target(
     phase_reason="",
     algorithms=MESH_ALGORITHMS,
     algorithm_notes=MESH_NOTES,
+    metrics_backends=("kube-prometheus-stack",),
     option_blocks=("kubernetes",),
     parse_options=lambda blocks, p, spec: parse_kubernetes_options(blocks["kubernetes"], p, spec),
     check_spec=check_kubernetes_spec,

@@ -20,8 +20,8 @@ import dataclasses
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .args import (EXPOSURES, BackendServiceArgs, GatewayFleetArgs, MeshArgs, NetworkPoliciesArgs, PodSettings,
-                   WorkloadsArgs)
+from .args import (EXPOSURES, BackendServiceArgs, GatewayFleetArgs, MeshArgs, NetworkPoliciesArgs, PeerArgs,
+                   PodSettings, WorkloadsArgs)
 from .gateway import GATEWAY_APP, GatewayFleet
 from .monitoring import Monitoring
 from .network import NetworkPolicies, gateway_sources
@@ -60,6 +60,17 @@ def check_args(args: WorkloadsArgs) -> None:
     if problems:
         raise ValueError("WorkloadsArgs: " + "; ".join(problems))
     gateway_sources(args.exposure)  # raises on an external exposure without source ranges
+
+
+SCRAPERS = {"gke-managed-prometheus": "gmp-system"}
+"""Where each managed backend's collectors run; kube-prometheus-stack's run in its own namespace."""
+
+
+def metrics_scraper(monitoring) -> PeerArgs | None:
+    """Who scrapes the workloads' metrics ports (the NetworkPolicies admit it)."""
+    if monitoring is None:
+        return None
+    return PeerArgs(namespace=SCRAPERS.get(monitoring.backend, monitoring.namespace))
 
 
 def namespace_labels(args: WorkloadsArgs) -> dict[str, str]:
@@ -116,7 +127,8 @@ class Workloads(pulumi.ComponentResource):
                              upstreams={n: svc.endpoints_address if direct else svc.address
                                         for n, svc in self.services.items()},
                              algorithm=args.algorithm, exposure=args.exposure,
-                             resolver=args.dns_service if direct else None, mesh=not direct),
+                             resolver=args.dns_service if direct else None, mesh=not direct,
+                             metrics_exporter=args.monitoring is not None),
             # nginx resolves upstream names when it starts: the Services must exist first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[
                 self.namespace, *(svc.endpoints or svc.service for svc in self.services.values())]))
@@ -125,12 +137,12 @@ class Workloads(pulumi.ComponentResource):
             self.network_policies = NetworkPolicies(f"{name}-network", NetworkPoliciesArgs(
                 namespace=args.namespace, gateway_port=args.gateway.port,
                 service_ports={s.name: s.port for s in args.services}, exposure=args.exposure, dns=args.dns,
-                labels=common, mesh=args.mesh),
+                labels=common, mesh=args.mesh, metrics_scraper=metrics_scraper(args.monitoring)),
                 opts=in_namespace)
         self.monitoring = None
         if args.monitoring is not None:
             self.monitoring = Monitoring(f"{name}-monitoring", dataclasses.replace(
-                args.monitoring, watched_namespace=args.namespace, labels=common, part_of=args.part_of,
+                args.monitoring, watched_namespace=args.namespace, labels=common, part_of=args.part_of, mesh=args.mesh,
                 apps=[GATEWAY_APP, *(s.name for s in args.services)]), opts=in_namespace)
         self.mesh_routes = []
         if args.mesh == "istio":
