@@ -35,8 +35,8 @@ def dashboard(namespace: str, programs: list[str], mesh: str, gateway: str) -> d
                        "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []})
         panel_id, y = panel_id + 1, y + 1
         for i, (title, name, unit) in enumerate(PANELS):
-            if program == gateway and name in ("requests", "latency_p99", "error_ratio") and mesh == "none":
-                continue  # the gateway's own requests are the services' rows (per upstream instance)
+            if program == gateway and name in ("requests", "latency_p99", "error_ratio"):
+                name = f"gateway_{name}"   # per gateway instance, from its exporter
             expression = query(name, mesh, namespace, program)
             legend = "{{upstream}}" if "by (upstream" in expression else "{{pod}}"
             panels.append(_panel(panel_id, f"{program}: {title}", [{"refId": "A", "expr": expression,

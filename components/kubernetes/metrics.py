@@ -64,6 +64,13 @@ QUERIES: dict[str, dict[str, str]] = {
         "linkerd": (f'sum by (pod) (rate(response_total{{direction="inbound", classification="failure", {_POD}}}[5m])) '
                     f'/ sum by (pod) (rate(response_total{{direction="inbound", {_POD}}}[5m]))'),
     },
+    # The gateway's own instances: its exporter runs in every gateway pod, so Prometheus's `pod` label is the
+    # gateway instance, whatever the mesh.
+    "gateway_requests": {"any": f'sum by (pod) (rate({REQUESTS}{{namespace="$namespace"}}[5m]))'},
+    "gateway_latency_p99": {"any": (f'histogram_quantile(0.99, sum by (pod, le) (rate({RESPONSE_SECONDS}_bucket'
+                                    '{namespace="$namespace"}[5m])))')},
+    "gateway_error_ratio": {"any": (f'sum by (pod) (rate({REQUESTS}{{namespace="$namespace", status_class="5xx"}}[5m]))'
+                                    f' / sum by (pod) (rate({REQUESTS}{{namespace="$namespace"}}[5m]))')},
     "cpu_cores": {"any": f'sum by (pod) (rate(container_cpu_usage_seconds_total{{{_POD}, container!=""}}[5m]))'},
     "memory_ratio": {"any": (f'sum by (pod) (container_memory_working_set_bytes{{{_POD}, container!=""}}) / '
                              f'sum by (pod) (container_spec_memory_limit_bytes{{{_POD}, container!=""}})')},
