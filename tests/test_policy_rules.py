@@ -407,7 +407,10 @@ def test_digest_pinned_image_passes_both_image_rules(prod, k8s):
     pod(k8s, "users-api")["containers"][0]["image"] = image
     digest = [v for v in run(prod, k8s) if v.policy == DIGEST]
     assert "apigw-users-api-deployment" not in {v.resource for v in digest}
-    assert len(digest) == 3 and all(v.level == "advisory" for v in digest)
+    # The gateway's two containers (nginx and its metrics exporter) are each reported.
+    assert sorted(v.resource for v in digest) == ["apigw-gateway-deployment", "apigw-gateway-deployment",
+                                                  "apigw-locations-api-deployment", "apigw-payments-api-deployment"]
+    assert all(v.level == "advisory" for v in digest)
     assert "pin it by digest (repo@sha256:...)" in digest[0].message
 
 
