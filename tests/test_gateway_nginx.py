@@ -111,9 +111,11 @@ def test_health_fallback_and_log_format():
         "location / {", "default_type application/json;",
         "return 404 '{\"error\":\"no route for this path\"}';", "}"]
     log_format = next(line for line in conf.splitlines() if "log_format gateway escape=json" in line)
-    for field in ("$remote_addr", "$request", "$status", "$request_time", "$upstream_addr",
-                  "$upstream_status", "$upstream_response_time", "$request_id"):
+    for field in ("$remote_addr", "$request", "$status", "$upstream_addr", "$upstream_status",
+                  "$upstream_response_time", "$request_id", "$hostname"):
         assert f'":"{field}"' in log_format
+    # A JSON number, so CloudWatch metric filters can take it as a value (nginx always writes one).
+    assert '"request_time":$request_time,' in log_format
     assert "access_log /dev/stdout gateway;" in conf
     assert "server_tokens off;" in conf and "\nuser " not in conf
 

@@ -308,3 +308,7 @@ class MonitoringArgs:
     """Alarm when gateway 5xx responses exceed this share of requests (3 of 5 minutes)."""
     alarm_p99_ms: int = 1000
     """Alarm when the p99 target response time exceeds this (3 of 5 minutes)."""
+    gateway_log_group: Optional[pulumi.Input[str]] = None
+    """The gateway's log group: metric filters count its requests, 5xx and times per gateway task (Instance)."""
+    minimum_tasks: dict[str, int] = field(default_factory=dict)
+    """Program (gateway or a service) -> its autoscaling minimum: alarm when fewer tasks run."""

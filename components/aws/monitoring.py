@@ -15,6 +15,15 @@ import pulumi_aws as aws
 from .args import MonitoringArgs
 
 PERIOD_S = 60
+GATEWAY_NAMESPACE = "apigw/gateway"
+"""Where the gateway log's metric filters publish, per gateway task (dimension Instance: its host name)."""
+INSTANCE_FILTERS = {
+    # metric -> (filter pattern on the JSON access log, value)
+    "Requests": ("{ $.status = * }", "1"),
+    "Errors5xx": ('{ $.status = "5*" }', "1"),
+    "ResponseTime": ("{ $.request_time = * }", "$.request_time"),
+}
+"""The per-instance metrics the gateway's access log gives on AWS (components/gateway/nginx.py's LOG_FORMAT)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class MetricNames:
     gateway_service: str
     services: dict[str, str]
     """Backend service (discovery) name -> ECS service name."""
+    minimum_tasks: dict[str, int] = None
+    """Program -> its autoscaling minimum (the running-tasks widget draws it)."""
 
 
 def _widget(title: str, metrics: list, stat: str, names: MetricNames, x: int, y: int, **extra) -> dict:
@@ -75,7 +86,35 @@ def dashboard_body(names: MetricNames) -> dict:
                      {"stat": "p99", "label": f"{program} p99 (ms)", "yAxis": "right"}])],
                 "Sum", names, 12, 18),
     ]
-    return {"widgets": widgets}
+    return {"widgets": widgets + instance_widgets(names, programs, y=24)}
+
+
+def _search(expression: str, stat: str, label: str) -> list:
+    return [{"expression": f"SEARCH('{expression}', '{stat}', {PERIOD_S})", "label": label, "id": "e1"}]
+
+
+def instance_widgets(names: MetricNames, programs: dict[str, str], y: int) -> list[dict]:
+    """Per instance: each gateway task from its access log; each service task from Container Insights."""
+    gateway = f"{{{GATEWAY_NAMESPACE},Instance}}"
+    insights = "{ECS/ContainerInsights,ClusterName,ServiceName,TaskId}"
+    widgets = [
+        _widget("Requests per gateway task (access log)", [_search(f'{gateway} MetricName="Requests"', "Sum", "")],
+                "Sum", names, 0, y),
+        _widget("p99 response time per gateway task (s)",
+                [_search(f'{gateway} MetricName="ResponseTime"', "p99", "")], "p99", names, 12, y),
+        _widget("5xx per gateway task", [_search(f'{gateway} MetricName="Errors5xx"', "Sum", "")], "Sum", names, 0, y + 6),
+        _widget("Running tasks against the minimum",
+                [["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", names.cluster, "ServiceName", service,
+                  {"label": f"{program} (min {(names.minimum_tasks or {}).get(program, '?')})"}]
+                 for program, service in programs.items()], "Minimum", names, 12, y + 6),
+    ]
+    for i, (program, service) in enumerate(programs.items()):
+        where = f'ClusterName="{names.cluster}" ServiceName="{service}"'
+        widgets.append(_widget(f"{program}: CPU and memory per task (Container Insights)", [
+            _search(f'{insights} MetricName="CpuUtilized" {where}', "Average", "CPU units"),
+            [{"expression": f"SEARCH('{insights} MetricName=\"MemoryUtilized\" {where}', 'Average', {PERIOD_S})",
+              "label": "MiB", "id": "e2", "yAxis": "right"}]], "Average", names, (i % 2) * 12, y + 12 + (i // 2) * 6))
+    return widgets
 
 
 def dashboard_url(region: str, name: str) -> str:
@@ -92,7 +131,17 @@ class Monitoring(pulumi.ComponentResource):
         body = pulumi.Output.all(args.load_balancer_arn_suffix, args.target_group_arn_suffix, args.cluster_name,
                                  args.gateway_service_name, *args.service_names.values()).apply(
             lambda v: json.dumps(dashboard_body(MetricNames(args.region, v[0], v[1], v[2], v[3],
-                                                            dict(zip(service_names, v[4:])))), sort_keys=True))
+                                                            dict(zip(service_names, v[4:])),
+                                                            dict(args.minimum_tasks))), sort_keys=True))
+        self.metric_filters = [] if args.gateway_log_group is None else [
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-gateway-{metric_name.lower()}", name=f"{args.dashboard_name}-gateway-{metric_name}",
+                log_group_name=args.gateway_log_group, pattern=pattern,
+                metric_transformation={"name": metric_name, "namespace": GATEWAY_NAMESPACE, "value": value,
+                                       "dimensions": {"Instance": "$.instance"},
+                                       "unit": "Seconds" if metric_name == "ResponseTime" else "Count"},
+                opts=child)
+            for metric_name, (pattern, value) in INSTANCE_FILTERS.items()]
         self.dashboard = aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=args.dashboard_name,
                                                   dashboard_body=body, opts=child)
         self.dashboard_url = dashboard_url(args.region, args.dashboard_name)
@@ -139,4 +188,26 @@ class Monitoring(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold", threshold=args.alarm_p99_ms / 1000,
                 evaluate_low_sample_count_percentiles="ignore", treat_missing_data="notBreaching", **common),
         }
+        programs = {"gateway": args.gateway_service_name, **args.service_names}
+        for program, minimum in args.minimum_tasks.items():
+            self.alarms[f"{program}-below-minimum"] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{program}-below-minimum",
+                alarm_description=f"{program} runs fewer tasks than its minimum ({minimum}) for 5 minutes",
+                namespace="ECS/ContainerInsights", metric_name="RunningTaskCount", statistic="Minimum",
+                dimensions={"ClusterName": args.cluster_name, "ServiceName": programs[program]},
+                period=PERIOD_S, evaluation_periods=5, comparison_operator="LessThanThreshold", threshold=minimum,
+                treat_missing_data="breaching", **common)
+        if args.gateway_log_group is not None:
+            # Metrics Insights: the busiest and the quietest gateway task, without knowing the tasks in advance.
+            def insights(query_id: str, function: str) -> dict:
+                return {"id": query_id, "return_data": False, "period": PERIOD_S * 5, "expression": (
+                    f'SELECT {function}(Requests) FROM SCHEMA("{GATEWAY_NAMESPACE}", Instance)')}
+            self.alarms["gateway-imbalance"] = aws.cloudwatch.MetricAlarm(
+                f"{name}-gateway-imbalance",
+                alarm_description="One gateway task answers more than twice the requests of another, for 15 minutes",
+                comparison_operator="GreaterThanThreshold", threshold=2, evaluation_periods=3,
+                treat_missing_data="notBreaching",
+                metric_queries=[insights("busiest", "MAX"), insights("quietest", "MIN"),
+                                {"id": "ratio", "label": "busiest / quietest gateway task", "return_data": True,
+                                 "expression": "IF(quietest > 0, busiest / quietest, 0)"}], **common)
         self.register_outputs({"dashboard_url": self.dashboard_url})

@@ -160,7 +160,9 @@ def build(spec: StackSpec) -> dict:
             cluster_name=cluster.cluster.name, gateway_service_name=gateway_service.service.name,
             service_names={n: svc.service.name for n, svc in services.items()},
             alarm_topic_arn=spec.monitoring.alarm_topic, alarm_5xx_percent=options.alarm_5xx_percent,
-            alarm_p99_ms=options.alarm_p99_ms), opts=child)
+            alarm_p99_ms=options.alarm_p99_ms, gateway_log_group=gateway_service.log_group.name,
+            minimum_tasks={GATEWAY_PROGRAM: gateway.instances.min, **{s.name: s.instances.min for s in spec.services}}),
+            opts=child)
     platform.register_outputs({"load_balancer_dns_name": alb.dns_name})
 
     outputs: dict = {

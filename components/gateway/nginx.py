@@ -45,7 +45,10 @@ _UNSAFE = re.compile(r"[;{}\"'#\\\s]")  # would end or escape an nginx directive
 
 LOG_FORMAT = (
     '{"time":"$time_iso8601","remote_addr":"$remote_addr","request":"$request",'
-    '"status":"$status","body_bytes_sent":"$body_bytes_sent","request_time":"$request_time",'
+    # request_time is a JSON number (nginx always writes one): CloudWatch metric filters take it as a value.
+    '"status":"$status","body_bytes_sent":"$body_bytes_sent","request_time":$request_time,'
+    # The gateway instance that answered (a task's or pod's host name): per-instance metrics from the log.
+    '"instance":"$hostname",'
     '"upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",'
     '"upstream_response_time":"$upstream_response_time","request_id":"$request_id",'
     '"client_request_id":"$http_x_request_id","host":"$host","user_agent":"$http_user_agent"}'
