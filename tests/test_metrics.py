@@ -14,7 +14,7 @@ from components.gateway import log_exporter
 from components.kubernetes.dashboard import dashboard, queries
 from components.kubernetes.metrics import QUERIES, SOURCES, metric_names, query
 from tests.conftest import variant_config
-from tools.offline import run_program
+from tools.offline import run_program, stack_config
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian's prometheus package) is not installed")
@@ -152,3 +152,34 @@ def test_the_gateway_runs_the_exporter_from_a_config_map_and_nginx_logs_to_it(pl
     assert "    access_log syslog:server=127.0.0.1:5514,nohostname gateway;" in conf
     dev = plan_of("kubernetes-dev")   # no monitoring: no exporter, no syslog
     assert "syslog" not in dev.one("kubernetes:core/v1:ConfigMap", "apigw-gateway-config").inputs["data"]["nginx.conf"]
+
+
+def test_azure_managed_prometheus_gets_its_monitors_and_rule_groups_in_azure(plan_of, tmp_path):
+    plan = run_program("azure-prod", variant_config("azure-prod", lambda c: c.__setitem__(
+        "apigw:kubernetes", {**c.get("apigw:kubernetes", {}), "metrics_backend": "azure-managed-prometheus"})))
+    monitors = {r.inputs["metadata"]["name"] for r in plan.by_type("kubernetes:azmonitoring.coreos.com/v1:PodMonitor")}
+    assert monitors == {"apigw-gateway", "apigw-mesh"}
+    assert [r for r in plan.resources if r.type.endswith(":PrometheusRule") or
+            (r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == "kube-prometheus-stack")] == []
+    groups = {r.inputs["ruleGroupName"]: r.inputs for r in
+              plan.by_type("azure-native:alertsmanagement:PrometheusRuleGroup")}
+    assert sorted(groups) == ["apigw-apigw", "apigw-apigw-recording"]
+    alerts = {rule["alert"]: rule for rule in groups["apigw-apigw"]["rules"]}
+    assert (alerts["ApigwErrorRateHigh"]["severity"], alerts["ApigwErrorRateHigh"]["for"]) == (0.0, "PT5M")
+    assert alerts["ApigwLatencyP99High"]["severity"] == 2.0
+    assert alerts["ApigwErrorRateHigh"]["actions"] == [{"actionGroupId": stack_config("azure-prod")[
+        "apigw:monitoring"]["alarm_topic"]}]
+    for group in groups.values():   # the Azure Monitor workspace the telemetry writes to, and the cluster
+        assert "/providers/Microsoft.Monitor/accounts/apigw-telemetry-prometheus" in group["scopes"][0]
+        assert group["scopes"][1].endswith("/managedClusters/apigw-azure-prod")
+        assert group["clusterName"] == "apigw-azure-prod"
+    scrape = plan.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "apigw-network-allow-metrics-scrape").inputs
+    assert scrape["spec"]["ingress"][0]["from"] == [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "kube-system"}}}]
+    if PROMTOOL:   # the same rules, as promtool reads them
+        path = tmp_path / "rules.yaml"
+        path.write_text(yaml.safe_dump({"groups": [{"name": name, "rules": [
+            {k: v for k, v in (("record", r.get("record")), ("alert", r.get("alert")), ("expr", r["expression"]))
+             if v} for r in group["rules"]]} for name, group in groups.items()]}))
+        result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr

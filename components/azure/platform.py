@@ -68,6 +68,29 @@ def app_gateway_args(spec: StackSpec, placement: Placement, subscription_id, sub
         dns_label=options.dns_label, lock=options.lock)
 
 
+SEVERITY = {"critical": 0, "warning": 2, "info": 3}
+"""Prometheus alert severities as Azure Monitor's (0 critical ... 4 verbose)."""
+
+
+def prometheus_rule_groups(name: str, spec: StackSpec, placement: Placement, telemetry, cluster, groups: list[dict],
+                           child: pulumi.ResourceOptions) -> list:
+    actions = [{"action_group_id": spec.monitoring.alarm_topic}] if spec.monitoring.alarm_topic else []
+
+    def rule(r: dict) -> dict:
+        if "record" in r:
+            return {"record": r["record"], "expression": r["expr"]}
+        minutes = int(r.get("for", "0m").rstrip("m"))
+        return {"alert": r["alert"], "expression": r["expr"], "for_": f"PT{minutes}M", "labels": r.get("labels", {}),
+                "annotations": r.get("annotations", {}), "severity": SEVERITY[r["labels"]["severity"]],
+                "actions": actions, "resolve_configuration": {"auto_resolved": True, "time_to_resolve": "PT10M"}}
+    return [azure.alertsmanagement.PrometheusRuleGroup(
+        f"{name}-{group['name']}", resource_group_name=placement.resource_group_name, location=placement.location,
+        tags=placement.tags, rule_group_name=f"{name}-{group['name']}", cluster_name=cluster.cluster.name,
+        scopes=[telemetry.prometheus_workspace.id, cluster.cluster.id], enabled=True,
+        interval=f"PT{int(group.get('interval', '60s').rstrip('s')) // 60 or 1}M",
+        rules=[rule(r) for r in group["rules"]], opts=child) for group in groups]
+
+
 def build(spec: StackSpec) -> dict:
     options: AzureOptions = spec.options.azure
     name, stack = spec.project, pulumi.get_stack()
@@ -108,8 +131,9 @@ def build(spec: StackSpec) -> dict:
         istio_revision=options.istio_revision if spec.mesh == "istio" and options.istio == "managed" else None),
         opts=child)
 
+    telemetry = None
     if logs is not None:
-        ClusterTelemetry(f"{name}-telemetry", TelemetryArgs(
+        telemetry = ClusterTelemetry(f"{name}-telemetry", TelemetryArgs(
             placement=placement, cluster_id=cluster.cluster.id, workspace_id=logs.workspace.id), opts=child)
     mesh = None
     if spec.mesh == "istio" and options.istio == "managed":
@@ -118,6 +142,9 @@ def build(spec: StackSpec) -> dict:
                           opts=pulumi.ResourceOptions(parent=platform, providers=[cluster.provider],
                                                       # the internal load balancer needs the subnet role
                                                       depends_on=[cluster.network_role]))
+    if telemetry is not None and workloads.monitoring is not None and workloads.monitoring.alerts is None:
+        # Azure Monitor's managed Prometheus reads no PrometheusRule: the same groups as Azure resources.
+        prometheus_rule_groups(name, spec, placement, telemetry, cluster, workloads.monitoring.rule_groups, child)
     app_gateway = ApplicationGateway(f"{name}-appgw", app_gateway_args(spec, placement, client.subscription_id,
                                                                        appgw_subnet_id),
                                      opts=pulumi.ResourceOptions(parent=platform,

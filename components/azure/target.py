@@ -43,9 +43,9 @@ TARGET = Target(
     algorithm_notes={**MESH_NOTES, "none": "Application Gateway balances round robin only; with mesh istio or linkerd "
                                            "the algorithm applies inside the mesh, between the gateway and the services"},
     option_blocks=("azure", "kubernetes"),
-    # Azure Monitor's managed Prometheus collects the cluster's own metrics (components/azure/telemetry.py);
-    # the workloads' per-instance metrics, rules and dashboard run in kube-prometheus-stack.
-    metrics_backends=("kube-prometheus-stack",),
+    # Azure Monitor's managed Prometheus (components/azure/telemetry.py) reads azmonitoring.coreos.com
+    # monitors; the rules are then Prometheus rule groups in Azure (components/azure/platform.py).
+    metrics_backends=("kube-prometheus-stack", "azure-managed-prometheus"),
     parse_options=parse_options,
     check_spec=check_spec,
     builder=".azure.platform",

@@ -42,11 +42,14 @@ class Monitoring(pulumi.ComponentResource):
                 opts=child)
         after = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=[self.release] if self.release else []))
-        api, rule_kind = RULES_API[args.backend]
         meta = {"namespace": args.watched_namespace, "labels": labels(args.labels, args.part_of, "monitoring")}
-        self.alerts = k8s.apiextensions.CustomResource(
-            f"{name}-alerts", api_version=api, kind=rule_kind, metadata={"name": RULE_NAME, **meta},
-            spec={"groups": rule_groups(args)}, opts=after)
+        self.rule_groups = rule_groups(args)
+        self.alerts = None
+        if RULES_API[args.backend] is not None:
+            api, rule_kind = RULES_API[args.backend]
+            self.alerts = k8s.apiextensions.CustomResource(
+                f"{name}-alerts", api_version=api, kind=rule_kind, metadata={"name": RULE_NAME, **meta},
+                spec={"groups": self.rule_groups}, opts=after)
         api, monitor_kind = MONITOR_API[args.backend]
         self.monitors = [k8s.apiextensions.CustomResource(
             f"{name}-{key}-monitor", api_version=api, kind=monitor_kind, metadata={"name": f"apigw-{key}", **meta},
@@ -63,9 +66,12 @@ class Monitoring(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-KPS, GKE = "kube-prometheus-stack", "gke-managed-prometheus"
-RULES_API = {KPS: ("monitoring.coreos.com/v1", "PrometheusRule"), GKE: ("monitoring.googleapis.com/v1", "Rules")}
-MONITOR_API = {KPS: ("monitoring.coreos.com/v1", "PodMonitor"), GKE: ("monitoring.googleapis.com/v1", "PodMonitoring")}
+KPS, GKE, AZURE = "kube-prometheus-stack", "gke-managed-prometheus", "azure-managed-prometheus"
+RULES_API = {KPS: ("monitoring.coreos.com/v1", "PrometheusRule"), GKE: ("monitoring.googleapis.com/v1", "Rules"),
+             AZURE: None}
+"""The in-cluster rule object each backend reads; Azure Monitor's rules are Azure resources (the azure builder's)."""
+MONITOR_API = {KPS: ("monitoring.coreos.com/v1", "PodMonitor"), GKE: ("monitoring.googleapis.com/v1", "PodMonitoring"),
+               AZURE: ("azmonitoring.coreos.com/v1", "PodMonitor")}
 MESH_METRICS = {"istio": ("http-envoy-prom", "/stats/prometheus"), "linkerd": ("linkerd-admin", "/metrics")}
 """The port (by name, on the injected proxy) and path of each mesh's per-pod metrics."""
 

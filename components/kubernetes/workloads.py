@@ -62,7 +62,7 @@ def check_args(args: WorkloadsArgs) -> None:
     gateway_sources(args.exposure)  # raises on an external exposure without source ranges
 
 
-SCRAPERS = {"gke-managed-prometheus": "gmp-system"}
+SCRAPERS = {"gke-managed-prometheus": "gmp-system", "azure-managed-prometheus": "kube-system"}
 """Where each managed backend's collectors run; kube-prometheus-stack's run in its own namespace."""
 
 

@@ -120,6 +120,8 @@ MOCK_OUTPUTS: dict[str, Callable] = {
     "azure-native:monitor:DataCollectionRuleAssociation": _scoped("Microsoft.Insights/dataCollectionRuleAssociations",
                                                                   "associationName"),
     "azure-native:monitor:AzureMonitorWorkspace": _arm("Microsoft.Monitor/accounts", "azureMonitorWorkspaceName"),
+    "azure-native:alertsmanagement:PrometheusRuleGroup": _arm("Microsoft.AlertsManagement/prometheusRuleGroups",
+                                                              "ruleGroupName"),
 }
 
 
