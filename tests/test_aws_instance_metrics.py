@@ -114,3 +114,13 @@ def test_the_real_nginx_log_gives_per_instance_figures_through_the_filters(tmp_p
     assert instance == json.loads(lines[0])["instance"] and instance
     assert len(figures["Requests"][instance]) == 7 and figures["Errors5xx"] == {}
     assert len(figures["ResponseTime"][instance]) == 7 and all(0 <= t < 5 for t in figures["ResponseTime"][instance])
+
+
+def test_every_per_instance_widget_reads_a_listed_metric(plan_of):
+    body = json.loads(plan_of("aws-prod").one("aws:cloudwatch/dashboard:Dashboard",
+                                              "apigw-monitoring-dashboard").inputs["dashboardBody"])
+    listed = {*INSTANCE_FILTERS, "CpuUtilized", "MemoryUtilized"}   # the log's filters, Container Insights
+    searched = {name for w in body["widgets"] for metric in w["properties"]["metrics"] for entry in metric
+                if isinstance(entry, dict) and "expression" in entry
+                for name in re.findall(r'MetricName=\\?"(\w+)\\?"', entry["expression"])}
+    assert searched == listed
