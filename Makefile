@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?=
 STATE_DIR := $(CURDIR)/.pulumi-state
 
-.PHONY: pulumi-cli help setup test plan manifests check preview up destroy loadtest bench-local
+.PHONY: pulumi-cli help setup test plan manifests check preview up destroy loadtest bench-local promote drift
 
 help:
 	@echo "make setup                      create $(VENV) and install requirements (idempotent)"
@@ -16,6 +16,8 @@ help:
 	@echo "make up STACK=local-dev         pulumi up (needs the Pulumi CLI; local file backend by default)"
 	@echo "make loadtest URL=... [REQUESTS=600] [CONCURRENCY=8]  bounded load: distribution, p50/p95/p99, errors, PNG"
 	@echo "make bench-local                distribution, latency/throughput per hop and failover of the local topology"
+	@echo "make promote FROM=aws-staging TO=aws-prod [DRY_RUN=1] [UP=1]  move the release (images) to prod, checked"
+	@echo "make drift STACK=aws-prod       preview-only refresh that fails when the cloud drifted from the state (CLI)"
 
 # Idempotent: the venv is created once; pip install is re-run only when requirements change.
 # The components are installed editable as apigw_platform (pyproject.toml), as users import them.
@@ -70,3 +72,14 @@ preview up: pulumi-cli setup policies/venv/.installed
 
 destroy: pulumi-cli setup
 	$(PULUMI_ENV) pulumi destroy --stack $(STACK)
+
+# A release moves from staging to prod by a reviewed change of the prod stack file (tools/promote.py):
+# diffs, offline plans and the policy pack first; DRY_RUN=1 writes nothing; UP=1 then previews and updates.
+promote: setup
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "name both: make promote FROM=<target>-staging TO=<target>-prod"; exit 2; }
+	@$(PY) -m tools.promote $(FROM) $(TO) $(if $(DRY_RUN),--dry-run) $(PROMOTE_ARGS)
+	@if [ -n "$(UP)" ] && [ -z "$(DRY_RUN)" ]; then $(MAKE) --no-print-directory up STACK=$(TO); fi
+
+# Drift: a preview-only refresh exits 0 even when it finds changes, so --expect-no-changes makes it fail.
+drift: pulumi-cli setup
+	$(PULUMI_ENV) pulumi preview --refresh --expect-no-changes --diff --stack $(STACK)
