@@ -154,3 +154,34 @@ def test_rollback_from_an_earlier_revision_of_the_prod_stack(stacks, tmp_path, c
     assert "services.users-api.image: 'traefik/whoami:v1.10.4' -> 'traefik/whoami:v1.10.3'" in capsys.readouterr().out
     err = refused(capsys, "aws-prod@nope", "aws-prod")
     assert "aws-prod@nope: no stacks/Pulumi.aws-prod.yaml at git revision nope" in err
+
+
+def test_the_promotion_workflow_requires_digests_and_opens_a_pull_request_with_the_record():
+    import yaml
+    import pathlib
+    workflow = yaml.safe_load((pathlib.Path(__file__).resolve().parents[1] / ".github/workflows/promote.yml").read_text())
+    assert "workflow_dispatch" in workflow[True] and set(workflow[True]["workflow_dispatch"]["inputs"]) == {"from", "to"}
+    steps = workflow["jobs"]["promote"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    assert any('make promote FROM="$FROM" TO="$TO" PROMOTE_ARGS="--require-digests --record promotions/$TO.json"'
+               in run for run in runs)
+    [pull] = [s for s in steps if str(s.get("uses", "")).startswith("peter-evans/create-pull-request@")]
+    assert pull["with"]["add-paths"].splitlines() == ["stacks/Pulumi.${{ inputs.to }}.yaml",
+                                                     "promotions/${{ inputs.to }}.json"]
+    # The inputs reach the scripts through the environment only.
+    assert all("${{" not in run for run in runs)
+
+
+def test_drift_runs_a_refresh_that_fails_on_changes_with_the_shared_credentials():
+    import pathlib
+    import yaml
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    makefile = (repo / "Makefile").read_text()
+    assert "pulumi preview --refresh --expect-no-changes --diff --stack $(STACK)" in makefile
+    drift = yaml.safe_load((repo / ".github/workflows/drift.yml").read_text())
+    assert drift[True]["schedule"] == [{"cron": "17 5 * * *"}]
+    for workflow, job in (("drift.yml", "drift"), ("pull-request.yml", "preview")):
+        steps = yaml.safe_load((repo / ".github/workflows" / workflow).read_text())["jobs"][job]["steps"]
+        assert [s["with"]["target"] for s in steps if s.get("uses") == "./.github/actions/cloud-credentials"] == [
+            "${{ matrix.target }}"]
+    assert any(s.get("run") == 'make drift STACK="$STACK"' for s in drift["jobs"]["drift"]["steps"])
