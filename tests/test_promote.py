@@ -185,3 +185,13 @@ def test_drift_runs_a_refresh_that_fails_on_changes_with_the_shared_credentials(
         assert [s["with"]["target"] for s in steps if s.get("uses") == "./.github/actions/cloud-credentials"] == [
             "${{ matrix.target }}"]
     assert any(s.get("run") == 'make drift STACK="$STACK"' for s in drift["jobs"]["drift"]["steps"])
+
+
+def test_a_change_to_a_load_balancer_cluster_or_network_needs_allow_replace(stacks, capsys, monkeypatch):
+    # Stand the Deployments in for a load balancer: the image promotion changes them.
+    monkeypatch.setattr(promote, "CRITICAL", (*promote.CRITICAL, "kubernetes:apps/v1:Deployment"))
+    set_staging_image(stacks, "kubernetes-staging")
+    err = refused(capsys, "kubernetes-staging", "kubernetes-prod")
+    assert "the promotion changes a load balancer, cluster or network (it may be replaced): urn:pulumi:" in err
+    assert err.count("kubernetes:apps/v1:Deployment::apigw-") == 3 and "(--allow-replace to go on)" in err
+    assert promote.main(["kubernetes-staging", "kubernetes-prod", "--allow-replace", "--dry-run"]) == 0
