@@ -207,7 +207,8 @@ def test_fargate_service_without_a_container_health_check_or_load_balancer():
     assert "loadBalancers" not in inputs and "healthCheckGracePeriodSeconds" not in inputs
     assert inputs["availabilityZoneRebalancing"] == "DISABLED"
     assert inputs["serviceConnectConfiguration"]["services"] == [
-        {"portName": "http", "discoveryName": "edge", "clientAlias": [{"dnsName": "edge", "port": 8080.0}]}]
+        {"portName": "http", "discoveryName": "edge", "clientAlias": [{"dnsName": "edge", "port": 8080.0}],
+         "timeout": {"perRequestTimeoutSeconds": 35.0, "idleTimeoutSeconds": 300.0}}]
 
 
 def test_fargate_service_autoscaling_bounds_and_policies():

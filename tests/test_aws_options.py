@@ -246,10 +246,14 @@ def test_idle_timeout_stays_below_the_gateway_keepalive():
         "aws.idle_timeout_s: found 620; allowed: an integer from 1 to 619"]
 
 
-@pytest.mark.parametrize("value", [99, 2_000_000_001])
+@pytest.mark.parametrize("value", [9, 2_000_000_001])
 def test_waf_rate_limit_range(value):
     assert problems(raw(aws={"waf_rate_limit": value})) == [
-        f"aws.waf_rate_limit: found {value}; allowed: an integer from 100 to 2000000000"]
+        f"aws.waf_rate_limit: found {value}; allowed: an integer from 10 to 2000000000"]
+
+
+def test_the_lowest_waf_rate_limit_aws_accepts_is_accepted():
+    assert options(raw(aws={"waf_rate_limit": 10})).waf_rate_limit == 10
 
 
 @pytest.mark.parametrize("bucket", ["My_Logs", "ab", "-logs", "logs..alb"])

@@ -213,7 +213,9 @@ def test_backends_are_service_connect_servers_under_their_own_name(plan, service
     assert inputs(plan, ECS_SERVICE, f"apigw-{service}-service")["serviceConnectConfiguration"] == {
         "enabled": True, "namespace": NAMESPACE_ARN,
         "services": [{"portName": "http", "discoveryName": service,
-                      "clientAlias": [{"dnsName": service, "port": 8080.0}]}],
+                      "clientAlias": [{"dnsName": service, "port": 8080.0}],
+                      # longer than the gateway's 30 s proxy_read_timeout (tests/test_parts_agree.py)
+                      "timeout": {"perRequestTimeoutSeconds": 35.0, "idleTimeoutSeconds": 300.0}}],
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": f"/ecs/apigw-aws-prod/{service}", "awslogs-region": "us-east-1",
             "awslogs-stream-prefix": "service-connect"}},

@@ -167,3 +167,17 @@ def test_an_aws_stack_whose_config_cannot_fit_is_refused_naming_the_limit():
     assert problem.startswith("apigw:services: found '990 services'; allowed: a gateway config that fits the "
                               "ECS task definition: 990 services give ")
     assert f"the limit is {MAX_CONFIG_B64} (fewer services or shorter names and paths)" in problem
+
+
+def test_service_connect_lets_a_request_run_longer_than_the_gateway_waits(plan_of):
+    """Between nginx and each service sits Service Connect's proxy (default: 15 s per request): it must not
+    cut a request the gateway is still waiting for."""
+    from components.gateway.nginx import PROXY_READ_TIMEOUT_S
+    plan = plan_of("aws-prod")
+    services = [s for s in plan.by_type("aws:ecs/service:Service") if s.inputs["serviceConnectConfiguration"].get(
+        "services")]
+    assert len(services) == 3
+    for service in services:
+        (entry,) = service.inputs["serviceConnectConfiguration"]["services"]
+        assert entry["timeout"] == {"perRequestTimeoutSeconds": 35.0, "idleTimeoutSeconds": 300.0}
+        assert entry["timeout"]["perRequestTimeoutSeconds"] > PROXY_READ_TIMEOUT_S

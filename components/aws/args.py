@@ -146,7 +146,7 @@ class WebFirewallArgs:
     description: Optional[str] = None
     """Description of the web ACL."""
     rate_limit_per_5_min: int = 2000
-    """Requests per client IP in any 5 minutes before WAF blocks it (100 to 2,000,000,000)."""
+    """Requests per client IP in any 5 minutes before WAF blocks it (10 to 2,000,000,000)."""
 
 
 @args_class

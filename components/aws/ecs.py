@@ -13,6 +13,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from ..gateway.nginx import SERVICE_PROXY_IDLE_S, SERVICE_PROXY_TIMEOUT_S
 from .args import AutoscalingArgs, EcsClusterArgs, FargateServiceArgs, ServiceClusterArgs
 from .autoscaling import Autoscaling
 from .checks import check_cluster, check_fargate_service
@@ -167,8 +168,12 @@ class FargateService(pulumi.ComponentResource):
                 "awslogs-stream-prefix": "service-connect"}},
         }
         if args.discoverable:
-            service_connect["services"] = [{"port_name": PORT_NAME, "discovery_name": args.program,
-                                            "client_alias": [{"dns_name": args.program, "port": args.port}]}]
+            service_connect["services"] = [{
+                "port_name": PORT_NAME, "discovery_name": args.program,
+                "client_alias": [{"dns_name": args.program, "port": args.port}],
+                # Service Connect's proxy cuts requests at 15 s by default, while the gateway waits 30 s.
+                "timeout": {"per_request_timeout_seconds": SERVICE_PROXY_TIMEOUT_S,
+                            "idle_timeout_seconds": SERVICE_PROXY_IDLE_S}}]
         load_balancers = None
         if args.target_group_arn is not None:
             load_balancers = [{"target_group_arn": args.target_group_arn, "container_name": args.program,

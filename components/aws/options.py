@@ -131,7 +131,7 @@ class AwsOptions:
     waf: bool = False
     """A WAFv2 web ACL (AWS managed rule groups + per-IP rate limit) associated with the ALB."""
     waf_rate_limit: int = 2000
-    """Requests per client IP per 5 minutes before WAF blocks it (100 to 2,000,000,000)."""
+    """Requests per client IP per 5 minutes before WAF blocks it (10 to 2,000,000,000: AWS's range since 2024)."""
     access_logs: bool = False
     """ALB access logs to S3."""
     access_logs_bucket: str | None = None
@@ -186,7 +186,7 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
         cpu_architecture=p.choice(raw, "cpu_architecture", "aws.cpu_architecture", "X86_64", CPU_ARCHITECTURES)
         or "X86_64",
         waf=p.boolean(raw, "waf", "aws.waf", phase.waf),
-        waf_rate_limit=p.integer(raw, "waf_rate_limit", "aws.waf_rate_limit", 2000, 100, 2_000_000_000) or 2000,
+        waf_rate_limit=p.integer(raw, "waf_rate_limit", "aws.waf_rate_limit", 2000, 10, 2_000_000_000) or 2000,
         access_logs=p.boolean(raw, "access_logs", "aws.access_logs", phase.access_logs),
         access_logs_bucket=_bucket(p, raw),
         access_logs_prefix=_prefix(p, raw),

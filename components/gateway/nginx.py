@@ -33,6 +33,11 @@ KEEPALIVE_TIMEOUT_S = 620
 balancer in front, so the gateway never closes a connection the balancer is about to reuse (502s):
 GCP's external Application Load Balancer keeps backend connections 600 s (fixed), and the ALB's
 idle timeout is held below this (components/aws/options.py)."""
+SERVICE_PROXY_TIMEOUT_S = PROXY_READ_TIMEOUT_S + 5
+"""How long a proxy between the gateway and a service (ECS Service Connect's) lets a request run: longer
+than nginx waits, so the gateway's own timeout (a JSON 504) decides, never the proxy's shorter default."""
+SERVICE_PROXY_IDLE_S = 300
+"""...and how long it keeps an idle connection: longer than nginx keeps its upstream connections (60 s)."""
 BALANCER_TIMEOUT_S = PROXY_READ_TIMEOUT_S + 5
 """How long a balancer in front (Application Gateway, GCP's backend service) waits for the gateway's
 answer: longer than the gateway waits for a service, so a slow service ends in the gateway's own
