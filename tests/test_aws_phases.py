@@ -92,8 +92,9 @@ def test_staging_has_https_with_redirect_and_two_tasks_per_program_over_two_zone
 
 def test_staging_alarms_exist_without_a_topic_to_notify(plan_of):
     alarms = plan_of("aws-staging").by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    # 3 on the load balancer, one minimum per program (gateway and 3 services), the gateway's imbalance.
-    assert len(alarms) == 8
+    # 3 on the gateway's targets, the load balancer's own 5xx, healthy gateway targets below the minimum, one
+    # minimum per program (gateway and 3 services), each service's 5xx, the gateway's imbalance.
+    assert len(alarms) == 13
     assert all(a.inputs["alarmActions"] == [] and a.inputs["okActions"] == [] for a in alarms)
 
 

@@ -336,10 +336,11 @@ def test_every_service_tracks_cpu_and_the_gateway_also_requests_per_target(plan)
 
 def test_alarms_go_to_the_topic_from_config(plan):
     alarms = {a.name: a.inputs for a in plan.by_type(ALARM)}
-    assert sorted(alarms) == ["apigw-monitoring-gateway-5xx-rate", "apigw-monitoring-gateway-below-minimum",
-                              "apigw-monitoring-gateway-imbalance", "apigw-monitoring-gateway-p99-latency",
-                              "apigw-monitoring-gateway-unhealthy-hosts", "apigw-monitoring-locations-api-below-minimum",
-                              "apigw-monitoring-payments-api-below-minimum", "apigw-monitoring-users-api-below-minimum"]
+    assert sorted(alarms) == sorted(f"apigw-monitoring-{key}" for key in (
+        "gateway-5xx-rate", "gateway-below-minimum", "gateway-imbalance", "gateway-p99-latency",
+        "gateway-unhealthy-hosts", "gateway-healthy-below-minimum", "load-balancer-5xx-rate",
+        *(f"{s}-{kind}" for s in ("users-api", "locations-api", "payments-api") for kind in ("below-minimum",
+                                                                                          "5xx-rate"))))
     dims = {"LoadBalancer": LB_SUFFIX, "TargetGroup": TG_SUFFIX}
     for alarm in alarms.values():
         assert alarm["alarmActions"] == [TOPIC] and alarm["okActions"] == [TOPIC]

@@ -279,6 +279,13 @@ class FargateServiceArgs:
     component: str = "service"
     """Tagged as `component` (gateway or service), like the Kubernetes target's labels; the
     policy pack holds the gateway fleet to its own floor by it."""
+    rollback_alarms: list[str] = field(default_factory=list)
+    """CloudWatch alarm names: a deployment during which one fires is rolled back (a release that starts and
+    passes its health checks but answers 5xx, which the circuit breaker does not catch)."""
+    wait_for_steady_state: bool = False
+    """`pulumi up` waits until ECS has finished the rollout (and any rollback), instead of returning at once."""
+    steady_state_timeout_s: int = 1200
+    """...for at most this long."""
     target_group_arn: Optional[pulumi.Input[str]] = None
     """A load balancer target group the tasks register in; list its listeners in `opts.depends_on`
     (ECS refuses a target group no listener attaches to a load balancer yet)."""

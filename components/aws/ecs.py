@@ -196,6 +196,9 @@ class FargateService(pulumi.ComponentResource):
             load_balancers=load_balancers,
             health_check_grace_period_seconds=HEALTH_CHECK_GRACE_S if load_balancers else None,
             service_connect_configuration=service_connect,
+            alarms=({"alarm_names": list(args.rollback_alarms), "enable": True, "rollback": True}
+                    if args.rollback_alarms else None),
+            wait_for_steady_state=args.wait_for_steady_state,
             availability_zone_rebalancing="ENABLED" if spread else "DISABLED",
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
@@ -203,7 +206,10 @@ class FargateService(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions.merge(
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                    ignore_changes=["desired_count"], depends_on=[self.log_group])),
+                    ignore_changes=["desired_count"], depends_on=[self.log_group],
+                    custom_timeouts=pulumi.CustomTimeouts(create=f"{-(-args.steady_state_timeout_s // 60)}m",
+                                                          update=f"{-(-args.steady_state_timeout_s // 60)}m")
+                    if args.wait_for_steady_state else None)),
                 pulumi.ResourceOptions(depends_on=opts.depends_on if opts else None)),
         )
         self.service_name = self.service.name

@@ -117,12 +117,62 @@ def instance_widgets(names: MetricNames, programs: dict[str, str], y: int) -> li
     return widgets
 
 
+def rollback_alarm_names(dashboard_name: str, services: list[str]) -> dict[str, list[str]]:
+    """Program -> the alarms its ECS deployment rolls back on: the fixed names Monitoring gives them (an ECS
+    service names its alarms before they exist, so both sides compute them here)."""
+    return {"gateway": [f"{dashboard_name}-load-balancer-5xx-rate"],
+            **{service: [f"{dashboard_name}-{service}-5xx-rate"] for service in services}}
+
+
 def dashboard_url(region: str, name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
 
 
 class Monitoring(pulumi.ComponentResource):
     TYPE = "apigw:aws:Monitoring"
+
+    def _outage_alarms(self, name: str, args: MonitoringArgs, common: dict) -> None:
+        """What a full outage looks like: 5xx the load balancer makes itself (no target answered, so
+        RequestCount does not count them), fewer healthy gateway tasks than the minimum (none registered:
+        no data, which counts), and each service's 5xx as the gateway's Service Connect proxy sees them."""
+        elb, lb = "AWS/ApplicationELB", {"LoadBalancer": args.load_balancer_arn_suffix}
+        names = rollback_alarm_names(args.dashboard_name, list(args.service_names))
+
+        def query(query_id: str, namespace: str, metric_name: str, dimensions: dict) -> dict:
+            return {"id": query_id, "return_data": False, "metric": {
+                "namespace": namespace, "metric_name": metric_name, "dimensions": dimensions, "period": PERIOD_S,
+                "stat": "Sum"}}
+
+        rate = {"comparison_operator": "GreaterThanThreshold", "threshold": args.alarm_5xx_percent,
+                "evaluation_periods": 5, "datapoints_to_alarm": 3, "treat_missing_data": "notBreaching"}
+        self.alarms["load-balancer-5xx-rate"] = aws.cloudwatch.MetricAlarm(
+            f"{name}-load-balancer-5xx-rate", name=names["gateway"][0],
+            alarm_description=f"The load balancer itself answered more than {args.alarm_5xx_percent}% 5xx "
+                              "(no healthy target, timeouts) in 3 of the last 5 minutes",
+            metric_queries=[query("elb", elb, "HTTPCode_ELB_5XX_Count", lb), query("requests", elb, "RequestCount", lb),
+                            {"id": "rate", "label": "load balancer 5xx %", "return_data": True,
+                             "expression": "IF(requests + elb > 0, 100 * elb / (requests + elb), 0)"}],
+            **rate, **common)
+        minimum = args.minimum_tasks.get("gateway")
+        if minimum:
+            self.alarms["gateway-healthy-below-minimum"] = aws.cloudwatch.MetricAlarm(
+                f"{name}-gateway-healthy-below-minimum",
+                alarm_description=f"Fewer healthy gateway targets than the minimum ({minimum}) for 3 minutes",
+                namespace=elb, metric_name="HealthyHostCount", statistic="Minimum", period=PERIOD_S,
+                dimensions={**lb, "TargetGroup": args.target_group_arn_suffix}, evaluation_periods=3,
+                comparison_operator="LessThanThreshold", threshold=minimum, treat_missing_data="breaching", **common)
+        for service, ecs_name in args.service_names.items():
+            client = {"ClusterName": args.cluster_name, "ServiceName": args.gateway_service_name,
+                      "TargetDiscoveryName": service}
+            self.alarms[f"{service}-5xx-rate"] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{service}-5xx-rate", name=names[service][0],
+                alarm_description=f"{service} answered the gateway more than {args.alarm_5xx_percent}% 5xx "
+                                  "(Service Connect) in 3 of the last 5 minutes",
+                metric_queries=[query("errors", "AWS/ECS", "HTTPCode_Target_5XX_Count", client),
+                                query("requests", "AWS/ECS", "RequestCount", client),
+                                {"id": "rate", "label": f"{service} 5xx %", "return_data": True,
+                                 "expression": "IF(requests > 0, 100 * errors / requests, 0)"}],
+                **rate, **common)
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
@@ -188,6 +238,7 @@ class Monitoring(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold", threshold=args.alarm_p99_ms / 1000,
                 evaluate_low_sample_count_percentiles="ignore", treat_missing_data="notBreaching", **common),
         }
+        self._outage_alarms(name, args, common)
         programs = {"gateway": args.gateway_service_name, **args.service_names}
         for program, minimum in args.minimum_tasks.items():
             self.alarms[f"{program}-below-minimum"] = aws.cloudwatch.MetricAlarm(

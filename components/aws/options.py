@@ -148,6 +148,8 @@ class AwsOptions:
     """Alarm when gateway 5xx responses exceed this share of requests (5-minute windows)."""
     alarm_p99_ms: int = 1000
     """Alarm when the p99 target response time exceeds this."""
+    wait_for_steady_state: bool = False
+    """`pulumi up` waits for each ECS rollout (and its rollback) to finish; on in staging and prod."""
     security_group_rule_quota: int = DEFAULT_RULES_PER_SECURITY_GROUP
     """The account's "Inbound or outbound rules per security group" quota (AWS default 60). The
     gateway's group has one egress rule per service plus HTTPS; raise the quota in Service
@@ -198,6 +200,8 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
         or 1000,
         alarm_5xx_percent=p.integer(raw, "alarm_5xx_percent", "aws.alarm_5xx_percent", 5, 1, 100) or 5,
         alarm_p99_ms=p.integer(raw, "alarm_p99_ms", "aws.alarm_p99_ms", 1000, 10, 60_000) or 1000,
+        wait_for_steady_state=p.boolean(raw, "wait_for_steady_state", "aws.wait_for_steady_state",
+                                        spec.phase in ("staging", "prod")),
         security_group_rule_quota=p.integer(raw, "security_group_rule_quota", "aws.security_group_rule_quota",
                                             DEFAULT_RULES_PER_SECURITY_GROUP, DEFAULT_RULES_PER_SECURITY_GROUP,
                                             1000) or DEFAULT_RULES_PER_SECURITY_GROUP,
@@ -205,6 +209,13 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
         container_users=_per_program(p, raw, "container_users", programs, _check_user),
     )
     return options
+
+
+def steady_state_timeout_s(spec, options: AwsOptions, grace_s: int) -> int:
+    """How long `pulumi up` waits for a rollout: twice a task's way to serving (start, the health check
+    grace and checks, the old task's deregistration), plus a margin for a rollback."""
+    hc = spec.load_balancer.health_check
+    return 2 * (120 + grace_s + hc.interval_s * hc.healthy_threshold + options.deregistration_delay_s) + 300
 
 
 def check_aws_spec(spec, p: Problems) -> None:

@@ -14,12 +14,12 @@ from .access_logs import AccessLogBucket
 from .args import (AccessLogBucketArgs, AccessLogsArgs, ContainerHealthCheckArgs, EcsClusterArgs,
                    FargateServiceArgs, HealthCheckArgs, LoadBalancerArgs, MonitoringArgs, NetworkArgs, ScalingArgs,
                    SecurityGroupsArgs, TaskCountRange, WebFirewallArgs)
-from .ecs import EcsCluster, FargateService
+from .ecs import HEALTH_CHECK_GRACE_S, EcsCluster, FargateService
 from .gateway import BOOT_COMMAND, CONFIG_ENV, ENTRY_POINT, container_user, encoded_config, health_check_command
 from .load_balancer import LoadBalancer
-from .monitoring import Monitoring
+from .monitoring import Monitoring, rollback_alarm_names
 from .network import Network, SecurityGroups, select_zones
-from .options import GATEWAY_PROGRAM, AwsOptions
+from .options import GATEWAY_PROGRAM, AwsOptions, steady_state_timeout_s
 from .sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB
 from .waf import WebFirewall
 
@@ -61,6 +61,14 @@ def load_balancer_args(spec: StackSpec, vpc_id: pulumi.Input[str], subnet_ids: l
     )
 
 
+def release_safety(spec: StackSpec, prefix: str, program: str) -> dict:
+    """How a rollout of `program` is watched: rolled back on its 5xx alarm, and waited for."""
+    options: AwsOptions = spec.options
+    alarms = rollback_alarm_names(prefix, [s.name for s in spec.services]) if spec.monitoring.enabled else {}
+    return {"rollback_alarms": alarms.get(program, []), "wait_for_steady_state": options.wait_for_steady_state,
+            "steady_state_timeout_s": steady_state_timeout_s(spec, options, HEALTH_CHECK_GRACE_S)}
+
+
 def fargate_args(spec: StackSpec, prefix: str, cluster: EcsCluster, subnet_ids: list[pulumi.Input[str]],
                  security_group_id: pulumi.Input[str], name: str, program, scaling: ScalingArgs, scratch_mib: int,
                  **extra) -> FargateServiceArgs:
@@ -77,7 +85,7 @@ def fargate_args(spec: StackSpec, prefix: str, cluster: EcsCluster, subnet_ids: 
         cpu_architecture=options.cpu_architecture,
         health_check=(ContainerHealthCheckArgs(command=command, interval_s=hc.interval_s, timeout_s=hc.timeout_s,
                                                retries=hc.unhealthy_threshold) if command is not None else None),
-        user=container_user(options, name), **extra)
+        user=container_user(options, name), **release_safety(spec, prefix, name), **extra)
 
 
 def build(spec: StackSpec) -> dict:
