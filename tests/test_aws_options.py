@@ -322,3 +322,14 @@ def test_every_problem_is_reported_at_once():
                          load_balancer={"tls_certificate": CERT, "algorithm": "random"}))
     assert [p.split(":")[0] for p in found] == [
         "load_balancer.algorithm", "aws.zones", "aws.waf", "monitoring.alarm_topic"]
+
+
+def test_a_vpc_too_small_for_a_rollout_at_the_instance_maximums_is_refused():
+    config = raw("dev", aws={"vpc_cidr": "10.0.0.0/24", "task_zones": "one"},
+                 gateway={"instances": {"min": 1, "max": 10}})
+    # 2 x (10 + 2 + 2) = 28 addresses in one /28 task subnet (11 usable).
+    assert problems(config) == [
+        "aws.vpc_cidr: found '10.0.0.0/24'; allowed: a range whose 1 task subnet(s) hold 28 task addresses (twice the "
+        "instance maximums, as a rollout runs old and new tasks together): /24 gives 11 per subnet; /22 or larger"]
+    config["aws"]["vpc_cidr"] = "10.0.0.0/22"
+    assert options(config).vpc_cidr == "10.0.0.0/22"

@@ -143,3 +143,13 @@ def test_plan_on_a_malformed_stack_file_exits_cleanly(tmp_path, text):
     result = run_plan("bad", "--stack-file", str(path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: Pulumi.bad.yaml: ")
+
+
+def test_the_plan_warns_about_the_shipped_placeholders_naming_each_key():
+    result = run_plan("aws-prod")
+    assert result.returncode == 0, result.stderr
+    assert ("warning: apigw:load_balancer.tls_certificate looks like a placeholder (AWS's documentation account: "
+            "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000); REPLACE it before "
+            "`make up`") in result.stdout
+    assert "warning: apigw:monitoring.alarm_topic looks like a placeholder" in result.stdout
+    assert "placeholder" not in run_plan("kubernetes-dev").stdout

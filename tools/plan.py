@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stack {args.stack}: {err}", file=sys.stderr)
         return 1
     print_tree(plan)
+    warnings = placeholder_warnings(config)
+    if warnings:
+        print("\n" + "\n".join(warnings))
     return _write(plan, args.manifests)
 
 
@@ -144,6 +147,32 @@ def _plan_program(directory: pathlib.Path, manifests: str | None) -> int:
         return 2
     print_tree(plan)
     return _write(plan, manifests)
+
+
+PLACEHOLDERS = {"123456789012": "AWS's documentation account", "00000000-0000-0000-0000-000000000000": "a zero id",
+                "example.com": "the documentation domain", "my-platform-": "the sample GCP project"}
+"""What the shipped stack files' example values contain: `pulumi up` would fail on them, late."""
+
+
+def placeholder_warnings(config: dict) -> list[str]:
+    """`warning: <key> looks like a placeholder (...)` for every config value with a documented example in it."""
+    found = []
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                walk(child, f"{path}.{key}" if path else key)
+        elif isinstance(value, list):
+            for i, child in enumerate(value):
+                walk(child, f"{path}[{i}]")
+        elif isinstance(value, str):
+            for marker, what in PLACEHOLDERS.items():
+                if marker in value:
+                    found.append(f"warning: {path} looks like a placeholder ({what}: {value}); REPLACE it before "
+                                 "`make up`")
+                    break
+    walk(config, "")
+    return found
 
 
 def _check_custom_resources(plan: Plan) -> int:

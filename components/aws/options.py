@@ -359,6 +359,27 @@ def _check_aws_limits(p: Problems, spec) -> None:
               "(raise the account's quota in Service Quotas, then this key)")
 
 
+AWS_RESERVED_PER_SUBNET = 5
+"""AWS keeps five addresses of every subnet."""
+
+
+def _check_capacity(p: Problems, options: AwsOptions, spec) -> None:
+    """Every Fargate task takes an address of a private subnet, and a rollout (maximumPercent 200) runs the
+    old and the new tasks side by side: the task subnets must hold twice every program's maximum."""
+    network = ipaddress.IPv4Network(options.vpc_cidr)
+    per_subnet = 2 ** (32 - (network.prefixlen + 4)) - AWS_RESERVED_PER_SUBNET
+    subnets = options.zones if options.task_zones == "all" else 1
+    needed = 2 * (spec.gateway.instances.max + sum(s.instances.max for s in spec.services))
+    if needed > per_subnet * subnets:
+        # ECS spreads tasks over the subnets: each must hold its share.
+        fits = next((prefix for prefix in range(network.prefixlen, 15, -1)
+                     if (2 ** (32 - (prefix + 4)) - AWS_RESERVED_PER_SUBNET) * subnets >= needed), 16)
+        p.add("aws.vpc_cidr", options.vpc_cidr,
+              f"a range whose {subnets} task subnet(s) hold {needed} task addresses (twice the instance maximums, "
+              f"as a rollout runs old and new tasks together): /{network.prefixlen} gives {per_subnet} per subnet; "
+              f"/{fits} or larger")
+
+
 def _check_prod(p: Problems, options: AwsOptions, spec) -> None:
     """Prod keeps the safe settings; dev and staging may opt out (each stack file says why)."""
     if spec.phase != "prod":
@@ -381,6 +402,7 @@ def _check_spec_for_aws(p: Problems, spec) -> None:
     if not REGION_RE.match(spec.region):
         p.add("region", spec.region, "an AWS region name such as us-east-1 or eu-west-3")
     _check_aws_limits(p, spec)
+    _check_capacity(p, spec.options, spec)
 
     hc, hp = spec.load_balancer.health_check, "load_balancer.health_check"
     for key, (lo, hi) in ALB_HEALTH_CHECK_RANGES.items():
