@@ -148,6 +148,14 @@ class AwsOptions:
     """Alarm when gateway 5xx responses exceed this share of requests (5-minute windows)."""
     alarm_p99_ms: int = 1000
     """Alarm when the p99 target response time exceeds this."""
+    vpc_id: str | None = None
+    """An existing VPC (a platform team's): the stack creates no network; the subnets below are given too."""
+    public_subnet_ids: tuple[str, ...] = ()
+    """With vpc_id: the load balancer's subnets, in at least two zones."""
+    private_subnet_ids: tuple[str, ...] = ()
+    """With vpc_id: the tasks' subnets (with a route to the internet through NAT, for image pulls)."""
+    private_subnet_cidrs: tuple[str, ...] = ()
+    """Their ranges, in the same order: the capacity check needs them."""
     wait_for_steady_state: bool = False
     """`pulumi up` waits for each ECS rollout (and its rollback) to finish; on in staging and prod."""
     security_group_rule_quota: int = DEFAULT_RULES_PER_SECURITY_GROUP
@@ -200,6 +208,7 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
         or 1000,
         alarm_5xx_percent=p.integer(raw, "alarm_5xx_percent", "aws.alarm_5xx_percent", 5, 1, 100) or 5,
         alarm_p99_ms=p.integer(raw, "alarm_p99_ms", "aws.alarm_p99_ms", 1000, 10, 60_000) or 1000,
+        **_existing_network(p, raw),
         wait_for_steady_state=p.boolean(raw, "wait_for_steady_state", "aws.wait_for_steady_state",
                                         spec.phase in ("staging", "prod")),
         security_group_rule_quota=p.integer(raw, "security_group_rule_quota", "aws.security_group_rule_quota",
@@ -363,13 +372,71 @@ AWS_RESERVED_PER_SUBNET = 5
 """AWS keeps five addresses of every subnet."""
 
 
+VPC_ID_RE = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+SUBNET_ID_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+NETWORK_KEYS = ("vpc_cidr", "nat_gateways", "zones")
+"""Keys of the network the stack creates: refused with an existing VPC, where they would do nothing."""
+
+
+def _existing_network(p: Problems, raw: dict) -> dict:
+    if "vpc_id" not in raw:
+        for key in ("public_subnet_ids", "private_subnet_ids", "private_subnet_cidrs"):
+            if key in raw:
+                p.add(f"aws.{key}", raw[key], "nothing without aws.vpc_id (the stack creates its own network)")
+        return {}
+    vpc_id = p.string(raw, "vpc_id", "aws.vpc_id", None)
+    if vpc_id is not None and not VPC_ID_RE.match(vpc_id):
+        p.add("aws.vpc_id", vpc_id, "a VPC id: vpc- and 8 or 17 hexadecimal digits")
+    for key in (k for k in NETWORK_KEYS if k in raw):
+        p.add(f"aws.{key}", raw[key], "nothing with aws.vpc_id: the stack creates no network in an existing VPC")
+
+    def ids(key: str, least: int, why: str) -> tuple[str, ...]:
+        value = raw.get(key)
+        if not isinstance(value, list) or len(value) < least or not all(
+                isinstance(v, str) and SUBNET_ID_RE.match(v) for v in value):
+            p.add(f"aws.{key}", value, f"a list of at least {least} subnet ids (subnet-...): {why}")
+            return ()
+        return tuple(value)
+    public = ids("public_subnet_ids", 2, "an Application Load Balancer spans at least two zones")
+    private = ids("private_subnet_ids", 1, "where the tasks run")
+    cidrs = raw.get("private_subnet_cidrs")
+    try:
+        ranges = tuple(str(ipaddress.IPv4Network(c)) for c in cidrs) if isinstance(cidrs, list) else None
+    except (TypeError, ValueError):
+        ranges = None
+    if ranges is None or len(ranges) != len(private):
+        p.add("aws.private_subnet_cidrs", cidrs, f"the {len(private)} private subnets' ranges, in the same order "
+                                                 "(the capacity check needs them)")
+        ranges = ()
+    return {"vpc_id": vpc_id, "public_subnet_ids": public, "private_subnet_ids": private,
+            "private_subnet_cidrs": ranges}
+
+
+def task_subnet_sizes(options: AwsOptions) -> tuple[list[int], str]:
+    """Usable addresses of each subnet tasks run in, and what to change when they are too few."""
+    if options.vpc_id:
+        used = options.private_subnet_cidrs[:1] if options.task_zones == "one" else options.private_subnet_cidrs
+        return [ipaddress.IPv4Network(c).num_addresses - AWS_RESERVED_PER_SUBNET for c in used], \
+            "larger private subnets (aws.private_subnet_ids), or more of them"
+    network = ipaddress.IPv4Network(options.vpc_cidr)
+    subnets = options.zones if options.task_zones == "all" else 1
+    return [2 ** (32 - (network.prefixlen + 4)) - AWS_RESERVED_PER_SUBNET] * subnets, ""
+
+
 def _check_capacity(p: Problems, options: AwsOptions, spec) -> None:
     """Every Fargate task takes an address of a private subnet, and a rollout (maximumPercent 200) runs the
     old and the new tasks side by side: the task subnets must hold twice every program's maximum."""
+    needed = 2 * (spec.gateway.instances.max + sum(s.instances.max for s in spec.services))
+    sizes, remedy = task_subnet_sizes(options)
+    if options.vpc_id:
+        if sizes and needed > sum(sizes):
+            p.add("aws.private_subnet_cidrs", list(options.private_subnet_cidrs),
+                  f"subnets that hold {needed} task addresses (twice the instance maximums, as a rollout runs old "
+                  f"and new tasks together): these hold {sum(sizes)}; {remedy}")
+        return
     network = ipaddress.IPv4Network(options.vpc_cidr)
     per_subnet = 2 ** (32 - (network.prefixlen + 4)) - AWS_RESERVED_PER_SUBNET
     subnets = options.zones if options.task_zones == "all" else 1
-    needed = 2 * (spec.gateway.instances.max + sum(s.instances.max for s in spec.services))
     if needed > per_subnet * subnets:
         # ECS spreads tasks over the subnets: each must hold its share.
         fits = next((prefix for prefix in range(network.prefixlen, 15, -1)

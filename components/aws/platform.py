@@ -105,11 +105,17 @@ def build(spec: StackSpec) -> dict:
     # /ecs/<prefix>/<program> (fixed names, so dashboards and runbooks can point at them).
     prefix = f"{spec.project}-{pulumi.get_stack()}"
 
-    network = Network(f"{name}-network", NetworkArgs(
-        zones=zones, vpc_cidr=options.vpc_cidr, nat_gateways=options.nat_gateways, task_zones=options.task_zones),
-        opts=child)
+    if options.vpc_id:   # handed out by the platform team: its subnets, routes and NAT
+        vpc_id, public_subnet_ids = options.vpc_id, list(options.public_subnet_ids)
+        task_subnet_ids = list(options.private_subnet_ids[:1] if options.task_zones == "one"
+                               else options.private_subnet_ids)
+    else:
+        network = Network(f"{name}-network", NetworkArgs(
+            zones=zones, vpc_cidr=options.vpc_cidr, nat_gateways=options.nat_gateways, task_zones=options.task_zones),
+            opts=child)
+        vpc_id, public_subnet_ids, task_subnet_ids = network.vpc.id, network.public_subnet_ids, network.task_subnet_ids
     groups = SecurityGroups(f"{name}-sg", SecurityGroupsArgs(
-        vpc_id=network.vpc.id, gateway_port=spec.gateway.port, service_ports={s.name: s.port for s in spec.services},
+        vpc_id=vpc_id, gateway_port=spec.gateway.port, service_ports={s.name: s.port for s in spec.services},
         https=bool(spec.load_balancer.tls_certificate)), opts=child)
 
     bucket_name, logs_ready = None, []
@@ -120,7 +126,7 @@ def build(spec: StackSpec) -> dict:
             account_id=account_id, region=spec.region, prefix=options.access_logs_prefix,
             retention_days=options.access_logs_retention_days), opts=child)
         bucket_name, logs_ready = logs.bucket_name, [logs.policy]
-    lb = LoadBalancer(f"{name}-lb", load_balancer_args(spec, network.vpc.id, network.public_subnet_ids,
+    lb = LoadBalancer(f"{name}-lb", load_balancer_args(spec, vpc_id, public_subnet_ids,
                                                         groups.alb.id, bucket_name),
                       opts=pulumi.ResourceOptions(parent=platform, depends_on=logs_ready))
     alb, target_group = lb.alb, lb.target_group
@@ -134,7 +140,7 @@ def build(spec: StackSpec) -> dict:
         namespace_description=f"{spec.project} {spec.phase}: ECS Service Connect",
         container_insights=options.container_insights), opts=child)
     in_cluster = pulumi.ResourceOptions(parent=platform, depends_on=[cluster.execution_policy])
-    subnet_ids = network.task_subnet_ids
+    subnet_ids = task_subnet_ids
     services = {
         s.name: FargateService(f"{name}-{s.name}", fargate_args(
             spec, prefix, cluster, subnet_ids, groups.services[s.name].id, s.name, s,
