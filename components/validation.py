@@ -5,6 +5,7 @@ directly and so `make plan` can report bad input without a traceback.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
@@ -162,6 +163,40 @@ class Problems:
                 continue
             result[k] = v
         return result
+
+    def matching(self, raw: dict, key: str, path: str, default: str | None, pattern: re.Pattern,
+                 allowed: str) -> str | None:
+        """A string the pattern matches (the default is taken as given)."""
+        value = self.string(raw, key, path, default)
+        if value is not None and value != default and not pattern.match(value):
+            self.add(path, value, allowed)
+            return default
+        return value
+
+    def private_network(self, raw: dict, key: str, path: str, default: str, allowed: str) -> str:
+        """A private IPv4 range in CIDR form, normalised (10.1.0.0/16)."""
+        value = self.string(raw, key, path, default) or default
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError:
+            network = None
+        if network is None or not network.is_private:
+            self.add(path, value, allowed)
+            return default
+        return str(network)
+
+    def bounds(self, raw: dict, key: str, path: str, default: tuple[int, int], lo: int, hi: int,
+               lo_max: int = 1) -> tuple[int, int]:
+        """A `{min, max}` block: min from lo to hi, max from lo_max to hi, min <= max; else the default."""
+        block = self.mapping(raw, key, path)
+        self.unknown_keys(block, ("min", "max"), path)
+        low = self.integer(block, "min", f"{path}.min", default[0], lo, hi)
+        high = self.integer(block, "max", f"{path}.max", max(default[1], low or 0, lo_max), lo_max, hi)
+        low, high = default[0] if low is None else low, default[1] if high is None else high
+        if low > high:
+            self.add(path, {"min": low, "max": high}, "min <= max")
+            return default
+        return low, high
 
     def unknown_keys(self, raw: dict, known: Iterable[str], path: str) -> None:
         known = tuple(known)

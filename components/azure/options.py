@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..gateway.nginx import BALANCER_TIMEOUT_S, PROXY_READ_TIMEOUT_S
+from ..spec import Instances as NodeRange  # a {min, max} count, as instances are
 from ..validation import Problems
 
 ZONES = ("1", "2", "3")
@@ -51,12 +52,6 @@ KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 """Built-in role definition ids (the same in every Azure cloud)."""
-
-
-@dataclass(frozen=True)
-class NodeRange:
-    min: int
-    max: int
 
 
 @dataclass(frozen=True)
@@ -205,27 +200,12 @@ _NETWORK_KEYS = ("vnet_cidr", "application_gateway_subnet_cidr", "aks_subnet_cid
 
 
 def _pattern(p: Problems, raw: dict, key: str, default, pattern: re.Pattern, allowed: str):
-    value = p.string(raw, key, f"azure.{key}", default)
-    if value is not None and value != default and not pattern.match(value):
-        p.add(f"azure.{key}", value, allowed)
-        return default
-    return value
-
-
-def _network_of(value: str) -> ipaddress.IPv4Network | None:
-    try:
-        return ipaddress.IPv4Network(value)
-    except ValueError:
-        return None
+    return p.matching(raw, key, f"azure.{key}", default, pattern, allowed)
 
 
 def _cidr(p: Problems, raw: dict, key: str, default: str) -> str:
-    value = p.string(raw, key, f"azure.{key}", default) or default
-    network = _network_of(value)
-    if network is None or not network.is_private:
-        p.add(f"azure.{key}", value, "a private IPv4 network in CIDR form, such as 10.224.0.0/16")
-        return default
-    return str(network)
+    return p.private_network(raw, key, f"azure.{key}", default,
+                             "a private IPv4 network in CIDR form, such as 10.224.0.0/16")
 
 
 def _network(p: Problems, raw: dict) -> AzureNetwork:
@@ -286,16 +266,7 @@ def _zones(p: Problems, raw: dict, default: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _range(p: Problems, raw: dict, key: str, default: NodeRange, lo: int, hi: int, lo_max: int = 1) -> NodeRange:
-    path = f"azure.{key}"
-    block = p.mapping(raw, key, path)
-    p.unknown_keys(block, ("min", "max"), path)
-    low = p.integer(block, "min", f"{path}.min", default.min, lo, hi)
-    high = p.integer(block, "max", f"{path}.max", max(default.max, low or 0, lo_max), lo_max, hi)
-    low, high = default.min if low is None else low, default.max if high is None else high
-    if low > high:
-        p.add(path, {"min": low, "max": high}, "min <= max")
-        return default
-    return NodeRange(low, high)
+    return NodeRange(*p.bounds(raw, key, f"azure.{key}", (default.min, default.max), lo, hi, lo_max))
 
 
 def _guids(p: Problems, raw: dict, key: str) -> tuple[str, ...]:

@@ -26,12 +26,8 @@ class AzureStackOptions:
 
 def check_spec(spec, p: Problems) -> None:
     options: AzureStackOptions = spec.options
-    check_azure_spec(_with(spec, options.azure), p)
-    check_kubernetes_spec(_with(spec, options.kubernetes), p)
-
-
-def _with(spec, options):
-    return replace(spec, options=options)
+    check_azure_spec(replace(spec, options=options.azure), p)
+    check_kubernetes_spec(replace(spec, options=options.kubernetes), p)
 
 
 TARGET = Target(

@@ -10,6 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ..spec import Instances as NodeRange  # a {min, max} count, as instances are
 from ..validation import DNS_SUBDOMAIN, Problems
 
 # The global external Application Load Balancer's locality policies for the spec's algorithms.
@@ -37,12 +38,6 @@ NETWORK_RE = re.compile(r"^(https://www\.googleapis\.com/compute/v1/)?projects/[
 SUBNETWORK_RE = re.compile(r"^(https://www\.googleapis\.com/compute/v1/)?projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/"
                            r"regions/(?P<region>[a-z]+-[a-z]+\d+)/subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 CHANNEL_RE = re.compile(r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/notificationChannels/\d+$")
-
-
-@dataclass(frozen=True)
-class NodeRange:
-    min: int
-    max: int
 
 
 @dataclass(frozen=True)
@@ -157,23 +152,11 @@ _NETWORK_KEYS = ("subnet_cidr", "pods_cidr", "services_cidr", "subnetwork", "pod
 
 
 def _pattern(p: Problems, raw: dict, key: str, default, pattern: re.Pattern, allowed: str):
-    value = p.string(raw, key, f"gcp.{key}", default)
-    if value is not None and value != default and not pattern.match(value):
-        p.add(f"gcp.{key}", value, allowed)
-        return default
-    return value
+    return p.matching(raw, key, f"gcp.{key}", default, pattern, allowed)
 
 
 def _cidr(p: Problems, raw: dict, key: str, default: str) -> str:
-    value = p.string(raw, key, f"gcp.{key}", default) or default
-    try:
-        network = ipaddress.IPv4Network(value)
-    except ValueError:
-        network = None
-    if network is None or not network.is_private:
-        p.add(f"gcp.{key}", value, "a private IPv4 range in CIDR form, such as 10.10.0.0/20")
-        return default
-    return str(network)
+    return p.private_network(raw, key, f"gcp.{key}", default, "a private IPv4 range in CIDR form, such as 10.10.0.0/20")
 
 
 def _cidrs(p: Problems, raw: dict, key: str) -> tuple[str, ...]:
@@ -231,16 +214,7 @@ def _zones(p: Problems, raw: dict, region: str) -> tuple[str, ...]:
 
 
 def _range(p: Problems, raw: dict, key: str, default: NodeRange) -> NodeRange:
-    path = f"gcp.{key}"
-    block = p.mapping(raw, key, path)
-    p.unknown_keys(block, ("min", "max"), path)
-    low = p.integer(block, "min", f"{path}.min", default.min, 0, 1000)
-    high = p.integer(block, "max", f"{path}.max", max(default.max, low or 0, 1), 1, 1000)
-    low, high = default.min if low is None else low, default.max if high is None else high
-    if low > high:
-        p.add(path, {"min": low, "max": high}, "min <= max")
-        return default
-    return NodeRange(low, high)
+    return NodeRange(*p.bounds(raw, key, f"gcp.{key}", (default.min, default.max), 0, 1000))
 
 
 def _ban(p: Problems, raw: dict) -> int:

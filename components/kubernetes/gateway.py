@@ -112,17 +112,18 @@ class GatewayFleet(pulumi.ComponentResource):
         )
         containers, volumes = [main], [{"name": "nginx-config", "configMap": {"name": f"{GATEWAY_APP}-nginx"}}]
         self.exporter_config = None
-        if args.metrics_exporter:
+        files = exporter_files(args) if args.metrics_exporter else None
+        if files is not None:
             self.exporter_config = k8s.core.v1.ConfigMap(
                 f"{name}-metrics", metadata=metadata(pods, f"{GATEWAY_APP}-metrics", GATEWAY_APP, "gateway"),
-                data=exporter_files(args), opts=child)
+                data=files, opts=child)
             containers.append(exporter_container())
             volumes.append({"name": "metrics-exporter", "configMap": {"name": f"{GATEWAY_APP}-metrics"}})
         pod = pod_spec(pods, GATEWAY_APP, containers, volumes=volumes)
         # A changed config must roll the pods: nginx reads it only at start.
         digest = hashlib.sha256(nginx_conf.encode())
-        if args.metrics_exporter:  # the exporter's program and routes roll the pods too
-            digest.update(json.dumps(exporter_files(args), sort_keys=True).encode())
+        if files is not None:  # the exporter's program and routes roll the pods too
+            digest.update(json.dumps(files, sort_keys=True).encode())
         self.checksum = checksum = digest.hexdigest()
         workloads = autoscaled_deployment(pods, name, GATEWAY_APP, "gateway", gateway.instances, pod, child,
                                           pod_annotations={"checksum/nginx-config": checksum})
