@@ -117,6 +117,13 @@ def instance_widgets(names: MetricNames, programs: dict[str, str], y: int) -> li
     return widgets
 
 
+def query(query_id: str, namespace: str, metric_name: str, dimensions: dict) -> dict:
+    """A metric alarm's input series: the per-minute sum of `metric_name`, not returned itself."""
+    return {"id": query_id, "return_data": False, "metric": {
+        "namespace": namespace, "metric_name": metric_name, "dimensions": dimensions, "period": PERIOD_S,
+        "stat": "Sum"}}
+
+
 def rollback_alarm_names(dashboard_name: str, services: list[str]) -> dict[str, list[str]]:
     """Program -> the alarms its ECS deployment rolls back on: the fixed names Monitoring gives them (an ECS
     service names its alarms before they exist, so both sides compute them here)."""
@@ -137,11 +144,6 @@ class Monitoring(pulumi.ComponentResource):
         no data, which counts), and each service's 5xx as the gateway's Service Connect proxy sees them."""
         elb, lb = "AWS/ApplicationELB", {"LoadBalancer": args.load_balancer_arn_suffix}
         names = rollback_alarm_names(args.dashboard_name, list(args.service_names))
-
-        def query(query_id: str, namespace: str, metric_name: str, dimensions: dict) -> dict:
-            return {"id": query_id, "return_data": False, "metric": {
-                "namespace": namespace, "metric_name": metric_name, "dimensions": dimensions, "period": PERIOD_S,
-                "stat": "Sum"}}
 
         rate = {"comparison_operator": "GreaterThanThreshold", "threshold": args.alarm_5xx_percent,
                 "evaluation_periods": 5, "datapoints_to_alarm": 3, "treat_missing_data": "notBreaching"}
@@ -206,9 +208,7 @@ class Monitoring(pulumi.ComponentResource):
         elb = "AWS/ApplicationELB"
 
         def metric(query_id: str, metric_name: str) -> dict:
-            return {"id": query_id, "return_data": False, "metric": {
-                "namespace": elb, "metric_name": metric_name, "dimensions": dimensions,
-                "period": PERIOD_S, "stat": "Sum"}}
+            return query(query_id, elb, metric_name, dimensions)
 
         self.alarms = {
             "gateway-5xx-rate": aws.cloudwatch.MetricAlarm(
