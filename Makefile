@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 STACK ?=
 STATE_DIR := $(CURDIR)/.pulumi-state
 
-.PHONY: pulumi-cli help setup test plan manifests check preview up destroy loadtest bench-local promote drift
+.PHONY: pulumi-cli help setup test lint plan manifests check preview up destroy loadtest bench-local promote drift
 
 help:
 	@echo "make setup                      create $(VENV) and install requirements (idempotent)"
 	@echo "make test                       the whole test suite"
+	@echo "make lint                       ruff, zizmor (workflows), shellcheck (scripts, run: blocks); any finding fails"
 	@echo "make plan STACK=kubernetes-prod offline plan under Pulumi's mocks [MANIFESTS=dir]"
 	@echo "make plan PROGRAM=examples/kubernetes-gateway-python  the same for a program of its own"
 	@echo "make check [STACK=aws-prod]     offline policy check (every stack when STACK is unset); exit 1 on a mandatory violation"
@@ -31,6 +32,27 @@ setup: $(VENV)/.installed
 
 test: setup
 	$(PY) -m pytest -q
+
+# The linters (requirements-dev.txt) go into the same venv on the first `make lint` only, so the CI
+# jobs that hold cloud credentials (make setup) never install them. Idempotent like setup.
+$(VENV)/.lint-installed: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# Every linter runs, then any finding fails. Justified exceptions live next to what they excuse:
+# ruff's in pyproject.toml, zizmor's as `# zizmor: ignore[rule] reason` comments in the YAML,
+# shellcheck's as `# shellcheck disable=SCnnnn` comments in the script. actionlint runs where it is
+# installed (no registry package ships its binary for CI; see requirements-dev.txt).
+lint: $(VENV)/.lint-installed
+	@status=0; \
+	echo "== ruff check"; $(VENV)/bin/ruff check --output-format=concise . || status=1; \
+	echo "== zizmor (offline)"; $(VENV)/bin/zizmor --offline --strict-collection --quiet \
+	  .github/workflows .github/actions .github/dependabot.yml || status=1; \
+	echo "== shellcheck"; $(VENV)/bin/shellcheck .ci/run $$(git ls-files '*.sh' '*.bash') || status=1; \
+	$(PY) -m tools.workflow_shell || status=1; \
+	if command -v actionlint >/dev/null; then echo "== actionlint"; actionlint || status=1; \
+	else echo "== actionlint: not installed, skipped"; fi; \
+	exit $$status
 
 plan: setup
 	@$(PY) -m tools.plan $(STACK) $(if $(PROGRAM),--program $(PROGRAM)) $(if $(MANIFESTS),--manifests $(MANIFESTS))

@@ -32,6 +32,8 @@ def args_class(cls):
     defaulted = [f for f in dataclasses.fields(cls) if _has_default(f)]
     annotations = dict(cls.__dict__.get("__annotations__", {}))
     for f in defaulted:
-        annotations[f.name] = Optional[annotations[f.name]]
+        # Optional[...] on purpose: the annotation may be a string (`from __future__ import annotations`),
+        # which `X | None` cannot take.
+        annotations[f.name] = Optional[annotations[f.name]]  # noqa: UP045
     cls.__annotations__ = annotations
     return cls

@@ -11,7 +11,7 @@ No `from __future__ import annotations`: the schema is read from real annotation
 import dataclasses
 import types
 import typing
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 
@@ -62,7 +62,7 @@ class KubernetesWorkloads(_Workloads):
     gateway_service_name: pulumi.Output[str]
     """The gateway fleet's Service: what a load balancer outside the cluster targets."""
 
-    def __init__(self, name: str, args: WorkloadsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: WorkloadsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, from_wire(WorkloadsArgs, args), opts)
         self.namespace_name = self.namespace.metadata.name
         self.gateway_service_name = self.gateway.service.metadata.name
@@ -77,7 +77,7 @@ class GatewayFleet(_GatewayFleet):
     config_checksum: pulumi.Output[str]
     """sha256 of the generated nginx.conf (a change rolls the pods)."""
 
-    def __init__(self, name: str, args: GatewayFleetArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: GatewayFleetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, from_wire(GatewayFleetArgs, args), opts)
         self.service_name = self.service.metadata.name
         self.config_checksum = pulumi.Output.from_input(self.checksum)
@@ -96,7 +96,7 @@ class AwsLoadBalancer(_LoadBalancer):
     target_group_arn: pulumi.Output[str]
     """Register the gateway tasks here (target type ip)."""
 
-    def __init__(self, name: str, args: LoadBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, from_wire(LoadBalancerArgs, args), opts)
         self.dns_name = self.alb.dns_name
         self.load_balancer_arn = self.alb.arn

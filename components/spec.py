@@ -11,7 +11,7 @@ means different things on different targets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import targets
 from .gateway.limits import PHASE_LIMITS, GatewayLimits
@@ -186,7 +186,8 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw", stack_file: StackFil
                             p.string(monitoring_raw, "alarm_topic", "monitoring.alarm_topic", None))
     labels = p.string_map(raw, "labels", "labels")
     for key in (k for k in labels if k in PLATFORM_LABELS):
-        p.add(f"labels.{key}", labels[key], f"a key the platform does not set itself (it sets {', '.join(PLATFORM_LABELS)})")
+        p.add(f"labels.{key}", labels[key],
+              f"a key the platform does not set itself (it sets {', '.join(PLATFORM_LABELS)})")
     if phase == "prod" and not monitoring.enabled:
         p.add("monitoring.enabled", False, "true in prod: without it prod has no dashboards and no alerts "
                                           "(unavailable instances, error rate, latency)")
@@ -207,7 +208,7 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw", stack_file: StackFil
     return spec
 
 
-def _refuse_unhonoured(p: Problems, raw: dict, declared: "targets.Target") -> None:
+def _refuse_unhonoured(p: Problems, raw: dict, declared: targets.Target) -> None:
     """A key the target does not carry out is refused, saying what the target does instead."""
     for path, pattern, value in targets.unhonoured_keys(raw, declared):
         p.add(path, value, f"nothing on the {declared.name} target, which does not honour it: "
@@ -347,7 +348,7 @@ def _check_gateway_paths(p: Problems, health_path: str, services: tuple[Service,
                   f"answers it itself, so {service.name} would never see it")
 
 
-def _parse_load_balancer(raw: dict, p: Problems, preset, declared: "targets.Target | None", mesh: str,
+def _parse_load_balancer(raw: dict, p: Problems, preset, declared: targets.Target | None, mesh: str,
                          phase: str | None) -> LoadBalancer:
     p.unknown_keys(raw, ("algorithm", "health_check", "tls_certificate", "http_to_https_redirect"),
                    "load_balancer")

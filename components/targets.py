@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .validation import Problems
 

@@ -5,7 +5,6 @@ Started by the Pulumi CLI (`pulumi preview --policy-pack policies`) or by the of
 mandatory when the stack's `apigw:phase` is prod and advisory otherwise (rules/common.py).
 """
 from pulumi_policy import PolicyPack
-
 from rules import policies
 
 PolicyPack(

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import sys
 import pathlib
+import sys
 
 import pytest
 

@@ -44,7 +44,8 @@ def test_devicecode_keeps_what_aks_returned():
 
 
 def test_an_unknown_login_is_refused():
-    with pytest.raises(ValueError, match="kubelogin_mode: 'browser' is not one of azurecli, workloadidentity, devicecode"):
+    with pytest.raises(ValueError,
+                       match="kubelogin_mode: 'browser' is not one of azurecli, workloadidentity, devicecode"):
         exec_kubeconfig(aks_answer("c"), "browser")
 
 

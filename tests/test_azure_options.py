@@ -11,7 +11,8 @@ from components.azure.options import AzureNetwork, AzureOptions, NodeRange
 from components.spec import SpecError, parse_spec
 from tools.offline import capture, stack_config
 
-VAULT = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/shared/providers/Microsoft.KeyVault/vaults/certs"
+VAULT = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/shared/providers/"
+         "Microsoft.KeyVault/vaults/certs")
 SECRET = "https://certs.vault.azure.net/secrets/api-example-com"
 ACTION_GROUP = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/shared/providers/"
                 "microsoft.insights/actionGroups/oncall")
@@ -93,9 +94,9 @@ def test_exposure_keys_of_the_kubernetes_block_are_refused():
 def test_the_local_command_key_is_refused():
     config = raw("dev")
     config["services"]["users-api"]["command"] = "./serve --port {port}"
-    assert problems(config) == ["services.users-api.command: found './serve --port {port}'; allowed: nothing on the azure target, "
-                                "which does not honour it: Kubernetes runs the image's own command; `command` is for "
-                                "the local target"]
+    assert problems(config) == ["services.users-api.command: found './serve --port {port}'; allowed: nothing on the "
+                                "azure target, which does not honour it: Kubernetes runs the image's own command; "
+                                "`command` is for the local target"]
 
 
 def test_the_gateway_address_must_be_a_usable_address_of_the_aks_subnet():
@@ -194,8 +195,9 @@ def test_a_waf_limit_below_the_gateways_own_is_refused():
 
 
 def test_a_refused_stack_registers_nothing():
-    import infra.program
     from pulumi import RunError
+
+    import infra.program
     config = copy.deepcopy(stack_config("azure-prod"))
     config["apigw:azure"] = {**config["apigw:azure"], "zones": ["1", "4"]}
     refused = {}

@@ -1,9 +1,8 @@
 """azure-prod (and azure-dev) under mocks: exact inputs by type token (wire names: camelCase, numbers as floats)."""
 from __future__ import annotations
 
-import yaml
-
 import pytest
+import yaml
 
 from components.azure.options import REQUEST_TIMEOUT_S
 from components.gateway.nginx import PROXY_READ_TIMEOUT_S
@@ -77,7 +76,8 @@ def test_user_pool_runs_the_workloads_over_three_zones_with_at_least_three_nodes
 def test_cluster_is_standard_tier_entra_only_cilium_overlay_with_workload_identity_and_monitoring(plan):
     cluster = inputs(plan, CLUSTER, "apigw-aks")
     # Container Insights writes to the stack's workspace (the one Application Insights uses too).
-    workspace_id = inputs(plan, "azure-native:applicationinsights:Component", "apigw-logs-insights")["workspaceResourceId"]
+    insights = inputs(plan, "azure-native:applicationinsights:Component", "apigw-logs-insights")
+    workspace_id = insights["workspaceResourceId"]
     expected = {
         "sku": {"name": "Base", "tier": "Standard"}, "kubernetesVersion": "1.33", "dnsPrefix": "apigw-azure-prod",
         "resourceName": "apigw-azure-prod", "identity": {"type": "SystemAssigned"},
@@ -289,7 +289,7 @@ def test_dev_is_standard_v2_plain_http_one_workload_node_no_zones_no_waf_no_lock
     gateway = inputs(dev, APP_GATEWAY, "apigw-appgw")
     assert gateway["sku"] == {"name": "Standard_v2", "tier": "Standard_v2"}
     assert "zones" not in gateway and "firewallPolicy" not in gateway and "sslCertificates" not in gateway
-    assert [(l["name"], l["protocol"]) for l in gateway["httpListeners"]] == [("http", "Http")]
+    assert [(listener["name"], listener["protocol"]) for listener in gateway["httpListeners"]] == [("http", "Http")]
     assert [r["backendAddressPool"]["id"].rsplit("/", 1)[1] for r in gateway["requestRoutingRules"]] == ["gateway"]
     pool = inputs(dev, AGENT_POOL, "apigw-aks-workloads")
     assert (pool["minCount"], pool["maxCount"], "availabilityZones" in pool) == (1.0, 3.0, False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import pathlib
 import re
@@ -10,8 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-
-import json
 
 import pytest
 import yaml
@@ -263,9 +262,9 @@ def test_a_failed_handshake_stops_the_pack_without_a_with_block(tmp_path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
 def test_the_pack_dies_with_a_killed_check():
     """SIGKILL (a CI timeout) cannot be handled; the kernel's parent-death signal stops the pack."""
-    script = ("import sys, time\nsys.path.insert(0, %r)\nfrom tools.policy_pack import PolicyPackProcess\n"
+    script = (f"import sys, time\nsys.path.insert(0, {str(REPO)!r})\nfrom tools.policy_pack import PolicyPackProcess\n"
               "pack = PolicyPackProcess({'apigw:phase': 'prod'}, 'apigw', 't').connect()\n"
-              "print(pack.process.pid, flush=True)\ntime.sleep(600)\n" % str(REPO))
+              "print(pack.process.pid, flush=True)\ntime.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         pack_pid = int(parent.stdout.readline())

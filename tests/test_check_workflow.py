@@ -77,7 +77,7 @@ def _select(repo: pathlib.Path, **credentials: bool) -> list[dict]:
         env[f"HAS_{name}"] = "true" if credentials.get(name.lower()) else "false"
     output.unlink(missing_ok=True)
     subprocess.run([sys.executable, "-c", step["run"]], cwd=repo, env=env, check=True, capture_output=True)
-    [line] = [l for l in output.read_text().splitlines() if l.startswith("stacks=")]
+    [line] = [row for row in output.read_text().splitlines() if row.startswith("stacks=")]
     return json.loads(line[len("stacks="):])
 
 

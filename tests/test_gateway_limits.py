@@ -17,8 +17,16 @@ import pytest
 from components.gateway.limits import PHASE_LIMITS, GatewayLimits
 from components.gateway.nginx import render_gateway_config, routing_of
 from components.spec import SpecError, parse_spec
-from tests.test_gateway_nginx import (BACKEND, LOCAL_SERVERS, NGINX, SERVICES, _free_port, _wait_listening, make_spec,
-                                      needs_nginx)
+from tests.test_gateway_nginx import (
+    BACKEND,
+    LOCAL_SERVERS,
+    NGINX,
+    SERVICES,
+    _free_port,
+    _wait_listening,
+    make_spec,
+    needs_nginx,
+)
 from tests.test_kubernetes_drain import SLOW_BACKEND
 from tools.offline import project_keys, stack_config
 

@@ -21,7 +21,8 @@ from tests.test_gateway_resolved import BACKEND
 ROUTES = [("/users", "users-api"), ("/payments", "payments-api")]
 RECORDED = [
     # As nginx writes them (LOG_FORMAT), behind the syslog header it adds.
-    '<190>Nov 29 01:00:00 nginx: {"time":"2026-11-29T01:00:00+00:00","remote_addr":"10.0.0.9","request":"GET /users/1 HTTP/1.1",'
+    '<190>Nov 29 01:00:00 nginx: {"time":"2026-11-29T01:00:00+00:00","remote_addr":"10.0.0.9",'
+    '"request":"GET /users/1 HTTP/1.1",'
     '"status":"200","body_bytes_sent":"12","request_time":"0.011","upstream_addr":"10.1.0.4:8080",'
     '"upstream_status":"200","upstream_response_time":"0.010","request_id":"a"}',
     '{"request":"GET /users/2 HTTP/1.1","status":"200","upstream_addr":"10.1.0.5:8080","upstream_status":"200",'
@@ -32,7 +33,8 @@ RECORDED = [
     '{"request":"POST /payments HTTP/1.1","status":"503","upstream_addr":"10.2.0.7:8080","upstream_status":"503",'
     '"upstream_response_time":"1.500"}',
     # Answered by the gateway itself: no upstream.
-    '{"request":"GET /nowhere HTTP/1.1","status":"404","upstream_addr":"","upstream_status":"","upstream_response_time":""}',
+    '{"request":"GET /nowhere HTTP/1.1","status":"404","upstream_addr":"","upstream_status":"",'
+    '"upstream_response_time":""}',
     "not json at all",
 ]
 
@@ -88,7 +90,8 @@ def test_real_nginx_sends_each_request_to_the_exporter_per_instance(tmp_path):
     syslog_port, metrics_port, port = _free_port(), _free_port(), _free_port()
     backend_ports = [_free_port(), _free_port()]
     servers = log_exporter.serve(counters, syslog_port, metrics_port, metrics_host="127.0.0.1")
-    processes = [subprocess.Popen([sys.executable, "-c", BACKEND, "127.0.0.1", str(p), "ok", str(tmp_path / f"{p}.log")])
+    processes = [subprocess.Popen([sys.executable, "-c", BACKEND, "127.0.0.1", str(p), "ok",
+                                   str(tmp_path / f"{p}.log")])
                  for p in backend_ports]
     spec = make_spec(services={"users-api": {}})
     conf = render_gateway_config(spec, {"users-api": [f"127.0.0.1:{p}" for p in backend_ports]}, listen_port=port,

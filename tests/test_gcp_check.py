@@ -36,8 +36,8 @@ def test_a_zonal_cluster_with_one_node_fails():
 def test_a_regional_cluster_on_one_zone_fails():
     found = mandatory({"zone_count": 1})
     assert found[("prod-multi-zone", "apigw-gke")] == (
-        'apigw-gke (gcp:container/cluster:Cluster): nodeLocations is ["europe-west1-b"]; prod needs nodes in at least 2 '
-        "zones (prod-multi-zone)")
+        'apigw-gke (gcp:container/cluster:Cluster): nodeLocations is ["europe-west1-b"]; '
+        "prod needs nodes in at least 2 zones (prod-multi-zone)")
 
 
 def test_no_nodes_at_the_minimum_fails():

@@ -16,7 +16,8 @@ echo "$*" >> "$STATE/calls"
 verb=$3; name=$4; zone=$6
 case $verb in
   describe) [ -e "$STATE/$zone/$name" ] && { echo "$name"; exit 0; }
-            echo "ERROR: (gcloud.compute.network-endpoint-groups.describe) Could not fetch resource: The resource was not found" >&2; exit 1 ;;
+            echo "ERROR: (gcloud.compute.network-endpoint-groups.describe) Could not fetch resource:" \
+                 "The resource was not found" >&2; exit 1 ;;
   delete)   if [ -e "$STATE/$zone/$name.inuse" ]; then
               echo "ERROR: The network_endpoint_group resource is already being used by backendServices/x" >&2; exit 1
             fi
@@ -57,7 +58,8 @@ def test_await_returns_once_the_neg_exists_in_every_zone(gcloud):
     result = _make_provider().create(props(script, "await"))
     assert result.id == "p/neg/await" and (state / "z-b" / "neg").exists()
     calls = (state / "calls").read_text().splitlines()
-    assert calls[0] == "compute network-endpoint-groups describe neg --zone z-a --format=value(name) --project p --quiet"
+    assert calls[0] == ("compute network-endpoint-groups describe neg --zone z-a --format=value(name) "
+                        "--project p --quiet")
     assert sum("--zone z-b" in call for call in calls) > 1   # polled until GKE made it
 
 

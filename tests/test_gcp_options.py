@@ -120,8 +120,8 @@ def test_prod_keeps_cloud_armor_deletion_protection_and_a_channel():
 
 def test_a_cloud_armor_limit_below_the_gateways_own_is_refused():
     assert problems(raw("prod", {"rate_limit_per_minute": 100})) == [
-        "gcp.rate_limit_per_minute: found 100; allowed: at least 3000 (gateway.limits.requests_per_second 50 a minute): "
-        "Cloud Armor would ban clients the gateway admits"]
+        "gcp.rate_limit_per_minute: found 100; allowed: at least 3000 "
+        "(gateway.limits.requests_per_second 50 a minute): Cloud Armor would ban clients the gateway admits"]
 
 
 def test_cloud_armor_values_outside_what_it_documents_are_refused():

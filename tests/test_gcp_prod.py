@@ -209,8 +209,9 @@ def test_alerts_on_5xx_ratio_and_latency_reach_the_channel_and_an_uptime_check_p
     assert 'resource.labels.url_map_name = "apigw-lb-urls-' in threshold["denominatorFilter"]
     assert errors["notificationChannels"] == ["projects/my-platform-prod/notificationChannels/1234567890"]
     latency = inputs(plan, "gcp:monitoring/alertPolicy:AlertPolicy", "apigw-alerts-latency")
-    assert latency["conditions"][0]["conditionThreshold"]["aggregations"][0]["perSeriesAligner"] == "ALIGN_PERCENTILE_99"
-    assert latency["conditions"][0]["conditionThreshold"]["thresholdValue"] == 1000.0
+    threshold = latency["conditions"][0]["conditionThreshold"]
+    assert threshold["aggregations"][0]["perSeriesAligner"] == "ALIGN_PERCENTILE_99"
+    assert threshold["thresholdValue"] == 1000.0
     uptime = inputs(plan, "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig", "apigw-alerts-uptime")
     assert uptime["httpCheck"] == {"path": "/healthz", "port": 443.0, "useSsl": True, "validateSsl": True}
     assert uptime["monitoredResource"] == {"type": "uptime_url",

@@ -250,7 +250,8 @@ def test_istio_mesh_labels_namespace_and_sets_the_algorithm():
     assert rules["users-api"]["spec"]["trafficPolicy"]["loadBalancer"] == {"simple": "LEAST_REQUEST"}
     # With a mesh the gateway calls each ClusterIP Service, and says so in its config.
     conf = plan.one(CONFIG_MAP, "apigw-gateway-config").inputs["data"]["nginx.conf"]
-    assert conf.splitlines()[0] == "# Each service by its ClusterIP Service: the mesh balances over the pods and retries."
+    assert conf.splitlines()[0] == ("# Each service by its ClusterIP Service: the mesh balances over the pods "
+                                    "and retries.")
     assert "server users-api.apigw.svc.cluster.local:80 max_fails=3 fail_timeout=10s;" in conf
     assert "resolver" not in conf and not plan.by_type(SERVICE) == []
     assert [r.name for r in plan.by_type(SERVICE) if r.name.endswith("-endpoints")] == []

@@ -5,8 +5,17 @@ import dataclasses
 
 import pytest
 
-from components.kubernetes.args import (BackendServiceArgs, ExposureArgs, GatewayArgs, IngressArgs, InstanceRange,
-                                        PodSettings, ProbeArgs, ServiceArgs, WorkloadsArgs)
+from components.kubernetes.args import (
+    BackendServiceArgs,
+    ExposureArgs,
+    GatewayArgs,
+    IngressArgs,
+    InstanceRange,
+    PodSettings,
+    ProbeArgs,
+    ServiceArgs,
+    WorkloadsArgs,
+)
 from tools.offline import capture
 
 SERVICE = "kubernetes:core/v1:Service"
@@ -141,5 +150,6 @@ def test_monitoring_alone_from_its_args():
     rule = plan.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "shop-monitoring-alerts").inputs
     assert rule["metadata"]["namespace"] == "shop"
     single = rule["spec"]["groups"][1]["rules"][1]
-    assert single["expr"] == 'kube_deployment_status_replicas_available{namespace="shop", deployment=~"gateway|orders"} < 2'
+    assert single["expr"] == ('kube_deployment_status_replicas_available{namespace="shop", '
+                              'deployment=~"gateway|orders"} < 2')
     assert single["labels"] == {"severity": "critical"}

@@ -25,6 +25,11 @@ def releases(plan) -> dict[str, dict]:
     return {r.inputs["name"]: r.inputs for r in plan.by_type(RELEASE) if r.inputs["chart"] != "kube-prometheus-stack"}
 
 
+def charts(found: dict[str, dict]) -> dict[str, tuple]:
+    """Each release's chart, version, repository and namespace."""
+    return {name: (r["chart"], r["version"], r["repositoryOpts"]["repo"], r["namespace"]) for name, r in found.items()}
+
+
 def with_mesh(stack: str, kind: str):
     def change(config):
         config["apigw:mesh"] = kind
@@ -36,11 +41,11 @@ def with_mesh(stack: str, kind: str):
 
 def test_istio_charts_are_pinned_with_the_cni_so_restricted_pod_security_holds(plan_of):
     found = releases(plan_of("kubernetes-prod"))
-    assert {name: (r["chart"], r["version"], r["repositoryOpts"]["repo"], r["namespace"]) for name, r in found.items()} \
-        == {"base": ("base", "1.30.3", ISTIO_REPO, "istio-system"), "istiod": ("istiod", "1.30.3", ISTIO_REPO,
-                                                                            "istio-system"),
-            "cni": ("cni", "1.30.3", ISTIO_REPO, "kube-system")}
-    assert found["istiod"]["values"] == {"pilot": {"cni": {"enabled": True}}, "meshConfig": {"enablePrometheusMerge": True},
+    assert charts(found) == {"base": ("base", "1.30.3", ISTIO_REPO, "istio-system"),
+                             "istiod": ("istiod", "1.30.3", ISTIO_REPO, "istio-system"),
+                             "cni": ("cni", "1.30.3", ISTIO_REPO, "kube-system")}
+    assert found["istiod"]["values"] == {"pilot": {"cni": {"enabled": True}},
+                                         "meshConfig": {"enablePrometheusMerge": True},
                                          "global": {"proxy": {"seccompProfile": {"type": "RuntimeDefault"}}}}
     assert found["cni"]["values"] == {} and found["base"]["values"] == {"defaultRevision": "default"}
     assert found["base"]["createNamespace"] is True
@@ -82,7 +87,8 @@ def test_each_service_gets_a_destination_rule_and_a_virtual_service(plan_of):
     assert service["spec"] == {"hosts": [host], "http": [
         {"name": "idempotent", "match": [{"method": {"exact": m}} for m in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")],
          "route": [destination], "timeout": "28s",
-         "retries": {"attempts": 2.0, "perTryTimeout": "10s", "retryOn": "connect-failure,refused-stream,unavailable,5xx"}},
+         "retries": {"attempts": 2.0, "perTryTimeout": "10s",
+                     "retryOn": "connect-failure,refused-stream,unavailable,5xx"}},
         {"name": "other", "route": [destination], "timeout": "28s",
          "retries": {"attempts": 2.0, "perTryTimeout": "10s", "retryOn": "connect-failure,refused-stream"}}]}
     # The mesh gives up before the gateway does, and its retries fit in that time.
@@ -114,7 +120,7 @@ def test_istio_sidecars_may_reach_istiod_and_nothing_else_is_opened(plan_of):
 def test_linkerd_charts_are_pinned_with_the_cni_and_certificates_made_by_the_stack(plan_of):
     plan = plan_of("gcp-prod")
     found = releases(plan)
-    assert {name: (r["chart"], r["version"], r["repositoryOpts"]["repo"], r["namespace"]) for name, r in found.items()} \
+    assert charts(found) \
         == {"linkerd-crds": ("linkerd-crds", "2026.8.3", LINKERD_REPO, "linkerd"),
             "linkerd2-cni": ("linkerd2-cni", "2026.8.3", LINKERD_REPO, "linkerd-cni"),
             "linkerd-control-plane": ("linkerd-control-plane", "2026.8.3", LINKERD_REPO, "linkerd")}
@@ -188,8 +194,8 @@ def test_the_aks_istio_add_on_replaces_the_charts_and_labels_the_namespace_with_
     assert cluster["serviceMeshProfile"] == {"mode": "Istio", "istio": {"revisions": ["asm-1-26"]}}
     labels = plan.one("kubernetes:core/v1:Namespace", "apigw-namespace").inputs["metadata"]["labels"]
     assert labels["istio.io/rev"] == "asm-1-26" and "istio-injection" not in labels
-    assert [r.inputs["metadata"]["namespace"] for r in plan.by_type("kubernetes:security.istio.io/v1:PeerAuthentication")] \
-        == ["apigw"]
+    peer_authentications = plan.by_type("kubernetes:security.istio.io/v1:PeerAuthentication")
+    assert [r.inputs["metadata"]["namespace"] for r in peer_authentications] == ["apigw"]
 
 
 def test_the_default_azure_istio_is_the_pinned_charts(plan_of):
@@ -202,7 +208,8 @@ def test_the_default_azure_istio_is_the_pinned_charts(plan_of):
 
 def test_istio_resources_validate_against_the_pinned_crds_and_the_rest_is_skipped_with_a_reason(plan_of):
     report = crds.check(plan_of("kubernetes-prod").resources)
-    assert (len(report.checked), report.errors) == (8, [])   # 3 DestinationRules, 3 VirtualServices, 2 PeerAuthentications
+    # 3 DestinationRules, 3 VirtualServices, 2 PeerAuthentications
+    assert (len(report.checked), report.errors) == (8, [])
     assert dict(report.skipped) == {("PrometheusRule", crds.SKIPPED["monitoring.coreos.com"]): 1,
                                     ("PodMonitor", crds.SKIPPED["monitoring.coreos.com"]): 2}
     linkerd = crds.check(plan_of("gcp-prod").resources)
@@ -217,8 +224,9 @@ def test_the_crd_check_fails_on_a_field_the_schema_does_not_declare(plan_of):
     resources[1].inputs["spec"]["trafficPolicy"]["retries"] = 3
     errors = crds.check(resources).errors
     assert len(errors) == 2
-    assert errors[0] == (f"{resources[0].name} (DestinationRule): spec.trafficPolicy.loadBalancer.simple: 'FASTEST' is "
-                         "not one of ['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']")
+    assert errors[0] == (f"{resources[0].name} (DestinationRule): spec.trafficPolicy.loadBalancer.simple: "
+                         "'FASTEST' is not one of "
+                         "['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']")
     assert "'retries' was unexpected" in errors[1]
 
 
@@ -227,7 +235,7 @@ def test_the_crd_check_fails_on_a_field_the_schema_does_not_declare(plan_of):
 @pytest.mark.parametrize("stack", ["kubernetes-prod", "azure-prod", "gcp-prod"])
 def test_each_prod_stack_passes_with_its_mesh_and_fails_without(stack):
     config = copy.deepcopy(stack_config(stack))
-    config[f"apigw:mesh"] = "none"
+    config["apigw:mesh"] = "none"
     config.get("apigw:load_balancer", {}).pop("algorithm", None)
     report = check_stack(f"{stack}-no-mesh", config)
     mandatory = {(v.policy, v.resource) for v in report.violations if v.mandatory}

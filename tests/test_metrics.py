@@ -81,7 +81,7 @@ def test_rules_and_dashboards_read_only_metrics_from_the_list(plan_of, name):
 
 
 def test_each_query_has_a_source_per_mesh_and_names_listed_metrics():
-    for name, by_mesh in QUERIES.items():
+    for name in QUERIES:
         for mesh in ("none", "istio", "linkerd"):
             assert metric_names(query(name, mesh, "ns", "svc")) <= set(SOURCES), (name, mesh)
     # The exporter's own names are the list's.

@@ -33,4 +33,5 @@ def test_the_backend_service_reaches_the_gateway_fleet_through_its_negs(gcp_prod
     assert (v.resource, v.level) == (backend.name, "mandatory")
     assert v.message == (f"{backend.name} ({T.GCP_BACKEND_SERVICE}): routes to apigw-gateway-deployment "
                          "(kubernetes:apps/v1:Deployment), which runs 3 instance(s) at its minimum (apigw-gateway-hpa "
-                         f"spec.minReplicas); prod needs at least 4 gateway instances behind the load balancer ({RULE})")
+                         "spec.minReplicas); prod needs at least 4 gateway instances behind the load balancer "
+                         f"({RULE})")

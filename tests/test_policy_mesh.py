@@ -10,9 +10,22 @@ from __future__ import annotations
 import pytest
 
 from policies.rules import types as T
-from tests.test_policy_rules import (R, aks_exposure, assert_findings, aws, azure_resources,  # noqa: F401
-                                     captured, findings, gcp_resources, k8s, one, peer_authentication, prod, run,
-                                     start)
+from tests.test_policy_rules import (  # noqa: F401
+    R,
+    aks_exposure,
+    assert_findings,
+    aws,
+    azure_resources,
+    captured,
+    findings,
+    gcp_resources,
+    k8s,
+    one,
+    peer_authentication,
+    prod,
+    run,
+    start,
+)
 from tools.check import UNKNOWN
 from tools.offline import stack_config
 
@@ -305,7 +318,8 @@ def test_which_peer_authentication_covers_an_injected_namespace(prod, k8s, polic
 @pytest.mark.parametrize("spec, path", [
     ({"host": "users-api", "trafficPolicy": {"tls": {"mode": "DISABLE"}}}, "spec.trafficPolicy.tls.mode"),
     ({"host": "users-api", "trafficPolicy": {"portLevelSettings": [
-        {"port": {"number": 8080.0}, "tls": {"mode": "DISABLE"}}]}}, "spec.trafficPolicy.portLevelSettings[8080].tls.mode"),
+        {"port": {"number": 8080.0}, "tls": {"mode": "DISABLE"}}]}},
+     "spec.trafficPolicy.portLevelSettings[8080].tls.mode"),
     ({"host": "users-api", "subsets": [{"name": "v1", "labels": {"version": "v1"},
                                         "trafficPolicy": {"tls": {"mode": "DISABLE"}}}]},
      "spec.subsets[v1].trafficPolicy.tls.mode"),
@@ -375,5 +389,6 @@ def test_a_mesh_route_on_a_service_is_not_an_entry_point():
     load balancers in front of the services (they are the mesh's routing between gateway and services)."""
     from policies.rules.topology import is_mesh_route
     mesh_route = {"spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "users-api", "port": 80}]}}
-    gateway_route = {"spec": {"parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "edge"}]}}
+    gateway_route = {"spec": {"parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                              "name": "edge"}]}}
     assert is_mesh_route(mesh_route) and not is_mesh_route(gateway_route) and not is_mesh_route({"spec": {}})

@@ -145,7 +145,8 @@ def azure_resources() -> list[Resource]:
                            "frontendPort": {"id": f"{sub}/frontendPorts/https"}},
                           {"name": "http", "protocol": "Http", "frontendPort": {"id": f"{sub}/frontendPorts/http"}}],
         "requestRoutingRules": [
-            {"name": "https", "priority": 100.0, "ruleType": "Basic", "httpListener": {"id": f"{sub}/httpListeners/https"},
+            {"name": "https", "priority": 100.0, "ruleType": "Basic",
+             "httpListener": {"id": f"{sub}/httpListeners/https"},
              "backendAddressPool": {"id": f"{sub}/backendAddressPools/gateway"},
              "backendHttpSettings": {"id": f"{sub}/backendHttpSettingsCollection/gateway"}},
             {"name": "http-redirect", "priority": 200.0, "ruleType": "Basic",
@@ -288,7 +289,8 @@ K8S_CASES = {
                       [("prod-min-instances", "apigw-gateway-hpa", "spec.minReplicas is 1; prod needs at least 3"),
                        ("prod-load-balanced-gateway", "apigw-gateway-ingress",
                         "routes to apigw-gateway-deployment (kubernetes:apps/v1:Deployment), which runs 1 instance(s) "
-                        "at its minimum (apigw-gateway-hpa spec.minReplicas); prod needs at least 2 gateway instances")]),
+                        "at its minimum (apigw-gateway-hpa spec.minReplicas); "
+                        "prod needs at least 2 gateway instances")]),
     "no-zone-spread": (lambda rs: pod(rs, "users-api")["topologySpreadConstraints"].remove(_zone(pod(rs, "users-api"))),
                        [("prod-multi-zone", "apigw-users-api-deployment",
                          "spec.template.spec.topologySpreadConstraints is without a topology.kubernetes.io/zone "
@@ -440,7 +442,8 @@ def _container_image(resources, image):
 
 AWS_CASES = {
     "desired-count": (lambda rs: ecs(rs, "payments-api").update(desiredCount=1.0),
-                      [("prod-min-instances", "apigw-payments-api-service", "desiredCount is 1; prod needs at least 2")]),
+                      [("prod-min-instances", "apigw-payments-api-service",
+                        "desiredCount is 1; prod needs at least 2")]),
     "gateway-min-capacity": (lambda rs: one(rs, "apigw-gateway-scaling-target").properties.update(minCapacity=1.0),
                              [("prod-min-instances", "apigw-gateway-scaling-target",
                                "minCapacity is 1; prod needs at least 3 for the gateway fleet"),
@@ -450,7 +453,8 @@ AWS_CASES = {
     "task-subnets": (lambda rs: ecs(rs, "users-api")["networkConfiguration"].update(
         subnets=ecs(rs, "users-api")["networkConfiguration"]["subnets"][:1]),
         [("prod-multi-zone", "apigw-users-api-service",
-          "networkConfiguration.subnets is [\"apigw-network-private-a-id\"]; prod needs task subnets in at least 2 zones")]),
+          "networkConfiguration.subnets is [\"apigw-network-private-a-id\"]; "
+          "prod needs task subnets in at least 2 zones")]),
     "alb-subnets": (lambda rs: of_type(rs, T.AWS_LB).properties.update(
         subnets=of_type(rs, T.AWS_LB).properties["subnets"][:1]),
         [("prod-multi-zone", "apigw-lb-alb", "prod needs subnets in at least 2 zones")]),
@@ -642,7 +646,8 @@ AZURE_CASES = {
                              [("security-deletion-protection", "apigw-appgw",
                                "has neither the protect option nor a CanNotDelete management lock")]),
     "app-gateway-no-probe": (lambda rs: az(rs, "apigw-appgw")["backendHttpSettingsCollection"][0].pop("probe"),
-                             [("health-checks", "apigw-appgw", "backendHttpSettingsCollection[gateway].probe is not set")]),
+                             [("health-checks", "apigw-appgw",
+                               "backendHttpSettingsCollection[gateway].probe is not set")]),
     "cluster-pool-one-zone": (lambda rs: _system_pool(rs).update(availabilityZones=["1"]),
                               [("prod-multi-zone", "apigw-aks",
                                 'agentPoolProfiles[system].availabilityZones is ["1"]; prod needs nodes in at least 2 '
@@ -787,7 +792,8 @@ GCP_CASES = {
     "cluster-deletable": (lambda rs: az(rs, "apigw-gke").update(deletionProtection=False),
                           [("security-deletion-protection", "apigw-gke", "deletionProtection is false")]),
     "no-cloud-armor": (lambda rs: az(rs, "apigw-gateway-backend").pop("securityPolicy"),
-                       [("security-waf", "apigw-gateway-backend", "securityPolicy is not set; prod needs a Cloud Armor")]),
+                       [("security-waf", "apigw-gateway-backend",
+                         "securityPolicy is not set; prod needs a Cloud Armor")]),
     "no-backend-health-check": (lambda rs: az(rs, "apigw-gateway-backend").pop("healthChecks"),
                                 [("health-checks", "apigw-gateway-backend", "healthChecks is not set")]),
     "cluster-location-unset": (lambda rs: (az(rs, "apigw-gke").pop("location"),

@@ -92,7 +92,8 @@ def test_local_process_token_and_roles_match_the_local_target(plan_of):
 
 NESTED_PATHS = {
     "azure-native:containerservice:ManagedCluster": [
-        "serviceMeshProfile.mode", "serviceMeshProfile.istio.revisions", "agentPoolProfiles.name", "agentPoolProfiles.availabilityZones", "agentPoolProfiles.count",
+        "serviceMeshProfile.mode", "serviceMeshProfile.istio.revisions", "agentPoolProfiles.name",
+        "agentPoolProfiles.availabilityZones", "agentPoolProfiles.count",
         "agentPoolProfiles.minCount", "agentPoolProfiles.enableAutoScaling", "agentPoolProfiles.enableNodePublicIP"],
     "azure-native:containerservice:AgentPool": ["availabilityZones", "count", "minCount", "enableAutoScaling",
                                                 "enableNodePublicIP"],
@@ -230,7 +231,8 @@ def _schema_missing(schema: dict, path: str) -> str | None:
     """None when the dotted path exists in an OpenAPI schema (through arrays and maps), else the first missing step."""
     steps = path.split(".")
     for depth, step in enumerate(steps):
-        while "properties" not in schema and ("items" in schema or isinstance(schema.get("additionalProperties"), dict)):
+        while "properties" not in schema and ("items" in schema
+                                              or isinstance(schema.get("additionalProperties"), dict)):
             schema = schema.get("items") or schema["additionalProperties"]
         if step not in (schema.get("properties") or {}):
             return ".".join(steps[:depth + 1])

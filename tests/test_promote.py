@@ -157,10 +157,13 @@ def test_rollback_from_an_earlier_revision_of_the_prod_stack(stacks, tmp_path, c
 
 
 def test_the_promotion_workflow_requires_digests_and_opens_a_pull_request_with_the_record():
-    import yaml
     import pathlib
-    workflow = yaml.safe_load((pathlib.Path(__file__).resolve().parents[1] / ".github/workflows/promote.yml").read_text())
-    assert "workflow_dispatch" in workflow[True] and set(workflow[True]["workflow_dispatch"]["inputs"]) == {"from", "to"}
+
+    import yaml
+    path = pathlib.Path(__file__).resolve().parents[1] / ".github/workflows/promote.yml"
+    workflow = yaml.safe_load(path.read_text())
+    assert "workflow_dispatch" in workflow[True]
+    assert set(workflow[True]["workflow_dispatch"]["inputs"]) == {"from", "to"}
     steps = workflow["jobs"]["promote"]["steps"]
     runs = [s.get("run", "") for s in steps]
     assert any('make promote FROM="$FROM" TO="$TO" PROMOTE_ARGS="--require-digests --record promotions/$TO.json"'
@@ -174,6 +177,7 @@ def test_the_promotion_workflow_requires_digests_and_opens_a_pull_request_with_t
 
 def test_drift_runs_a_refresh_that_fails_on_changes_with_the_shared_credentials():
     import pathlib
+
     import yaml
     repo = pathlib.Path(__file__).resolve().parents[1]
     makefile = (repo / "Makefile").read_text()

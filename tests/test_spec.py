@@ -85,7 +85,8 @@ def with_service(**fields) -> dict:
      "\"200\", \"200-299\" or \"200,204\""),
     (base(kubernetes={"exposure": "nodeport"}),
      "kubernetes.exposure: found 'nodeport'; allowed: one of load_balancer, ingress"),
-    (base(aws={"zones": 3}), "aws: found {'zones': 3}; allowed: only the blocks the kubernetes target reads: kubernetes"),
+    (base(aws={"zones": 3}),
+     "aws: found {'zones': 3}; allowed: only the blocks the kubernetes target reads: kubernetes"),
 ])
 def test_rejection_names_key_value_and_allowed(raw, expected):
     assert expected in problems(raw)

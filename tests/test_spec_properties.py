@@ -88,7 +88,8 @@ def _set(raw: dict, path: str, value) -> None:
 
 
 odd_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 70000), st.floats(allow_nan=False),
-                       st.text(max_size=8), st.just("yes"), st.just(""), st.just("/"), st.lists(st.integers(), max_size=2),
+                       st.text(max_size=8), st.just("yes"), st.just(""), st.just("/"),
+                       st.lists(st.integers(), max_size=2),
                        st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
                        st.just(datetime.date(2024, 1, 1)))
 

@@ -55,7 +55,7 @@ def test_values_yaml_converts_are_refused_with_how_to_quote_them(tmp_path):
     result = plan_cli(tmp_path, text)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     found = [line.strip() for line in result.stderr.splitlines() if "environment" in line]
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if "UMASK" in l)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "UMASK" in row)
     assert found == [
         f"apigw:services.users-api.environment.WHOAMI_PORT_NUMBER: found 8080; allowed: a string: YAML reads 8080 "
         f'(line {line - 1}) as the number 8080; quote it: "8080"',
@@ -174,13 +174,15 @@ def test_the_manifest_writer_refuses_two_objects_with_one_name(tmp_path):
 
 def test_a_well_formed_secret_plans_as_an_opaque_value(tmp_path):
     text = KUBERNETES_DEV.replace('        WHOAMI_PORT_NUMBER: "8080"',
-                                  '        WHOAMI_PORT_NUMBER: "8080"\n        DB_PASSWORD:\n          secure: AAABAGVuY3J5cHRlZA==', 1)
+                                  '        WHOAMI_PORT_NUMBER: "8080"\n        DB_PASSWORD:\n'
+                                  '          secure: AAABAGVuY3J5cHRlZA==', 1)
     assert text != KUBERNETES_DEV
     path = tmp_path / "Pulumi.try.yaml"
     path.write_text(text)
     from tools.offline import SECRET_PLACEHOLDER, read_stack
     config, parsed = read_stack("try", path)
-    assert parsed.problems == [] and config["apigw:services"]["users-api"]["environment"]["DB_PASSWORD"] == SECRET_PLACEHOLDER
+    assert parsed.problems == []
+    assert config["apigw:services"]["users-api"]["environment"]["DB_PASSWORD"] == SECRET_PLACEHOLDER
     result = plan_cli(tmp_path, text)
     assert result.returncode == 0, result.stderr
     assert "AAABAGVuY3J5cHRlZA==" not in result.stdout + result.stderr
@@ -189,8 +191,9 @@ def test_a_well_formed_secret_plans_as_an_opaque_value(tmp_path):
 def test_under_pulumi_up_the_program_rereads_its_own_stack_file(tmp_path, monkeypatch):
     """The CLI would hand the program only `phase: dev` (the last duplicate): the program itself
     re-reads stacks/Pulumi.<stack>.yaml and refuses it, registering nothing."""
-    import infra.program
     from pulumi import RunError
+
+    import infra.program
     text = KUBERNETES_DEV.replace("  apigw:phase: dev\n", "  apigw:phase: prod\n  apigw:phase: dev\n", 1)
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.kubernetes-dev.yaml").write_text(text)
@@ -204,4 +207,5 @@ def test_under_pulumi_up_the_program_rereads_its_own_stack_file(tmp_path, monkey
 def test_yaml_infinity_and_nan_are_refused_as_integers_not_a_traceback(value):
     raw = raw_of("kubernetes-dev")
     raw["load_balancer"]["health_check"]["interval_s"] = value
-    assert problems(raw) == [f"load_balancer.health_check.interval_s: found {value!r}; allowed: an integer from 1 to 300"]
+    assert problems(raw) == [f"load_balancer.health_check.interval_s: found {value!r}; "
+                             "allowed: an integer from 1 to 300"]

@@ -9,7 +9,6 @@ import pytest
 from components import targets
 from components.spec import parse_spec
 from components.validation import SpecError
-from tests.conftest import variant_config
 from tools.offline import project_keys, run_program, stack_config, stack_names
 
 SHIPPED_TARGETS = sorted({stack.split("-")[0] for stack in stack_names()})

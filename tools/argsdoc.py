@@ -61,6 +61,10 @@ def _classes(path: pathlib.Path) -> list[tuple[str, str, list[tuple[str, str, st
     return found
 
 
+PIPE = "\\|"
+"""`|` escaped for a Markdown table cell."""
+
+
 def reference() -> str:
     lines = []
     for module in ARGS_MODULES:
@@ -72,7 +76,9 @@ def reference() -> str:
         for name, doc, fields in _classes(path):
             lines += [f"#### `{name}`\n", f"{doc}\n" if doc else "", "| field | type | default | meaning |",
                       "|---|---|---|---|"]
-            lines += [f"| `{f}` | `{a}` | `{d}` | {text.replace('|', '/')} |" for f, a, d, text in fields]
+            # A `|` in a table cell must be escaped, inside a code span too (`int \| None`).
+            lines += [f"| `{f}` | `{a.replace('|', PIPE)}` | `{d}` | {text.replace('|', '/')} |"
+                      for f, a, d, text in fields]
             lines.append("")
     return "\n".join(line for line in lines if line is not None).strip() + "\n"
 

@@ -27,6 +27,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from tools.offline import STACKS_DIR, StackFile, StackFileError, project_name, read_stack, stack_names
+
 # The pack process and its protocol; re-exported here, where the tests and callers import them.
 from tools.policy_pack import PACK_DIR, CheckError, PackError, PolicyPackProcess, Resource, Violation
 
@@ -91,7 +92,7 @@ def setting(config: dict[str, Any], project: str, key: str) -> str:
 
 
 def check_stack(stack: str, config: dict[str, Any], pack_config: dict | None = None,
-                stack_file: str | None = None, parsed: "StackFile | None" = None) -> Report:
+                stack_file: str | None = None, parsed: StackFile | None = None) -> Report:
     """Spec, program under mocks, then the pack: the same path `make check STACK=...` takes."""
     from pulumi import RunError
 

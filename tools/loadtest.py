@@ -249,7 +249,7 @@ def _url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL with a host")
     try:
-        parts.port
+        _ = parts.port  # raises ValueError for a port that is not a number from 1 to 65535
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r}: the port is not a number from 1 to 65535") from None
     return value

@@ -8,17 +8,18 @@ capture. Inputs arrive in wire form (camelCase for Kubernetes, numbers as floats
 from __future__ import annotations
 
 import asyncio
-import pickle
 import json
 import pathlib
+import pickle
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.output import Unknown
+from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import ROOT
@@ -152,6 +153,7 @@ MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict]] = {}
 
 def _load_target_mocks() -> None:
     import importlib
+
     from components import targets
     for declared in targets.all_targets():
         if declared.offline_mocks:

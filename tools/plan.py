@@ -19,8 +19,17 @@ import yaml
 from pulumi import RunError
 
 from components.spec import SpecError, parse_spec
-from tools.offline import (CapturedResource, Plan, StackFile, StackFileError, project_keys, read_stack,
-                           run_example, run_program, stack_names)
+from tools.offline import (
+    CapturedResource,
+    Plan,
+    StackFile,
+    StackFileError,
+    project_keys,
+    read_stack,
+    run_example,
+    run_program,
+    stack_names,
+)
 
 
 def spec_problems(stack: str, config: dict, project: str, stack_file: StackFile | None = None) -> list[str]:

@@ -70,7 +70,7 @@ class Resource:
     custom: bool = True
 
     @classmethod
-    def from_captured(cls, r: CapturedResource) -> "Resource":
+    def from_captured(cls, r: CapturedResource) -> Resource:
         return cls(urn=r.urn, type=r.type, name=r.name, properties=r.inputs, parent=r.parent,
                    dependencies=list(r.dependencies), property_dependencies=dict(r.property_dependencies),
                    provider=r.provider, protect=r.protect, custom=r.custom)
@@ -160,7 +160,7 @@ class PolicyPackProcess:
                 "PULUMI_PROJECT": self.project, "PULUMI_STACK": self.stack, "PULUMI_DRY_RUN": "true",
                 "PULUMI_ORGANIZATION": "organization", "PYTHONDONTWRITEBYTECODE": "1"}
 
-    def spawn(self) -> "PolicyPackProcess":
+    def spawn(self) -> PolicyPackProcess:
         if self.process is None:
             self.process = subprocess.Popen(
                 [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)],
@@ -168,7 +168,7 @@ class PolicyPackProcess:
                 stdout=subprocess.PIPE, stderr=self._stderr, preexec_fn=_die_with_parent())
         return self
 
-    def __enter__(self) -> "PolicyPackProcess":
+    def __enter__(self) -> PolicyPackProcess:
         return self.spawn()
 
     def __exit__(self, *exc) -> None:
@@ -201,12 +201,13 @@ class PolicyPackProcess:
                 code = None
             raise PackError(f"the policy pack in {self.pack_dir} did not start"
                             + (f" (exit {code})" if code is not None else "")
-                            + (f": {text}" if text else "") + (f"\n{self._stderr_text()}" if self._stderr_text() else ""))
+                            + (f": {text}" if text else "")
+                            + (f"\n{self._stderr_text()}" if self._stderr_text() else ""))
         # Keep draining stdout so a chatty rule can never block the pack on a full pipe.
         threading.Thread(target=self.process.stdout.read, daemon=True).start()
         return int(text)
 
-    def connect(self) -> "PolicyPackProcess":
+    def connect(self) -> PolicyPackProcess:
         """Wait for the port, then the CLI's handshake: GetAnalyzerInfo, Configure, ConfigureStack.
         On any failure the process is stopped before the error propagates, so a caller that never
         reaches `close` (no `with` block) still leaves nothing running."""
@@ -218,7 +219,7 @@ class PolicyPackProcess:
             self.close()
             raise
 
-    def _connect(self) -> "PolicyPackProcess":
+    def _connect(self) -> PolicyPackProcess:
         self.spawn()
         port = self._read_port()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")

@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({
         "from": result.source, "to": result.target, "git_revision": git_revision(),
-        "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "changes": [{"key": p, "before": o, "after": n} for p, o, n in result.changes],
         "images": {p: n for p, _, n in result.changes if p.endswith(".image")},
         "warnings": result.warnings, "missing_secrets": result.missing_secrets, "resources": result.resources,

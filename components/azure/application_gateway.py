@@ -36,7 +36,8 @@ def check_args(args: ApplicationGatewayArgs) -> None:
     ranges = {"probe.interval_s": (probe.interval_s, 1, 86400), "probe.timeout_s": (probe.timeout_s, 1, 86400),
               "probe.unhealthy_threshold": (probe.unhealthy_threshold, 1, 20),
               "min_capacity": (args.min_capacity, 0, 125), "max_capacity": (args.max_capacity, 2, 125),
-              "drain_timeout_s": (args.drain_timeout_s, 1, 3600), "request_timeout_s": (args.request_timeout_s, 1, 86400)}
+              "drain_timeout_s": (args.drain_timeout_s, 1, 3600),
+              "request_timeout_s": (args.request_timeout_s, 1, 86400)}
     problems = [f"{key}: {value!r} is not an integer from {lo} to {hi}" for key, (value, lo, hi) in ranges.items()
                 if not lo <= value <= hi]
     if args.min_capacity > args.max_capacity:
@@ -59,7 +60,8 @@ class ApplicationGateway(pulumi.ComponentResource):
         zones = list(args.zones) or None
         # A fixed name: Azure's DNS label hash (TenantReuse) is kept only for an address of the same name.
         self.public_ip = azure.network.PublicIPAddress(
-            f"{name}-ip", **common, public_ip_address_name=f"{args.name}-ip", sku={"name": "Standard", "tier": "Regional"},
+            f"{name}-ip", **common, public_ip_address_name=f"{args.name}-ip",
+            sku={"name": "Standard", "tier": "Regional"},
             public_ip_allocation_method="Static", public_ip_address_version="IPv4", zones=zones,
             dns_settings=({"domain_name_label": args.dns_label, "domain_name_label_scope": "TenantReuse"}
                           if args.dns_label else None), opts=child)

@@ -6,7 +6,6 @@ produces are `pulumi.Input[str]`. Frozen dataclasses (`@args_class`) with real a
 `from __future__ import annotations`), as the Kubernetes and AWS Args.
 """
 from dataclasses import field
-from typing import Optional
 
 import pulumi
 
@@ -87,11 +86,11 @@ class ClusterArgs:
     """Addresses of ClusterIP Services."""
     dns_service_ip: str = "10.0.0.10"
     """The cluster DNS Service's address, inside service_cidr."""
-    log_analytics_workspace_id: Optional[pulumi.Input[str]] = None
+    log_analytics_workspace_id: pulumi.Input[str] | None = None
     """Container Insights sends logs there; None: no Container Insights."""
     managed_prometheus: bool = False
     """Azure Monitor managed Prometheus metrics."""
-    istio_revision: Optional[str] = None
+    istio_revision: str | None = None
     """AKS's managed Istio add-on at this revision (asm-1-26, ...); None: no add-on."""
     kubelogin_mode: str = "azurecli"
     """How the Kubernetes provider's kubelogin gets a token: azurecli, workloadidentity or devicecode."""
@@ -168,11 +167,11 @@ class ApplicationGatewayArgs:
     """Connection draining when a backend leaves the pool, 1-3600 s."""
     ssl_policy: str = SSL_POLICIES[0]
     """A predefined TLS 1.2+ policy."""
-    tls: Optional[TlsArgs] = None
+    tls: TlsArgs | None = None
     """HTTPS; None: plain HTTP on port 80 only (dev)."""
-    waf: Optional[WafArgs] = None
+    waf: WafArgs | None = None
     """A WAF policy (WAF_v2 SKU); None: Standard_v2 without one."""
-    dns_label: Optional[str] = None
+    dns_label: str | None = None
     """The public IP's DNS label (Azure adds a hash of the tenant, so it is unique)."""
     lock: bool = False
     """CanNotDelete locks on the gateway and its public IP."""
@@ -210,7 +209,7 @@ class AlertsArgs:
     """The Application Gateway watched."""
     workspace_id: pulumi.Input[str]
     """The Log Analytics workspace its logs and metrics go to."""
-    action_group_id: Optional[str] = None
+    action_group_id: str | None = None
     """Where alerts go; None: alerts fire in the portal only."""
     failed_requests: int = 50
     """Alert above this many failed requests in 5 minutes."""

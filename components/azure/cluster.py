@@ -26,8 +26,8 @@ SYSTEM_POOL, USER_POOL = "system", "workloads"
 
 
 def role_definition(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat("/subscriptions/", subscription_id, "/providers/Microsoft.Authorization/roleDefinitions/",
-                                role)
+    return pulumi.Output.concat("/subscriptions/", subscription_id,
+                                "/providers/Microsoft.Authorization/roleDefinitions/", role)
 
 
 def pool_profile(pool: NodePoolArgs, subnet_id: pulumi.Input[str], mode: str) -> dict:

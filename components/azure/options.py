@@ -285,8 +285,9 @@ def check_azure_spec(spec, p: Problems) -> None:
         p.add("region", spec.region, "an Azure region name such as westeurope or eastus2")
     for key in spec.labels:
         if len(key) > 512 or any(c in key for c in TAG_NAME_FORBIDDEN):
-            p.add(f"labels.{key}", key, f"an Azure tag name: at most 512 characters, none of {' '.join(TAG_NAME_FORBIDDEN)}"
-                                        " (labels are also the Azure resources' tags)")
+            p.add(f"labels.{key}", key,
+                  f"an Azure tag name: at most 512 characters, none of {' '.join(TAG_NAME_FORBIDDEN)}"
+                  " (labels are also the Azure resources' tags)")
     # The spec's health-check ranges (interval 1-300 s, timeout 1-120 s, thresholds 1-10) lie inside
     # Application Gateway's probe ranges (1-86400 s, unhealthy threshold 1-20): nothing to add here.
     _check_certificate(p, spec, options)
@@ -297,7 +298,8 @@ def check_azure_spec(spec, p: Problems) -> None:
     if topic is None and spec.phase == "prod" and spec.monitoring.enabled:
         p.add("monitoring.alarm_topic", None, "an action group resource id: prod alerts must reach someone")
     limits = spec.gateway.limits
-    if options.waf and limits.requests_per_second and options.waf_rate_limit_per_minute < limits.requests_per_second * 60:
+    if (options.waf and limits.requests_per_second
+            and options.waf_rate_limit_per_minute < limits.requests_per_second * 60):
         p.add("azure.waf_rate_limit_per_minute", options.waf_rate_limit_per_minute,
               f"at least {limits.requests_per_second * 60} (gateway.limits.requests_per_second "
               f"{limits.requests_per_second} a minute): the WAF would block clients the gateway admits, without "
@@ -331,7 +333,8 @@ def _check_certificate(p: Problems, spec, options: AzureOptions) -> None:
 def _check_cidrs(p: Problems, options: AzureOptions) -> None:
     network = options.network
     taken = {"azure.vnet_cidr" if network.vnet_cidr else "azure.aks_subnet_cidr": network.vnet_cidr
-             or network.aks_subnet_cidr, "azure.application_gateway_subnet_cidr": network.application_gateway_subnet_cidr}
+             or network.aks_subnet_cidr,
+             "azure.application_gateway_subnet_cidr": network.application_gateway_subnet_cidr}
     service = ipaddress.IPv4Network(options.service_cidr)
     for key, own in (("azure.pod_cidr", options.pod_cidr), ("azure.service_cidr", options.service_cidr)):
         for other_key, other in taken.items():

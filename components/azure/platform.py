@@ -15,13 +15,24 @@ from ..kubernetes.platform import workloads_args
 from ..kubernetes.workloads import Workloads
 from ..spec import StackSpec, platform_tags
 from .application_gateway import ApplicationGateway
-from .args import (AlertsArgs, ApplicationGatewayArgs, ClusterArgs, LogAnalyticsArgs, NetworkArgs, NodePoolArgs,
-                   Placement, ProbeArgs, TelemetryArgs, TlsArgs, WafArgs)
+from .args import (
+    AlertsArgs,
+    ApplicationGatewayArgs,
+    ClusterArgs,
+    LogAnalyticsArgs,
+    NetworkArgs,
+    NodePoolArgs,
+    Placement,
+    ProbeArgs,
+    TelemetryArgs,
+    TlsArgs,
+    WafArgs,
+)
 from .cluster import Cluster
 from .monitoring import GatewayAlerts, LogAnalytics
 from .network import Network
-from .telemetry import ClusterTelemetry
 from .options import AzureOptions
+from .telemetry import ClusterTelemetry
 
 INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
 INTERNAL_IP = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
@@ -109,14 +120,16 @@ def build(spec: StackSpec) -> dict:
         appgw_subnet_id, aks_subnet_id = net.application_gateway_subnet_id, net.aks_subnet_id
     else:
         network = Network(f"{name}-network", NetworkArgs(
-            placement=placement, vnet_cidr=net.vnet_cidr, application_gateway_subnet_cidr=net.application_gateway_subnet_cidr,
+            placement=placement, vnet_cidr=net.vnet_cidr,
+            application_gateway_subnet_cidr=net.application_gateway_subnet_cidr,
             aks_subnet_cidr=net.aks_subnet_cidr,
             client_ports=[80, 443] if spec.load_balancer.tls_certificate else [80]), opts=child)
         appgw_subnet_id, aks_subnet_id = network.application_gateway_subnet.id, network.aks_subnet.id
 
     logs = (LogAnalytics(f"{name}-logs", LogAnalyticsArgs(placement, options.log_retention_days), opts=child)
             if spec.monitoring.enabled else None)
-    pools = {"system": (options.system_vm_size, options.system_nodes), "user": (options.user_vm_size, options.user_nodes)}
+    pools = {"system": (options.system_vm_size, options.system_nodes),
+             "user": (options.user_vm_size, options.user_nodes)}
     cluster = Cluster(f"{name}-aks", ClusterArgs(
         placement=placement, name=f"{name}-{stack}", kubernetes_version=options.kubernetes_version,
         subnet_id=aks_subnet_id,

@@ -10,6 +10,7 @@ from ..targets import NEUTRAL_KEYS, Target
 from ..validation import Problems
 from .options import AzureOptions, check_azure_spec, parse_azure_options
 
+
 def parse_options(blocks: dict, p: Problems, spec):
     workloads = parse_external_workloads(blocks["kubernetes"], p, spec, "azure", "the Application Gateway reaches the "
                                          "gateway through an internal load balancer (see the azure block)")
@@ -36,8 +37,9 @@ TARGET = Target(
     phases=PHASES,
     phase_reason="",
     algorithms=MESH_ALGORITHMS,
-    algorithm_notes={**MESH_NOTES, "none": "Application Gateway balances round robin only; with mesh istio or linkerd "
-                                           "the algorithm applies inside the mesh, between the gateway and the services"},
+    algorithm_notes={**MESH_NOTES,
+                     "none": "Application Gateway balances round robin only; with mesh istio or linkerd "
+                             "the algorithm applies inside the mesh, between the gateway and the services"},
     option_blocks=("azure", "kubernetes"),
     # Azure Monitor's managed Prometheus (components/azure/telemetry.py) reads azmonitoring.coreos.com
     # monitors; the rules are then Prometheus rule groups in Azure (components/azure/platform.py).

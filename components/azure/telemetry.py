@@ -7,7 +7,7 @@
     ├── DataCollectionEndpoint         <name>-prometheus
     ├── DataCollectionRule             <name>-prometheus           Microsoft-PrometheusMetrics -> the workspace
     ├── DataCollectionRuleAssociation  <name>-prometheus           ... on the cluster
-    └── DataCollectionRuleAssociation  <name>-endpoint             the endpoint on the cluster (configurationAccessEndpoint)
+    └── DataCollectionRuleAssociation  <name>-endpoint             the cluster's configurationAccessEndpoint
 
 The Azure CLI creates these when it enables monitoring; an ARM or Pulumi deployment must itself
 (Container Insights with managed identity authentication, and Azure Monitor managed Prometheus).

@@ -86,9 +86,11 @@ class Counters:
                     f"# TYPE {RESPONSE_SECONDS} histogram"]
             for (service, upstream), counts in sorted(self.histograms.items()):
                 labels = f'service="{service}",upstream="{upstream}"'
-                out += [f'{RESPONSE_SECONDS}_bucket{{{labels},le="{bound}"}} {counts[i]}' for i, bound in enumerate(BUCKETS)]
+                out += [f'{RESPONSE_SECONDS}_bucket{{{labels},le="{bound}"}} {counts[i]}'
+                        for i, bound in enumerate(BUCKETS)]
                 out += [f'{RESPONSE_SECONDS}_bucket{{{labels},le="+Inf"}} {counts[-2]}',
-                        f"{RESPONSE_SECONDS}_sum{{{labels}}} {counts[-1]}", f"{RESPONSE_SECONDS}_count{{{labels}}} {counts[-2]}"]
+                        f"{RESPONSE_SECONDS}_sum{{{labels}}} {counts[-1]}",
+                        f"{RESPONSE_SECONDS}_count{{{labels}}} {counts[-2]}"]
         return "\n".join(out) + "\n"
 
 

@@ -8,8 +8,8 @@ timeouts cannot drift between clouds. The result runs as a non-root user
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from ..spec import StackSpec
 from .limits import GatewayLimits
@@ -86,7 +86,7 @@ class GatewayRouting:
     @staticmethod
     def build(port: int, health_check_path: str, algorithm: str, prefixes: Mapping[str, str],
               max_fails: int, fail_timeout_s: int, limits: GatewayLimits = GatewayLimits(),
-              trusted_proxies: Sequence[str] = (), retries: bool = True) -> "GatewayRouting":
+              trusted_proxies: Sequence[str] = (), retries: bool = True) -> GatewayRouting:
         routes = tuple(sorted(((prefix, service) for service, prefix in prefixes.items()),
                               key=lambda r: (-len(r[0]), r[0])))
         return GatewayRouting(port, health_check_path, algorithm, routes, max_fails, fail_timeout_s, limits,

@@ -6,7 +6,6 @@ produces are `pulumi.Input[...]`. Frozen dataclasses (`@args_class`) with real a
 `from __future__ import annotations`), as the Kubernetes, AWS and Azure Args.
 """
 from dataclasses import field
-from typing import Optional
 
 import pulumi
 
@@ -34,9 +33,9 @@ class NetworkArgs:
     """The pods' secondary range."""
     services_cidr: str = "10.24.0.0/20"
     """The Services' secondary range."""
-    network: Optional[str] = None
+    network: str | None = None
     """An existing network (Shared VPC): no network, subnet, router or NAT is created, only the firewall rule."""
-    subnetwork: Optional[str] = None
+    subnetwork: str | None = None
     """The existing subnetwork, with the network."""
 
 
@@ -133,11 +132,11 @@ class LoadBalancerArgs:
     """ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH or MAGLEV (the last two hash the client address)."""
     max_rate_per_endpoint: int = 500
     """Requests per second per gateway pod the load balancer plans with."""
-    domain: Optional[str] = None
+    domain: str | None = None
     """A Google-managed certificate's domain: HTTPS, and HTTP redirected; None: plain HTTP (dev)."""
     ssl_profile: str = "MODERN"
     """The TLS policy's profile (TLS 1.2 at least)."""
-    cloud_armor: Optional[CloudArmorArgs] = None
+    cloud_armor: CloudArmorArgs | None = None
     """A Cloud Armor policy on the backend service; None: none."""
     timeout_s: int = BALANCER_TIMEOUT_S
     """How long the load balancer waits for the gateway's answer: longer than the gateway waits for a service."""

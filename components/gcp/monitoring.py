@@ -71,7 +71,8 @@ class Alerts(pulumi.ComponentResource):
                     'metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
                     f'metric.labels.check_id = "{check}" AND resource.type = "uptime_url"')),
                 "aggregations": [{"alignment_period": "1200s", "per_series_aligner": "ALIGN_NEXT_OLDER",
-                                  "cross_series_reducer": "REDUCE_COUNT_FALSE", "group_by_fields": ["resource.label.*"]}],
+                                  "cross_series_reducer": "REDUCE_COUNT_FALSE",
+                                  "group_by_fields": ["resource.label.*"]}],
                 "comparison": "COMPARISON_GT", "threshold_value": 1, "duration": "60s"}}],
             documentation={"mime_type": "text/markdown", "content": "The public URL fails its uptime check: the "
                            "load balancer, its certificate or every gateway pod is down."},

@@ -16,8 +16,6 @@ works from the apigw_platform wheel as from a checkout, with the standard librar
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 from pulumi.dynamic import Resource
 
@@ -91,7 +89,7 @@ class NetworkEndpointGroups(Resource, module="gcp", name="NetworkEndpointGroups"
     """The NEG named `name` in each of `zones`: awaited after creation, or deleted before the cluster."""
 
     def __init__(self, name: str, action: str, project: str, neg_name: str, zones: pulumi.Input[list],
-                 timeout_s: int = 600, opts: Optional[pulumi.ResourceOptions] = None):
+                 timeout_s: int = 600, opts: pulumi.ResourceOptions | None = None):
         if action not in ACTIONS:
             raise ValueError(f"NetworkEndpointGroups: action {action!r} is not one of {', '.join(ACTIONS)}")
         super().__init__(_make_provider(), name, {"action": action, "project": project, "name": neg_name,

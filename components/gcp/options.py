@@ -116,7 +116,8 @@ def parse_gcp_options(raw: dict, p: Problems, spec) -> GcpOptions:
     if project is None:
         p.add("gcp.project", None, "the GCP project id (required), e.g. my-platform-prod")
     elif not PROJECT_RE.match(project):
-        p.add("gcp.project", project, "a GCP project id: 6-30 lowercase letters, digits and '-', starting with a letter")
+        p.add("gcp.project", project,
+              "a GCP project id: 6-30 lowercase letters, digits and '-', starting with a letter")
     regional = p.boolean(raw, "regional", "gcp.regional", phase.regional)
     rate_default = min(spec.gateway.limits.requests_per_second * 60 * 2 or 6000, MAX_RATE_COUNT)
     return GcpOptions(
@@ -266,8 +267,9 @@ def check_gcp_spec(spec, p: Problems) -> None:
               f"{limits.requests_per_second} a minute): Cloud Armor would ban clients the gateway admits")
     for key, value in spec.labels.items():
         if not NAME_RE.match(key) or (value and not re.match(r"^[-_a-z0-9]{1,63}$", value)):
-            p.add(f"labels.{key}", value, "a GCP label: key and value of lowercase letters, digits, '-' and '_', at most "
-                                          "63 characters (labels are also the GCP resources' labels)")
+            p.add(f"labels.{key}", value,
+                  "a GCP label: key and value of lowercase letters, digits, '-' and '_', at most "
+                  "63 characters (labels are also the GCP resources' labels)")
     if spec.phase == "prod":
         required = {"gcp.cloud_armor": (options.cloud_armor, "the load balancer faces the internet"),
                     "gcp.deletion_protection": (options.deletion_protection, "the cluster runs prod")}

@@ -41,7 +41,8 @@ def gateway_exposure(options: GcpOptions) -> ExposureArgs:
     """The gateway Service as the load balancer reaches it: a ClusterIP Service whose port GKE exposes as a
     standalone NEG named `neg_name` in each zone; the NetworkPolicy admits Google's proxies and health checks."""
     neg = {"exposed_ports": {str(SERVICE_PORT): {"name": options.neg_name}}}
-    return ExposureArgs(kind="external", service_type="ClusterIP", service_annotations={NEG_ANNOTATION: json.dumps(neg)},
+    return ExposureArgs(kind="external", service_type="ClusterIP",
+                        service_annotations={NEG_ANNOTATION: json.dumps(neg)},
                         source_cidrs=list(HEALTH_CHECK_SOURCES))
 
 
@@ -102,7 +103,8 @@ def build(spec: StackSpec) -> dict:
     lb = LoadBalancer(f"{name}-lb", LoadBalancerArgs(
         project=options.project, name=name, neg_name=options.neg_name, zones=zones,
         health_check=HealthCheckArgs(path=hc.path, interval_s=hc.interval_s, timeout_s=hc.timeout_s,
-                                     healthy_threshold=hc.healthy_threshold, unhealthy_threshold=hc.unhealthy_threshold),
+                                     healthy_threshold=hc.healthy_threshold,
+                                     unhealthy_threshold=hc.unhealthy_threshold),
         locality_lb_policy=LOCALITY_POLICIES[spec.load_balancer.algorithm] if spec.mesh == "none" else "ROUND_ROBIN",
         max_rate_per_endpoint=options.max_rate_per_endpoint, domain=domain, ssl_profile=options.ssl_profile,
         cloud_armor=(CloudArmorArgs(rate_limit_per_minute=options.rate_limit_per_minute,

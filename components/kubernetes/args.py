@@ -6,7 +6,6 @@ map the stack spec to these. Plain frozen dataclasses with real annotations (no
 package schema other languages use, and a field's docstring becomes its description there.
 """
 from dataclasses import field
-from typing import Optional
 
 from ..argsclass import args_class
 from ..gateway.limits import GatewayLimits
@@ -49,7 +48,7 @@ class PodSettings:
     """Readiness and liveness timing of every container."""
     labels: dict[str, str] = field(default_factory=dict)
     """Labels put on every object, next to app and component."""
-    spread_min_zones: Optional[int] = None
+    spread_min_zones: int | None = None
     """Spread each program over at least this many zones and over hosts (None: no constraint)."""
     hpa_cpu_utilization_percent: int = 70
     """Average CPU utilization the autoscalers aim for."""
@@ -104,7 +103,7 @@ class PeerArgs:
     """Who a NetworkPolicy admits: pods in a namespace (optionally with labels), or address ranges
     for what does not run in the pod network (NodeLocal DNSCache, a host-network controller)."""
 
-    namespace: Optional[str] = None
+    namespace: str | None = None
     """Pods of this namespace (matched by its kubernetes.io/metadata.name label)."""
     pod_labels: dict[str, str] = field(default_factory=dict)
     """...and only the pods with these labels (empty: every pod of the namespace)."""
@@ -122,15 +121,15 @@ class IngressArgs:
 
     ingress_class: str = "nginx"
     """The IngressClass that serves it."""
-    host: Optional[str] = None
+    host: str | None = None
     """Host name of the rule; required with TLS so the certificate matches."""
-    tls_secret: Optional[str] = None
+    tls_secret: str | None = None
     """A TLS Secret in the namespace; TLS terminates at the Ingress controller."""
     https_redirect: bool = False
     """Redirect HTTP to HTTPS (ingress-nginx annotations)."""
     controller_namespace: str = "ingress-nginx"
     """Where the controller runs: NetworkPolicies admit the gateway's traffic from it."""
-    controller: Optional[PeerArgs] = None
+    controller: PeerArgs | None = None
     """Who the NetworkPolicy admits as the controller, when not simply every pod of
     controller_namespace (e.g. its pod labels, or node CIDRs for a host-network controller)."""
 
@@ -143,12 +142,12 @@ class ExposureArgs:
     """load_balancer (a Service of type LoadBalancer), ingress, or external: a load balancer outside
     the cluster targets the gateway Service (Application Gateway through an internal load balancer
     IP, a GCP load balancer through a standalone NEG)."""
-    service_type: Optional[str] = None
+    service_type: str | None = None
     """external only: the gateway Service's type (LoadBalancer for an internal load balancer,
     ClusterIP for a NEG, NodePort). Default ClusterIP."""
     service_annotations: dict[str, str] = field(default_factory=dict)
     """Annotations of the gateway Service (e.g. an internal load balancer or a NEG)."""
-    external_traffic_policy: Optional[str] = None
+    external_traffic_policy: str | None = None
     """external with service_type LoadBalancer or NodePort: Local keeps the client's address (the
     NetworkPolicy then sees the outside balancer's, not a node's) and sends traffic only to nodes
     running a gateway pod; None: Kubernetes' default (Cluster)."""
@@ -156,7 +155,7 @@ class ExposureArgs:
     """With network policies: the address ranges that may reach the gateway port (load_balancer
     and external). Empty with load_balancer: anywhere (the cloud balancer's addresses are not
     known in advance). Ignored with ingress, which admits the controller's namespace."""
-    ingress: Optional[IngressArgs] = None
+    ingress: IngressArgs | None = None
     """Required with kind ingress."""
 
 
@@ -204,7 +203,7 @@ class MeshArgs:
     """Install the control plane (false: the cluster already runs it, e.g. AKS's managed Istio add-on)."""
     platform: str = ""
     """gke: the CNI's binaries live in /home/kubernetes/bin there (and Istio's GKE profile); "" elsewhere."""
-    istio_revision: Optional[str] = None
+    istio_revision: str | None = None
     """A revision-based Istio (AKS's add-on: asm-1-26, ...): namespaces get istio.io/rev instead of istio-injection."""
     trust_anchor_validity_hours: int = 87600
     """linkerd: the self-signed trust anchor's lifetime (10 years); replacing it rotates it (see the docs)."""
@@ -244,7 +243,7 @@ class GatewayFleetArgs:
     source_ip_hash; others are left to a mesh."""
     exposure: ExposureArgs = field(default_factory=ExposureArgs)
     """How clients reach the fleet: the Service's type and annotations, and an optional Ingress."""
-    resolver: Optional[str] = None
+    resolver: str | None = None
     """A DNS server: the upstreams are then looked up while nginx runs, and nginx balances and
     retries over every address (headless Services); None: resolved once at start (ClusterIPs)."""
     mesh: bool = False
@@ -272,7 +271,7 @@ class NetworkPoliciesArgs:
     """Labels put on every policy."""
     mesh: str = "none"
     """istio or linkerd: also admit the sidecars' traffic to the control plane (and Linkerd's proxy port)."""
-    metrics_scraper: Optional[PeerArgs] = None
+    metrics_scraper: PeerArgs | None = None
     """Who scrapes the pods' metrics ports (the gateway's exporter, the mesh's proxies); None: nobody."""
 
 
@@ -296,7 +295,7 @@ class WorkloadsArgs:
     mesh: str = "none"
     """none, istio or linkerd: injection on the namespace, and each service's routing in the mesh
     (balancing, timeouts, bounded retries); the gateway then calls the services through the mesh."""
-    mesh_control_plane: Optional[MeshArgs] = None
+    mesh_control_plane: MeshArgs | None = None
     """How the mesh itself is installed; None with a mesh: installed with the defaults of MeshArgs."""
     network_policies: bool = True
     """Default-deny NetworkPolicies that open only the paths the topology uses."""
@@ -305,7 +304,7 @@ class WorkloadsArgs:
     dns_service: str = "kube-dns.kube-system.svc.cluster.local"
     """The cluster DNS Service the gateway resolves its upstreams with (without a mesh); CoreDNS
     keeps the kube-dns name on common distributions. An address works too (169.254.20.10)."""
-    spread_min_zones: Optional[int] = None
+    spread_min_zones: int | None = None
     """Spread each program over at least this many zones and over hosts (None: no constraint)."""
     hpa_cpu_utilization_percent: int = 70
     """Average CPU utilization the autoscalers aim for."""
@@ -314,5 +313,5 @@ class WorkloadsArgs:
     (namespace, alerts)."""
     labels: dict[str, str] = field(default_factory=dict)
     """Labels put on every object, next to app, component and part-of."""
-    monitoring: Optional[MonitoringArgs] = None
+    monitoring: MonitoringArgs | None = None
     """Alerts (and kube-prometheus-stack); None: no monitoring objects."""

@@ -21,8 +21,10 @@ WIDTH, HEIGHT = 8, 7
 
 
 def _panel(panel_id: int, title: str, targets: list[dict], unit: str, x: int, y: int, w: int = WIDTH) -> dict:
-    return {"id": panel_id, "type": "timeseries", "title": title, "datasource": {"type": "prometheus", "uid": "prometheus"},
-            "gridPos": {"x": x, "y": y, "w": w, "h": HEIGHT}, "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+    return {"id": panel_id, "type": "timeseries", "title": title,
+            "datasource": {"type": "prometheus", "uid": "prometheus"},
+            "gridPos": {"x": x, "y": y, "w": w, "h": HEIGHT},
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
             "targets": targets}
 
 
@@ -47,7 +49,8 @@ def dashboard(namespace: str, programs: list[str], mesh: str, gateway: str) -> d
         bounds = [{"refId": ref, "expr": query(name, mesh, namespace, program), "legendFormat": legend}
                   for ref, name, legend in (("A", "replicas", "replicas"), ("B", "replicas_min", "min"),
                                             ("C", "replicas_max", "max"))]
-        panels.append(_panel(panel_id, f"{program}: replicas against the autoscaler's bounds", bounds, "none", 0, y, 24))
+        panels.append(_panel(panel_id, f"{program}: replicas against the autoscaler's bounds", bounds, "none",
+                             0, y, 24))
         panel_id, y = panel_id + 1, y + HEIGHT
     return {"uid": UID, "title": f"apigw: instances ({namespace})", "schemaVersion": 39, "editable": False,
             "time": {"from": "now-1h", "to": "now"}, "refresh": "30s", "tags": ["apigw"], "panels": panels}

@@ -17,8 +17,18 @@ from ..gateway.nginx import GatewayRouting, nginx_version_of, render_gateway_con
 from ..spec import GATEWAY_NAME
 from .args import ExposureArgs, GatewayFleetArgs, IngressArgs, PodSettings
 from .service import SERVICE_PORT  # every Service of the workloads: port 80 to the pods' `http` port
-from .workload import (GATEWAY_UID, PRE_STOP_SLEEP_S, SCRATCH_MOUNT, autoscaled_deployment, child_options,
-                                            container, http_probes, labels, metadata, pod_spec)
+from .workload import (
+    GATEWAY_UID,
+    PRE_STOP_SLEEP_S,
+    SCRATCH_MOUNT,
+    autoscaled_deployment,
+    child_options,
+    container,
+    http_probes,
+    labels,
+    metadata,
+    pod_spec,
+)
 
 GATEWAY_APP = GATEWAY_NAME
 CONFIG_DIR = "/etc/nginx/gateway"

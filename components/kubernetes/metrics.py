@@ -5,7 +5,7 @@ metric outside SOURCES). `$namespace` and `$service` are filled in per stack and
 
 | metric | without a mesh | istio | linkerd |
 |---|---|---|---|
-| request distribution | gateway log exporter, per upstream instance | istio_requests_total, per pod | request_total, per pod |
+| request distribution | gateway log exporter, per upstream | istio_requests_total, per pod | request_total, per pod |
 | response time (p99) | gateway log exporter histogram | istio_request_duration_milliseconds | response_latency_ms |
 | error rate | gateway log exporter, 5xx share | istio_requests_total 5xx share | response_total failures |
 | resource utilisation | cAdvisor (kubelet): CPU and memory per pod | same | same |

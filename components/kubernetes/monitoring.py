@@ -167,7 +167,8 @@ def alert_rules(args: MonitoringArgs) -> list[dict]:
          "expr": (f"sum by (service) (apigw:instance_errors:rate5m) / sum by (service) "
                   f"(apigw:instance_requests:rate5m) > {args.error_ratio}"),
          "for": "5m", "labels": {"severity": "critical"},
-         "annotations": {"summary": f"{{{{ $labels.service }}}}: more than {args.error_ratio:.0%} of requests fail (5xx)",
+         "annotations": {"summary": f"{{{{ $labels.service }}}}: more than {args.error_ratio:.0%} of requests "
+                                    "fail (5xx)",
                          "runbook": "docs/metrics.md#apigwerrorratehigh"}},
         {"alert": "ApigwLatencyP99High",
          "expr": f"max by (service, instance) (apigw:instance_latency_p99:seconds) > {args.latency_p99_s}",

@@ -8,8 +8,15 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field, replace
 
-from ..validation import (DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY_RULE, LABEL_VALUE_RULE, Problems, is_label_key,
-                          is_label_value)
+from ..validation import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    LABEL_KEY_RULE,
+    LABEL_VALUE_RULE,
+    Problems,
+    is_label_key,
+    is_label_value,
+)
 
 ENDPOINTS_SUFFIX = "-endpoints"
 """Each service's headless Service is `<name>-endpoints` (components/kubernetes/service.py imports it)."""
@@ -191,7 +198,8 @@ def check_kubernetes_spec(spec, p: Problems) -> None:
                   f"of at most {MAX_RELEASE} characters: kube-prometheus-stack truncates longer names, and two "
                   "stacks would share cluster-wide objects")
         if len(options.monitoring_namespace) > 63 or not DNS_LABEL.match(options.monitoring_namespace):
-            p.add("kubernetes.monitoring_namespace", options.monitoring_namespace, "a DNS label of at most 63 characters")
+            p.add("kubernetes.monitoring_namespace", options.monitoring_namespace,
+                  "a DNS label of at most 63 characters")
     if not is_label_value(spec.project):
         p.add("<project name>", spec.project, f"a project name that is also {LABEL_VALUE_RULE} "
                                               "(it is every object's app.kubernetes.io/part-of label)")

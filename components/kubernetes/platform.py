@@ -5,14 +5,22 @@ and gcp (GKE) builders call it with their own exposure and pass their cluster's 
 """
 from __future__ import annotations
 
-import pulumi
-
-from .args import (ExposureArgs, GatewayArgs, IngressArgs, InstanceRange, MeshArgs, MonitoringArgs, PeerArgs,
-                   ProbeArgs, ServiceArgs, WorkloadsArgs)
-from .options import KubernetesOptions, Peer
-from .workloads import Workloads
 from ..phases import PRESETS
 from ..spec import StackSpec
+from .args import (
+    ExposureArgs,
+    GatewayArgs,
+    IngressArgs,
+    InstanceRange,
+    MeshArgs,
+    MonitoringArgs,
+    PeerArgs,
+    ProbeArgs,
+    ServiceArgs,
+    WorkloadsArgs,
+)
+from .options import KubernetesOptions, Peer
+from .workloads import Workloads
 
 
 def _peer(peer: Peer) -> PeerArgs:

@@ -6,8 +6,16 @@ import pulumi_kubernetes as k8s
 
 from .args import BackendServiceArgs
 from .options import ENDPOINTS_SUFFIX
-from .workload import (SERVICE_UID, autoscaled_deployment, child_options, cluster_service, container, http_probes,
-                       metadata, pod_spec)
+from .workload import (
+    SERVICE_UID,
+    autoscaled_deployment,
+    child_options,
+    cluster_service,
+    container,
+    http_probes,
+    metadata,
+    pod_spec,
+)
 
 SERVICE_PORT = 80
 """Port of every ClusterIP Service of the workloads (`<name>.<namespace>.svc:80`: each backend's, which

@@ -1,9 +1,9 @@
 """The kubernetes target's contract: the workloads on an existing cluster (the current kubeconfig)."""
 from __future__ import annotations
 
-from .options import check_kubernetes_spec, parse_kubernetes_options
 from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
+from .options import check_kubernetes_spec, parse_kubernetes_options
 
 # Istio's names for the spec's algorithms (DestinationRule trafficPolicy.loadBalancer), which
 # components/kubernetes/workloads.py writes: the algorithms honoured with istio are its keys.

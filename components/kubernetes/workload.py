@@ -6,8 +6,6 @@ is what `kubectl get -o yaml` shows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 

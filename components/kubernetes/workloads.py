@@ -20,13 +20,21 @@ import dataclasses
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .args import (EXPOSURES, BackendServiceArgs, GatewayFleetArgs, MeshArgs, NetworkPoliciesArgs, PeerArgs,
-                   PodSettings, WorkloadsArgs)
+from .args import (
+    EXPOSURES,
+    BackendServiceArgs,
+    GatewayFleetArgs,
+    MeshArgs,
+    NetworkPoliciesArgs,
+    PeerArgs,
+    PodSettings,
+    WorkloadsArgs,
+)
 from .gateway import GATEWAY_APP, GatewayFleet
+from .mesh import MeshControlPlane, routing
 from .monitoring import Monitoring
 from .network import NetworkPolicies, gateway_sources
-from .service import SERVICE_PORT, BackendService, service_address
-from .mesh import MeshControlPlane, routing
+from .service import SERVICE_PORT, BackendService
 from .target import ISTIO_LB
 from .workload import labels
 
@@ -98,7 +106,8 @@ class Workloads(pulumi.ComponentResource):
         control_plane = args.mesh_control_plane or MeshArgs(kind=args.mesh)
         if args.mesh != "none" and control_plane.install:
             self.mesh_control_plane = MeshControlPlane(
-                f"{name}-mesh", dataclasses.replace(control_plane, labels=labels(common_labels(args), args.mesh, "mesh")),
+                f"{name}-mesh",
+                dataclasses.replace(control_plane, labels=labels(common_labels(args), args.mesh, "mesh")),
                 opts=pulumi.ResourceOptions(parent=self))
         # Pods are injected when they start: the mesh's webhook must be there before the namespace's pods.
         child = pulumi.ResourceOptions(parent=self, depends_on=self.mesh_control_plane.ready
@@ -149,7 +158,8 @@ class Workloads(pulumi.ComponentResource):
             # mTLS only between the workloads, whatever the mesh-wide default (one the stack may not own).
             self.mesh_routes.append(k8s.apiextensions.CustomResource(
                 f"{name}-strict-mtls", api_version="security.istio.io/v1", kind="PeerAuthentication",
-                metadata={"name": "default", "namespace": args.namespace, "labels": labels(common, args.part_of, "mesh")},
+                metadata={"name": "default", "namespace": args.namespace,
+                          "labels": labels(common, args.part_of, "mesh")},
                 spec={"mtls": {"mode": "STRICT"}}, opts=in_namespace))
         if args.mesh != "none":
             for service in args.services:

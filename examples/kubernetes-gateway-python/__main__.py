@@ -6,9 +6,16 @@ that routes /orders and /stock to them. `pulumi up` needs the Pulumi CLI and a c
 """
 import pulumi
 import pulumi_kubernetes as k8s
-
-from apigw_platform.kubernetes.args import (BackendServiceArgs, ExposureArgs, GatewayArgs, GatewayFleetArgs,
-                                            InstanceRange, PodSettings, ProbeArgs, ServiceArgs)
+from apigw_platform.kubernetes.args import (
+                                            BackendServiceArgs,
+                                            ExposureArgs,
+                                            GatewayArgs,
+                                            GatewayFleetArgs,
+                                            InstanceRange,
+                                            PodSettings,
+                                            ProbeArgs,
+                                            ServiceArgs,
+)
 from apigw_platform.kubernetes.gateway import GatewayFleet
 from apigw_platform.kubernetes.service import BackendService
 

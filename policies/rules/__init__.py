@@ -5,10 +5,25 @@ the installed provider SDKs by tests/test_policy_tokens.py) and POLICY.
 """
 from __future__ import annotations
 
-from . import (health_checks, prod_disruption_budget, prod_load_balanced_gateway, prod_min_instances,
-               prod_min_nodes, prod_monitoring, prod_multi_zone, prod_no_local_target, prod_service_mesh,
-               prod_spread_across_hosts, prod_strict_mtls, security_deletion_protection, security_https,
-               security_image_digest, security_image_tag, security_no_public_ip, security_waf)
+from . import (
+    health_checks,
+    prod_disruption_budget,
+    prod_load_balanced_gateway,
+    prod_min_instances,
+    prod_min_nodes,
+    prod_monitoring,
+    prod_multi_zone,
+    prod_no_local_target,
+    prod_service_mesh,
+    prod_spread_across_hosts,
+    prod_strict_mtls,
+    security_deletion_protection,
+    security_https,
+    security_image_digest,
+    security_image_tag,
+    security_no_public_ip,
+    security_waf,
+)
 
 RULES = (
     prod_min_instances, prod_multi_zone, prod_spread_across_hosts, prod_min_nodes, prod_no_local_target,

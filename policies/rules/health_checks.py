@@ -8,7 +8,7 @@ tasks that fail it), so task definitions are not required to carry a container h
 from __future__ import annotations
 
 from .common import dig, items, message, plain, resource_policy
-from .kube import containers, container_path, pod_spec
+from .kube import container_path, containers, pod_spec
 from .types import AWS_TARGET_GROUPS, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES, K8S_LONG_RUNNING
 
 NAME = "health-checks"

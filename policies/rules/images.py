@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 from .common import UnknownValueError, unknown
-from .kube import containers, container_path, pod_spec
+from .kube import container_path, containers, pod_spec
 from .types import AWS_ECS_TASK_DEFINITION, K8S_POD_BEARING
 
 TOKENS = {**{t: ("spec",) for t in K8S_POD_BEARING}, AWS_ECS_TASK_DEFINITION: ("containerDefinitions",)}

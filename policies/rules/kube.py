@@ -41,7 +41,8 @@ def pod_spec(props: dict, type_token: str) -> dict:
 
 
 def template_labels(props: dict, type_token: str) -> dict:
-    path = "metadata.labels" if type_token == K8S_POD else pod_spec_path(type_token)[:-len(".spec")] + ".metadata.labels"
+    path = ("metadata.labels" if type_token == K8S_POD
+            else pod_spec_path(type_token)[:-len(".spec")] + ".metadata.labels")
     found = dig(props, path)
     return found if isinstance(found, dict) else {}
 

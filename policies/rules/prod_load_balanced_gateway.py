@@ -27,12 +27,35 @@ from __future__ import annotations
 
 from .common import PROD_MIN_INSTANCES, Stack, resource_message, setting, show, stack_policy, unknown
 from .kube import AZURE_LB_IPV4, GKE_NEG
-from .topology import (AWS_TG_ATTACHMENT, Backend, K8S_HTTP_ROUTE, aws_lb_backends, az_gateway_reach, is_mesh_route,
-                       gcp_backend_reach, gcp_scheme, k8s_ingress_backends, k8s_load_balancer_services,
-                       k8s_route_backends, k8s_service_backends)
-from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LBS, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
-                    AWS_TARGET_GROUPS, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES, K8S_HPAS, K8S_INGRESS, K8S_REPLICATED,
-                    K8S_SERVICE)
+from .topology import (
+    AWS_TG_ATTACHMENT,
+    K8S_HTTP_ROUTE,
+    Backend,
+    aws_lb_backends,
+    az_gateway_reach,
+    gcp_backend_reach,
+    gcp_scheme,
+    is_mesh_route,
+    k8s_ingress_backends,
+    k8s_load_balancer_services,
+    k8s_route_backends,
+    k8s_service_backends,
+)
+from .types import (
+    AWS_ASG,
+    AWS_ECS_SERVICE,
+    AWS_LBS,
+    AWS_LISTENER_RULES,
+    AWS_LISTENERS,
+    AWS_SCALABLE_TARGET,
+    AWS_TARGET_GROUPS,
+    AZ_APP_GATEWAY,
+    GCP_BACKEND_SERVICES,
+    K8S_HPAS,
+    K8S_INGRESS,
+    K8S_REPLICATED,
+    K8S_SERVICE,
+)
 
 NAME = "prod-load-balanced-gateway"
 LOCAL_PROCESS = "pulumi-python:dynamic/local:Process"

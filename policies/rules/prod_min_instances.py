@@ -6,10 +6,26 @@ Node pools and agent pools are checked by prod-min-nodes.
 """
 from __future__ import annotations
 
-from .common import (PROD_MIN_GATEWAY_INSTANCES, PROD_MIN_INSTANCES, dig, is_gateway, message, number, plain,
-                     resource_policy, setting)
-from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_SCALABLE_TARGET, K8S_DEPLOYMENT, K8S_HPAS, K8S_REPLICASET,
-                    K8S_STATEFULSET)
+from .common import (
+    PROD_MIN_GATEWAY_INSTANCES,
+    PROD_MIN_INSTANCES,
+    dig,
+    is_gateway,
+    message,
+    number,
+    plain,
+    resource_policy,
+    setting,
+)
+from .types import (
+    AWS_ASG,
+    AWS_ECS_SERVICE,
+    AWS_SCALABLE_TARGET,
+    K8S_DEPLOYMENT,
+    K8S_HPAS,
+    K8S_REPLICASET,
+    K8S_STATEFULSET,
+)
 
 NAME = "prod-min-instances"
 

@@ -10,8 +10,17 @@ import re
 
 from .common import PROD_MIN_ZONES, items, listed, message, plain, resource_policy, setting, show
 from .kube import ZONE_KEYS, pod_spec, pod_spec_path, required_anti_affinity, spread_constraints
-from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LBS, AZ_AGENT_POOL, AZ_APP_GATEWAY, AZ_MANAGED_CLUSTER,
-                    GCP_CLUSTER, GCP_NODE_POOL, K8S_REPLICATED)
+from .types import (
+    AWS_ASG,
+    AWS_ECS_SERVICE,
+    AWS_LBS,
+    AZ_AGENT_POOL,
+    AZ_APP_GATEWAY,
+    AZ_MANAGED_CLUSTER,
+    GCP_CLUSTER,
+    GCP_NODE_POOL,
+    K8S_REPLICATED,
+)
 
 NAME = "prod-multi-zone"
 GCP_ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")

@@ -8,15 +8,26 @@ Deployments must inject the mesh's proxy: label `istio-injection: enabled`, labe
 added later is in the mesh too; a pod template that opts out (`sidecar.istio.io/inject: "false"`,
 `linkerd.io/inject: disabled`) is reported. A Deployment in a namespace this stack does not
 create cannot be verified and is reported as such; the mesh's own control-plane namespaces
-(istio-system, aks-istio-system, one labelled linkerd.io/is-control-plane: "true") are not judged. On aws, ECS Service Connect is the mesh:
-every ECS service has `serviceConnectConfiguration.enabled: true`. The local target creates none
-of these (and prod-no-local-target refuses it). Values unknown during a preview count as set.
+(istio-system, aks-istio-system, one labelled linkerd.io/is-control-plane: "true") are not judged.
+On aws, ECS Service Connect is the mesh: every ECS service has `serviceConnectConfiguration.enabled: true`.
+The local target creates none of these (and prod-no-local-target refuses it).
+Values unknown during a preview count as set.
 """
 from __future__ import annotations
 
 from .common import Stack, dig, message, show, stack_policy, truthy, unknown
-from .kube import (ISTIO_INJECTION, ISTIO_REVISION, LINKERD_INJECT, annotations, istio_injected, labels,
-                   linkerd_injected, mesh_control_plane, mesh_opt_outs, namespace)
+from .kube import (
+    ISTIO_INJECTION,
+    ISTIO_REVISION,
+    LINKERD_INJECT,
+    annotations,
+    istio_injected,
+    labels,
+    linkerd_injected,
+    mesh_control_plane,
+    mesh_opt_outs,
+    namespace,
+)
 from .types import AWS_ECS_SERVICE, K8S_DEPLOYMENT, K8S_NAMESPACE
 
 NAME = "prod-service-mesh"

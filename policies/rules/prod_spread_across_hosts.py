@@ -11,8 +11,15 @@ from __future__ import annotations
 import json
 
 from .common import listed, message, plain, resource_message, resource_policy, unknown
-from .kube import (HOSTNAME_KEY, containers, container_path, pod_spec, pod_spec_path, required_anti_affinity,
-                   spread_constraints)
+from .kube import (
+    HOSTNAME_KEY,
+    container_path,
+    containers,
+    pod_spec,
+    pod_spec_path,
+    required_anti_affinity,
+    spread_constraints,
+)
 from .types import AWS_ECS_SERVICE, AWS_ECS_TASK_DEFINITION, K8S_POD_BEARING, K8S_REPLICATED
 
 NAME = "prod-spread-across-hosts"
@@ -118,7 +125,8 @@ def validate(args, report):
 
 POLICY = resource_policy(
     NAME,
-    "Instances spread over hosts; no hostPort, no hostNetwork (the reference's same-server-multiple-ports anti-pattern).",
+    "Instances spread over hosts; no hostPort, no hostNetwork "
+    "(the reference's same-server-multiple-ports anti-pattern).",
     validate,
     "Keep the hostname topology spread constraint of the prod preset; expose pods through a Service, never "
     "hostPort/hostNetwork; on ECS use awsvpc networking and, on EC2, a spread placement over instanceId.",

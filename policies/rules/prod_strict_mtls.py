@@ -13,12 +13,18 @@ preview count as compliant.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .common import Stack, dig, listed, message, show, stack_policy, target, unknown
-from .kube import (AKS_ISTIO_ROOT_NAMESPACE, ISTIO_INJECTION, ISTIO_REVISION, ISTIO_ROOT_NAMESPACE, istio_injected,
-                   labels)
-from .types import (AZ_MANAGED_CLUSTER, K8S_DESTINATION_RULES, K8S_NAMESPACE, K8S_PEER_AUTHENTICATIONS)
+from .kube import (
+    AKS_ISTIO_ROOT_NAMESPACE,
+    ISTIO_INJECTION,
+    ISTIO_REVISION,
+    ISTIO_ROOT_NAMESPACE,
+    istio_injected,
+    labels,
+)
+from .types import AZ_MANAGED_CLUSTER, K8S_DESTINATION_RULES, K8S_NAMESPACE, K8S_PEER_AUTHENTICATIONS
 
 NAME = "prod-strict-mtls"
 TOKENS: dict[str, tuple[str, ...]] = {

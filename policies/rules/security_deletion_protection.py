@@ -38,7 +38,7 @@ def validate(args, report):
             report(message(lb.name, lb.resource_type, "enableDeletionProtection", props.get("enableDeletionProtection"),
                            "prod needs true", NAME, None if "enableDeletionProtection" in props
                            else "not set (defaults to false)"), lb.urn)
-    locks = [l for l in stack.of_type(*AZ_LOCKS) if stack.props[l.urn].get("level") in LOCK_LEVELS]
+    locks = [lock for lock in stack.of_type(*AZ_LOCKS) if stack.props[lock.urn].get("level") in LOCK_LEVELS]
     for gateway in stack.of_type(AZ_APP_GATEWAY):
         locked = any(_locks(stack, lock, gateway) for lock in locks)
         if not gateway.opts.protect and not locked:

@@ -14,8 +14,16 @@ from __future__ import annotations
 from .common import Stack, dig, is_internal, listed, message, resource_message, show, stack_policy, unknown
 from .kube import internal_load_balancer
 from .topology import aws_listeners, k8s_load_balancer_services
-from .types import (AWS_LBS, AWS_LISTENERS, AZ_APP_GATEWAY, GCP_TARGET_HTTP_PROXY, GCP_TARGET_HTTPS_PROXY,
-                    GCP_URL_MAP, K8S_INGRESS, K8S_SERVICE)
+from .types import (
+    AWS_LBS,
+    AWS_LISTENERS,
+    AZ_APP_GATEWAY,
+    GCP_TARGET_HTTP_PROXY,
+    GCP_TARGET_HTTPS_PROXY,
+    GCP_URL_MAP,
+    K8S_INGRESS,
+    K8S_SERVICE,
+)
 
 NAME = "security-https"
 TOKENS = {
@@ -43,7 +51,7 @@ def _aws(stack: Stack, report):
         if is_internal(props) or props.get("loadBalancerType") not in (None, "application"):
             continue
         listeners = aws_listeners(stack, lb)
-        https = [l for l in listeners if stack.props[l.urn].get("protocol") == "HTTPS"]
+        https = [listener for listener in listeners if stack.props[listener.urn].get("protocol") == "HTTPS"]
         if not https:
             report(resource_message(lb.name, lb.resource_type,
                                     f"has {len(listeners)} listener(s) and none with protocol HTTPS; prod needs an "
@@ -97,11 +105,11 @@ def _suffix(ref) -> str:
 def _azure(stack: Stack, report):
     for gateway in stack.of_type(AZ_APP_GATEWAY):
         props = stack.props[gateway.urn]
-        listeners = [l for l in listed(props.get("httpListeners")) if isinstance(l, dict)]
-        if not any((l.get("protocol") or "").lower() == "https" for l in listeners):
+        listeners = [item for item in listed(props.get("httpListeners")) if isinstance(item, dict)]
+        if not any((item.get("protocol") or "").lower() == "https" for item in listeners):
             report(message(gateway.name, gateway.resource_type, "httpListeners[*].protocol",
-                           [l.get("protocol") for l in listeners], "prod needs an Https listener with a certificate",
-                           NAME), gateway.urn)
+                           [item.get("protocol") for item in listeners],
+                           "prod needs an Https listener with a certificate", NAME), gateway.urn)
         redirecting = [r for r in listed(props.get("requestRoutingRules"))
                        if isinstance(r, dict) and r.get("redirectConfiguration")]
         redirected = {_suffix(r.get("httpListener")) for r in redirecting}

@@ -7,8 +7,15 @@ privateClusterConfig.enablePrivateNodes, or a node pool's networkConfig.enablePr
 from __future__ import annotations
 
 from .common import Stack, dig, listed, message, stack_policy, truthy, unknown
-from .types import (AWS_ECS_SERVICE, AWS_INSTANCE, AWS_LAUNCH_TEMPLATE, AZ_AGENT_POOL, AZ_MANAGED_CLUSTER,
-                    GCP_CLUSTER, GCP_NODE_POOL)
+from .types import (
+    AWS_ECS_SERVICE,
+    AWS_INSTANCE,
+    AWS_LAUNCH_TEMPLATE,
+    AZ_AGENT_POOL,
+    AZ_MANAGED_CLUSTER,
+    GCP_CLUSTER,
+    GCP_NODE_POOL,
+)
 
 NAME = "security-no-public-ip"
 TOKENS = {

@@ -11,11 +11,23 @@ import re
 from typing import Any
 
 from .common import Stack, dig, is_gateway, items, listed, number, show, unknown
-from .kube import name as k8s_name
 from .kube import GKE_NEG, namespace, neg_names, pinned_address, service_selects, template_labels
-from .types import (AWS_ASG, AWS_ECS_SERVICE, AWS_LISTENER_RULES, AWS_LISTENERS, AWS_SCALABLE_TARGET,
-                    AWS_TARGET_GROUPS, GCP_REGION_BACKEND_SERVICE, K8S_DEPLOYMENT, K8S_HPAS, K8S_REPLICASET,
-                    K8S_REPLICATED, K8S_SERVICE, K8S_STATEFULSET)
+from .kube import name as k8s_name
+from .types import (
+    AWS_ASG,
+    AWS_ECS_SERVICE,
+    AWS_LISTENER_RULES,
+    AWS_LISTENERS,
+    AWS_SCALABLE_TARGET,
+    AWS_TARGET_GROUPS,
+    GCP_REGION_BACKEND_SERVICE,
+    K8S_DEPLOYMENT,
+    K8S_HPAS,
+    K8S_REPLICASET,
+    K8S_REPLICATED,
+    K8S_SERVICE,
+    K8S_STATEFULSET,
+)
 
 K8S_HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 """Gateway API routes are CustomResources: the token is the CRD's group/version:kind."""
@@ -92,7 +104,8 @@ def k8s_route_backends(stack: Stack, route: Any) -> list[Backend]:
 # --- AWS ------------------------------------------------------------------------------------
 
 def aws_listeners(stack: Stack, lb: Any) -> list[Any]:
-    return [l for l in stack.of_type(*AWS_LISTENERS) if stack.references(l, "loadBalancerArn", lb)]
+    return [listener for listener in stack.of_type(*AWS_LISTENERS)
+            if stack.references(listener, "loadBalancerArn", lb)]
 
 
 def aws_target_groups(stack: Stack, lb: Any) -> list[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 import yaml
 
@@ -59,7 +59,8 @@ def _public_ip(args) -> dict:
 
 def _cluster(args) -> dict:
     return {**_arm("Microsoft.ContainerService/managedClusters", "resourceName")(args),
-            "identity": {"type": "SystemAssigned", "principalId": _guid(f"{args.name}-identity"), "tenantId": TENANT_ID},
+            "identity": {"type": "SystemAssigned", "principalId": _guid(f"{args.name}-identity"),
+                         "tenantId": TENANT_ID},
             "fqdn": f"{args.inputs.get('dnsPrefix')}-offline.hcp.westeurope.azmk8s.io"}
 
 
@@ -130,8 +131,9 @@ def exec_kubeconfig(cluster: str) -> str:
     user = f"clusterUser_{cluster}"
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": cluster,
-        "clusters": [{"name": cluster, "cluster": {"server": f"https://{cluster}-offline.hcp.westeurope.azmk8s.io:443",
-                                                   "certificate-authority-data": base64.b64encode(b"offline").decode()}}],
+        "clusters": [{"name": cluster, "cluster": {
+            "server": f"https://{cluster}-offline.hcp.westeurope.azmk8s.io:443",
+            "certificate-authority-data": base64.b64encode(b"offline").decode()}}],
         "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}],
         "users": [{"name": user, "user": {"exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "kubelogin",

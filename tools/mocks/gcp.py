@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 ADDRESS = "203.0.113.30"      # TEST-NET-3
 ENDPOINT = "203.0.113.20"
@@ -105,8 +105,8 @@ MOCK_OUTPUTS: dict[str, Callable] = {
 
 def _zones(args) -> dict:
     region = args.args.get("region") or _state["region"]
-    return {"id": region, "names": ZONES.get(region, [f"{region}-{z}" for z in "abc"]), "project": args.args.get("project") or _state["project"],
-            "region": region}
+    return {"id": region, "names": ZONES.get(region, [f"{region}-{z}" for z in "abc"]),
+            "project": args.args.get("project") or _state["project"], "region": region}
 
 
 MOCK_CALLS: dict[str, Callable] = {"gcp:compute/getZones:getZones": _zones}

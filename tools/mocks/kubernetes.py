@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 
 def _pem(kind: str, seed: str) -> str:
