@@ -86,8 +86,8 @@ def test_the_shipped_placeholders_are_refused_each_with_its_key(capsys):
 def test_without_credentials_it_says_what_it_skipped(monkeypatch, capsys):
     monkeypatch.setattr(preflight, "_boto3_client", lambda: None)
     assert preflight.main(["aws-prod"]) == 0
-    assert capsys.readouterr().out == ("preflight aws-prod: no AWS credentials; skipped the lookups of the certificate, "
-                                       "the alarm topic and the image cache's secrets\n")
+    assert capsys.readouterr().out == ("preflight aws-prod: no AWS credentials; skipped the lookups of the "
+                                       "certificate, the alarm topic and the image cache's secrets\n")
 
 
 def test_dev_without_certificate_or_cache_asks_nothing():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from components.spec import SpecError, StackSpec, parse_spec
 from tools.offline import StackFileError, project_keys, project_name, read_stack, stack_names
@@ -34,7 +34,8 @@ def aws_problems(spec: StackSpec, client: Client) -> list[str]:
     certificate = spec.load_balancer.tls_certificate
     if certificate:
         try:
-            status = client("acm", spec.region).describe_certificate(CertificateArn=certificate)["Certificate"]["Status"]
+            described = client("acm", spec.region).describe_certificate(CertificateArn=certificate)
+            status = described["Certificate"]["Status"]
             if status != "ISSUED":
                 problems.append(f"load_balancer.tls_certificate: {certificate} is {status} in ACM; the HTTPS listener "
                                 "needs an ISSUED certificate (finish its DNS validation, or name another)")
