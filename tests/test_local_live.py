@@ -1,8 +1,9 @@
 """The whole local topology, for real: HAProxy -> nginx gateways -> demo backends on loopback.
 
-Distribution, least connections, health checks (failing endpoint, kill -9, a dead gateway)
-with no failed client request, and a clean stop. Same code as the Pulumi resources
-(processes.start_all / plan_topology) and the same measurements as tools/bench_local.py.
+Distribution, least connections, health checks (failing endpoint, a hung backend), kill -9 of a
+backend and of a gateway (the supervisor restarts them) with no failed client request, and a
+clean stop. Same code as the Pulumi resources (processes.start_all / plan_topology) and the same
+measurements as tools/bench_local.py (tools/bench_scenarios.py).
 Health checks every 2 s (the spec's minimum with timeout_s 1 < interval_s), fall 2, rise 2:
 an instance must leave within 2 x 2 + 1 = 5 s and come back within 5 s.
 """
@@ -11,6 +12,7 @@ import os
 import pathlib
 import shutil
 import sys
+import time
 
 import pytest
 
@@ -19,8 +21,10 @@ sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 
 from components.local import processes, procfs  # noqa: E402
 from components.local.topology import plan_topology  # noqa: E402
-from tools.bench_local import (Traffic, haproxy_server_up, local_spec, measure_gateway_kill,  # noqa: E402
-                               measure_health_failover, measure_kill_failover, set_delay_ms)
+from components.local.status import restarts_of  # noqa: E402
+from components.local.timeouts import timeouts_of  # noqa: E402
+from tools.bench_scenarios import measure_health_failover, measure_hung_backend, measure_kill_restart  # noqa: E402
+from tools.bench_support import Traffic, haproxy_server_up, local_spec, set_delay_ms  # noqa: E402
 from tools.loadtest import run_load  # noqa: E402
 
 HEALTH = {"path": "/healthz", "interval_s": 2, "timeout_s": 1, "healthy_threshold": 2, "unhealthy_threshold": 2}
@@ -102,26 +106,43 @@ def test_a_failing_health_endpoint_leaves_and_rejoins_the_rotation_without_faile
     assert traffic.failures() == [] and len(traffic.snapshot()) > 300
 
 
-def test_a_killed_backend_leaves_and_rejoins_the_rotation_without_failed_requests(start):
+def test_a_killed_backend_is_restarted_by_the_supervisor_without_failed_requests(start):
     topology = start()
-    hc = topology.spec.load_balancer.health_check
     victim = topology.backends("users-api")[2]
+    before = processes.read_record(victim.pid_path)
     with Traffic(topology.url, "/users/traffic") as traffic:
-        figures = measure_kill_failover(topology, traffic, victim)
-    assert figures["left_s"] <= hc.unhealthy_threshold * hc.interval_s + 1, figures
-    assert figures["back_s"] <= hc.healthy_threshold * hc.interval_s + 1, figures
-    assert traffic.failures() == []
-    assert processes.is_alive(processes.read_record(victim.pid_path))
+        figures = measure_kill_restart(topology, traffic, victim)
+    after = processes.read_record(victim.pid_path)
+    assert after.pid != before.pid and processes.is_alive(after) and not processes.is_alive(before)
+    assert figures["failed"] == 0 and traffic.failures() == []
+    assert traffic.last_seen(victim.instance_id, after.started_at) is not None  # answers clients again
+    assert restarts_of(topology.state_dir, victim.key) == 1
 
 
-def test_a_killed_gateway_is_taken_out_by_haproxy_without_failed_requests(start):
+def test_a_killed_gateway_is_restarted_by_the_supervisor_without_failed_requests(start):
     topology = start()
-    hc = topology.spec.load_balancer.health_check
+    victim = topology.get("gw-2")
+    before = processes.read_record(victim.pid_path)
     with Traffic(topology.url, "/payments/traffic") as traffic:
-        figures = measure_gateway_kill(topology, traffic, topology.get("gw-2"))
-    assert figures["left_s"] <= hc.unhealthy_threshold * hc.interval_s + 1, figures
-    assert figures["back_s"] <= hc.healthy_threshold * hc.interval_s + 1, figures
-    assert traffic.failures() == []
+        figures = measure_kill_restart(topology, traffic, victim)
+    assert processes.read_record(victim.pid_path).pid != before.pid and not processes.group_members(before)
+    assert figures["failed"] == 0 and traffic.failures() == []
+    assert restarts_of(topology.state_dir, victim.key) == 1
+
+
+def test_a_hung_backend_leaves_the_rotation_and_no_request_waits_past_the_bound(start):
+    topology = start(load_balancer={"algorithm": "round_robin", "health_check": {
+        **HEALTH, "healthy_threshold": 1, "unhealthy_threshold": 1}})  # read timeout 1 x 2 + 1 = 3 s
+    hc = topology.spec.load_balancer.health_check
+    bound = timeouts_of(hc).hung_backend_bound_s
+    with Traffic(topology.url, "/users/traffic") as traffic:
+        traffic.wait_answers(50, time.time())
+        figures = measure_hung_backend(topology, traffic, topology.backends("users-api")[0])
+    assert figures["state"] == "stopped"  # what `pulumi refresh` reports
+    assert figures["left_s"] <= hc.unhealthy_threshold * hc.interval_s + hc.timeout_s + 1, figures
+    # A request sent to it waits one read timeout, then another instance answers it.
+    assert figures["failed"] == 0 and figures["slow"] >= 1, figures
+    assert figures["max_latency_s"] <= bound + 1, figures
 
 
 def test_a_clean_stop_leaves_no_process_and_no_listening_port(start):

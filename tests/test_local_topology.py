@@ -54,6 +54,7 @@ def test_haproxy_balance_per_algorithm(raw, algorithm, balance):
     backend = render_haproxy(parse_spec(raw)).split("\nbackend gateways\n", 1)[1].split("\n\n", 1)[0]
     assert backend.splitlines() == [
         f"    balance {balance}",
+        "    source 127.0.0.2",
         "    option httpchk GET /healthz",
         "    http-check expect status 200",
         "    default-server inter 2s rise 2 fall 2",
@@ -73,7 +74,10 @@ def test_haproxy_health_check_retries_and_prometheus_come_from_the_spec(raw):
                      "default-server inter 7s rise 4 fall 5", "timeout check 3s", "retries 3",
                      "option redispatch 1",
                      "retry-on conn-failure empty-response junk-response response-timeout 502 503 504",
-                     "bind 127.0.0.1:8000", "bind 127.0.0.1:8404",
+                     "bind 127.0.0.1:8000", "bind 127.0.0.1:8404", "option httpclose",
+                     "http-request set-header X-Forwarded-For %[src]",
+                     # timeouts.py: connect = timeout_s; server = 2 x (fall x interval + timeout) + 1
+                     "timeout connect 3s", "timeout server 77s",
                      "http-request use-service prometheus-exporter if { path /metrics }", "stats uri /stats"):
         assert expected in text
 
@@ -95,9 +99,9 @@ def test_status_matches(status, matcher, ok):
     assert status_matches(status, matcher) is ok
 
 
-def test_processes_start_backends_then_gateways_then_readiness_then_haproxy(topology):
+def test_processes_start_supervisor_backends_gateways_readiness_then_haproxy(topology):
     assert [p.key for p in topology.processes] == [
-        "svc-locations-api-1", "svc-locations-api-2", "svc-payments-api-1", "svc-payments-api-2",
+        "supervisor", "svc-locations-api-1", "svc-locations-api-2", "svc-payments-api-1", "svc-payments-api-2",
         "svc-users-api-1", "svc-users-api-2", "svc-users-api-3", "gw-1", "gw-2", "readiness", "lb"]
     assert len({port for p in topology.processes for port in p.ports}) == 11  # lb has two
 
@@ -217,7 +221,7 @@ def test_offline_plan_registers_the_processes_without_starting_any():
     assert sorted(r.name for r in plan.by_type(process)) == sorted(
         [f"apigw-locations-api-{i}" for i in (1, 2)] + [f"apigw-payments-api-{i}" for i in (1, 2)]
         + [f"apigw-users-api-{i}" for i in (1, 2, 3)]
-        + ["apigw-gateway-1", "apigw-gateway-2", "apigw-gateway-readiness", "apigw-lb-haproxy"])
+        + ["apigw-gateway-1", "apigw-gateway-2", "apigw-gateway-readiness", "apigw-lb-haproxy", "apigw-supervisor"])
     assert {r.type for r in plan.resources} == {
         "apigw:local:Platform", "apigw:local:Service", "apigw:local:GatewayFleet", "apigw:local:LoadBalancer",
         process, "pulumi-python:dynamic/local:PortCheck"}
@@ -225,17 +229,24 @@ def test_offline_plan_registers_the_processes_without_starting_any():
     assert by_name["apigw-users-api-2"].parent == urn["apigw-users-api"]
     assert by_name["apigw-gateway-1"].parent == urn["apigw-gateway"]
     assert by_name["apigw-lb-haproxy"].parent == urn["apigw-lb"]
-    assert by_name["apigw-ports"].parent == urn["apigw"]
-    # Start order: the port check first; every backend before any gateway; gateways before HAProxy.
+    assert by_name["apigw-ports"].parent == urn["apigw"] and by_name["apigw-supervisor"].parent == urn["apigw"]
+    # Start order: the port check, then the supervisor (so destroy stops it last); every backend
+    # before any gateway; gateways before HAProxy.
+    assert set(by_name["apigw-supervisor"].dependencies) == {urn["apigw-ports"]}
+    first = {urn["apigw-ports"], urn["apigw-supervisor"]}
+    assert all(first <= set(r.dependencies) for r in plan.by_type(process) if r.name != "apigw-supervisor")
     backends = {urn[n] for n in by_name if n.startswith("apigw-") and n[-2:] in ("-1", "-2", "-3")
                 and "gateway" not in n}
-    assert set(by_name["apigw-users-api-1"].dependencies) == {urn["apigw-ports"]}
+    assert set(by_name["apigw-users-api-1"].dependencies) == first
     # Instances of one service or of the gateway fleet follow each other: updates roll.
-    assert set(by_name["apigw-users-api-3"].dependencies) == {urn["apigw-ports"], urn["apigw-users-api-2"]}
+    assert set(by_name["apigw-users-api-3"].dependencies) == {*first, urn["apigw-users-api-2"]}
     assert urn["apigw-gateway-1"] in by_name["apigw-gateway-2"].dependencies
     assert backends <= set(by_name["apigw-gateway-2"].dependencies)
     assert {urn["apigw-gateway-1"], urn["apigw-gateway-2"]} <= set(by_name["apigw-gateway-readiness"].dependencies)
     assert {urn["apigw-gateway-1"], urn["apigw-gateway-readiness"]} <= set(by_name["apigw-lb-haproxy"].dependencies)
     lb = by_name["apigw-lb-haproxy"].inputs
-    assert lb["ports"] == [8000, 8404] and lb["argv"][0] == "haproxy"
+    assert lb["ports"] == [8000, 8404] and lb["argv"][:3] == ["haproxy", "-W", "-db"]
+    assert lb["reload_signal"] == "SIGUSR2" and by_name["apigw-gateway-1"].inputs["reload_signal"] == "SIGHUP"
+    ports = by_name["apigw-ports"].inputs
+    assert (ports["stack"], ports["project"]) == ("local-dev", "apigw")  # the state dir's owner
     assert set((REPO / ".state" / "local-dev" / "pids").glob("*.json")) == before  # nothing started

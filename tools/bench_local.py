@@ -9,266 +9,40 @@ state in .state/bench), then measures:
   instance and per backend instance (from the response headers), against an even share;
 - latency and throughput of one backend directly, through one nginx gateway, and through
   HAProxy -> nginx -> backend (what a client of the stack sees);
-- failover, with steady traffic through HAProxy: how long a backend whose health endpoint
-  fails, and one killed with SIGKILL, take to leave the rotation and to come back after
-  recovery, and the same for a killed gateway (HAProxy's own health check); and how many
-  client requests failed meanwhile.
+- failures, with steady traffic through HAProxy: a backend whose health endpoint fails (time to
+  leave the rotation and to come back); a backend, a gateway and HAProxy killed with SIGKILL
+  (time until the supervisor has it healthy again); a hung backend (SIGSTOP: time to leave the
+  rotation, slowest request against the documented bound); and the failed client requests of each;
+- config changes under load, applied as `pulumi up` applies them (the provider's diff and
+  update, one process at a time): a service's environment (a rolling restart), the health check
+  and the algorithm (graceful reloads); failed requests and duration of each;
+- every algorithm: how 32 client addresses spread over one service's instances, how many stay
+  on one instance, and the share of an instance slowed by 50 ms.
 
-Everything it started is stopped at the end, also on failure or Ctrl-C. The helpers here are
-shared with the tests (tests/test_local_live.py) so both measure the same way.
+Everything it started is stopped at the end, also on failure or Ctrl-C. The scenarios live in
+tools/bench_scenarios.py and the set-up in tools/bench_support.py, shared with the tests.
 """
 from __future__ import annotations
 
 import argparse
-import http.client
 import pathlib
-import random
-import re
-import signal
 import sys
-import threading
 import time
 from collections import Counter
 
 from components.local import processes
-from components.local.topology import ProcessPlan, Topology, plan_topology
-from components.spec import SpecError, StackSpec, parse_spec
-from tools.loadtest import INSTANCE_HEADERS, LoadReport, run_load
-from tools.offline import REPO, StackFileError, project_keys, project_name, stack_config
+from components.local.timeouts import timeouts_of
+from components.local.topology import Topology
+from components.spec import SpecError
+from tools.bench_scenarios import (algorithm_figures, apply_change, changed_topology, load_balancer_config,
+                                   measure_change, measure_health_failover, measure_hung_backend,
+                                   measure_kill_restart, service_config)
+from tools.bench_support import (Answer, RunningTopology, Traffic, free_port_base, haproxy_server_up,  # noqa: F401
+                                 local_spec, set_delay_ms, set_health_failing, stack_raw)
+from tools.loadtest import LoadReport, run_load
+from tools.offline import REPO, StackFileError
 
-# ---------------------------------------------------------------- topology set-up
-
-
-def stack_raw(stack: str = "local-dev") -> dict:
-    """The stack's config as parse_spec takes it (keys without the project prefix)."""
-    return project_keys(stack_config(stack))
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_port_base(span: int = 200, attempts: int = 100) -> int:
-    """A base port with `span` free loopback ports above it: random (parallel runs rarely meet),
-    below the kernel's ephemeral range (an outgoing connection never takes one meanwhile)."""
-    top = max(12000, min(_ephemeral_low(), 60000)) - span
-    for _ in range(attempts):
-        base = random.randrange(10000, top, 10)
-        if not any(processes.port_in_use(p) for p in range(base, base + span)):
-            return base
-    raise processes.ProcessError(f"no {span} consecutive free ports found on 127.0.0.1")
-
-
-def local_spec(stack: str = "local-dev", state_dir: str | pathlib.Path | None = None,
-               base_port: int | None = None, **changes) -> StackSpec:
-    """The stack's spec moved to free ports (and another state dir); `changes` replace top-level
-    config keys (e.g. services=..., load_balancer=...)."""
-    raw = {**stack_raw(stack), **changes}
-    base = base_port or free_port_base()
-    raw["local"] = {**(raw.get("local") or {}), "load_balancer_port": base, "haproxy_stats_port": base + 1,
-                    "gateway_base_port": base + 10, "service_base_port": base + 50, "service_port_stride": 10}
-    if state_dir is not None:
-        raw["local"]["state_dir"] = str(state_dir)
-    return parse_spec(raw, project_name())
-
-
-class RunningTopology:
-    """Context manager: start every process of a topology, stop them all on exit (even on error)."""
-
-    def __init__(self, spec: StackSpec, state_dir: str | pathlib.Path):
-        self.topology: Topology = plan_topology(spec, state_dir)
-
-    def __enter__(self) -> Topology:
-        processes.start_all(self.topology.processes, self.topology.state_dir)
-        return self.topology
-
-    def __exit__(self, *exc) -> None:
-        processes.stop_all(self.topology.processes)
-
-
-# ---------------------------------------------------------------- demo backend switches
-
-
-def control(plan: ProcessPlan, path: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", plan.ports[0], timeout=5)
-    try:
-        conn.request("POST", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
-
-
-def set_health_failing(plan: ProcessPlan, failing: bool) -> None:
-    assert control(plan, f"/_control/health?fail={int(failing)}") == 200
-
-
-def set_delay_ms(plan: ProcessPlan, ms: int) -> None:
-    assert control(plan, f"/_control/delay?ms={ms}") == 200
-
-
-# ---------------------------------------------------------------- steady traffic
-
-
-class Traffic:
-    """Steady GETs through a URL from one thread (~rate_hz), recording who answered and when."""
-
-    def __init__(self, url: str, path: str, rate_hz: float = 100.0, max_seconds: float = 120.0):
-        parts = url.split("://", 1)[1].split("/", 1)[0]
-        self.host, _, port = parts.partition(":")
-        self.port = int(port or 80)
-        self.path, self.period_s, self.max_seconds = path, 1.0 / rate_hz, max_seconds
-        self.samples: list[tuple[float, int | None, str, str]] = []  # (time, status, instance, upstreams)
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> "Traffic":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        conn = None
-        deadline = time.monotonic() + self.max_seconds
-        while not self.stopping.is_set() and time.monotonic() < deadline:
-            start = time.time()
-            try:
-                conn = conn or http.client.HTTPConnection(self.host, self.port, timeout=5)
-                conn.request("GET", self.path)
-                response = conn.getresponse()
-                response.read()
-                sample = (start, response.status, next((response.getheader(h) for h in INSTANCE_HEADERS
-                                                        if response.getheader(h)), "?"),
-                          response.getheader("X-Upstream-Addr") or "")
-                if response.will_close:
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException) as err:
-                sample = (start, None, type(err).__name__, "")
-                if conn is not None:
-                    conn.close()
-                conn = None
-            with self.lock:
-                self.samples.append(sample)
-            self.stopping.wait(max(0.0, self.period_s - (time.time() - start)))
-        if conn is not None:
-            conn.close()
-
-    def snapshot(self) -> list[tuple[float, int | None, str, str]]:
-        with self.lock:
-            return list(self.samples)
-
-    def failures(self) -> list[tuple[float, int | None, str, str]]:
-        return [s for s in self.snapshot() if s[1] is None or s[1] >= 500]
-
-    def last_seen(self, instance: str, since: float) -> float | None:
-        times = [t for t, _, who, _ in self.snapshot() if who == instance and t >= since]
-        return max(times) if times else None
-
-    def wait_gone(self, instance: str, since: float, confirm_s: float, timeout_s: float,
-                  confirm_answers: int = 20) -> float:
-        """Seconds from `since` to the last answer from `instance`, once none came for confirm_s
-        while at least `confirm_answers` answers came from the others (a stalled client proves
-        nothing)."""
-        deadline = since + timeout_s + confirm_s
-        while time.time() < deadline:
-            last = self.last_seen(instance, since) or since
-            after = sum(1 for t, status, _, _ in self.snapshot() if t > last and status is not None)
-            if time.time() - last >= confirm_s and after >= confirm_answers:
-                return last - since
-            time.sleep(0.02)
-        raise TimeoutError(f"{instance} still answered {timeout_s}s after it should have left the rotation")
-
-    def wait_seen(self, instance: str, since: float, timeout_s: float) -> float:
-        """Seconds from `since` to the first answer from `instance`."""
-        deadline = since + timeout_s
-        while time.time() < deadline:
-            times = [t for t, status, who, _ in self.snapshot() if who == instance and t >= since and status == 200]
-            if times:
-                return min(times) - since
-            time.sleep(0.02)
-        raise TimeoutError(f"{instance} did not come back within {timeout_s}s")
-
-
-# ---------------------------------------------------------------- failover measurements
-
-
-def _hc(topology: Topology):
-    return topology.spec.load_balancer.health_check
-
-
-def measure_health_failover(topology: Topology, traffic: Traffic, plan: ProcessPlan) -> dict:
-    """Switch a backend's health endpoint to failing, then back; times seen by the client."""
-    hc = _hc(topology)
-    t0 = time.time()
-    set_health_failing(plan, True)
-    left = traffic.wait_gone(plan.instance_id, t0, confirm_s=1.5, timeout_s=hc.unhealthy_threshold * hc.interval_s + 10)
-    t1 = time.time()
-    set_health_failing(plan, False)
-    back = traffic.wait_seen(plan.instance_id, t1, timeout_s=hc.healthy_threshold * hc.interval_s + 10)
-    return {"left_s": left, "back_s": back}
-
-
-def _wait(predicate, timeout_s: float, what: str) -> float:
-    t0 = time.time()
-    while time.time() - t0 < timeout_s:
-        if predicate():
-            return time.time() - t0
-        time.sleep(0.02)
-    raise TimeoutError(f"{what} not within {timeout_s}s")
-
-
-def _address_in_gateways(topology: Topology, address: str) -> bool:
-    return any(f"server {address} " in pathlib.Path(path).read_text()
-               for plan in topology.by_role("gateway") for path, _ in plan.files)
-
-
-def measure_kill_failover(topology: Topology, traffic: Traffic, plan: ProcessPlan) -> dict:
-    """SIGKILL a backend; time until the gateways' upstreams drop it; restart it; time until it
-    answers clients again (from the moment it is healthy)."""
-    hc = _hc(topology)
-    address = f"127.0.0.1:{plan.ports[0]}"
-    processes.kill(plan, signal.SIGKILL)
-    left = _wait(lambda: not _address_in_gateways(topology, address),
-                 hc.unhealthy_threshold * hc.interval_s + 10, f"{plan.instance_id} leaving the gateways' upstreams")
-    processes.start(plan)
-    t1 = time.time()
-    back = traffic.wait_seen(plan.instance_id, t1, timeout_s=hc.healthy_threshold * hc.interval_s + 10)
-    return {"left_s": left, "back_s": back}
-
-
-def haproxy_server_up(topology: Topology, server: str) -> bool | None:
-    """HAProxy's view of a gateway, from its Prometheus endpoint."""
-    port = int(topology.metrics_url.rsplit(":", 1)[1].split("/", 1)[0])
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", "/metrics")
-        body = conn.getresponse().read().decode()
-    except OSError:
-        return None
-    finally:
-        conn.close()
-    match = re.search(rf'^haproxy_server_status{{proxy="gateways",server="{server}",state="UP"}} (\d+)', body, re.M)
-    return None if match is None else match.group(1) == "1"
-
-
-def measure_gateway_kill(topology: Topology, traffic: Traffic, plan: ProcessPlan) -> dict:
-    hc = _hc(topology)
-    processes.kill(plan, signal.SIGKILL)
-    left = _wait(lambda: haproxy_server_up(topology, plan.instance_id) is False,
-                 hc.unhealthy_threshold * hc.interval_s + 10, f"HAProxy marking {plan.instance_id} down")
-    processes.start(plan)
-    back = _wait(lambda: haproxy_server_up(topology, plan.instance_id) is True,
-                 hc.healthy_threshold * hc.interval_s + 10, f"HAProxy marking {plan.instance_id} up")
-    return {"left_s": left, "back_s": back}
+ALGORITHMS = ("round_robin", "least_connections", "random", "source_ip_hash")
 
 
 # ---------------------------------------------------------------- distribution
@@ -312,48 +86,104 @@ def _row(name: str, report: LoadReport) -> str:
             f"{s['p99_ms']:>7.2f} {s['error_rate'] * 100:>6.2f}")
 
 
+def print_failures(topology: Topology, service: str) -> None:
+    hc = topology.spec.load_balancer.health_check
+    backends = topology.backends(service)
+    prefix = next(s.path_prefix for s in topology.spec.services if s.name == service).rstrip("/")
+    print(f"\nfailures, steady traffic through HAProxy (~100 req/s on {prefix}, a client that does not retry); "
+          f"health check every {hc.interval_s}s, fall {hc.unhealthy_threshold}, rise {hc.healthy_threshold}")
+    print(f"{'event':<46} {'out s':>6} {'back s':>7} {'failed':>7}  notes")
+    with Traffic(topology.url, f"{prefix}/failover") as traffic:
+        traffic.wait_answers(50, time.time())
+        t0 = time.time()
+        r = measure_health_failover(topology, traffic, backends[1])
+        failed = sum(1 for s in traffic.failures() if s.t >= t0)
+        print(f"{backends[1].instance_id + ': health endpoint fails':<46} {r['left_s']:>6.2f} {r['back_s']:>7.2f} "
+              f"{failed:>7}  out: last answer; back: first answer after it is fixed")
+        for plan in (backends[-1], topology.by_role("gateway")[-1]):
+            r = measure_kill_restart(topology, traffic, plan)
+            back = f"{r['back_s']:>7.2f}" if r["back_s"] is not None else f"{'':>7}"
+            print(f"{plan.instance_id + ': kill -9 (supervisor restarts it)':<46} {r['restart_s']:>6.2f} {back} "
+                  f"{r['failed']:>7}  out: until healthy again")
+        r = measure_hung_backend(topology, traffic, backends[0])
+        print(f"{backends[0].instance_id + ': SIGSTOP (hung), SIGCONT':<46} {r['left_s']:>6.2f} {r['back_s']:>7.2f} "
+              f"{r['failed']:>7}  slowest of {r['requests']} requests {r['max_latency_s']:.2f}s "
+              f"(bound {r['bound_s']}s), {r['slow']} over 1s; refresh: {r['state']}")
+    with Traffic(topology.url, f"{prefix}/failover") as traffic:
+        traffic.wait_answers(50, time.time())
+        r = measure_kill_restart(topology, traffic, topology.get("lb"))
+        print(f"{'HAProxy: kill -9 (supervisor restarts it)':<46} {r['restart_s']:>6.2f} {'':>7} {r['failed']:>7}  "
+              f"nothing in front of HAProxy: refused until it is back")
+
+
+def print_changes(topology: Topology, stack: str, service: str) -> Topology:
+    lb = topology.spec.load_balancer
+    print(f"\nconfig changes under load (4 clients through HAProxy, none retrying), applied as `pulumi up` does")
+    print(f"{'change':<44} {'updated':<34} {'restarted':>9} {'s':>6} {'reqs':>6} {'failed':>6}")
+    hc = lb.health_check
+    changes = [
+        (f"{service}: environment (rolling restart)",
+         lambda t: {"services": service_config(t, **{service: {"environment": {"FEATURE": "on"}}})}),
+        (f"health check: interval {hc.interval_s}s -> {hc.interval_s + 1}s",
+         lambda t: {"services": service_config(t), "load_balancer": load_balancer_config(t, interval_s=hc.interval_s + 1)}),
+        (f"algorithm: {lb.algorithm} -> least_connections",
+         lambda t: {"services": service_config(t), "load_balancer": load_balancer_config(t, algorithm="least_connections")}),
+    ]
+    current = topology
+    path = f"{next(s.path_prefix for s in topology.spec.services if s.name == service).rstrip('/')}/change"
+    for name, config in changes:
+        after = changed_topology(current, stack, **config(current))
+        r = measure_change(current, after, path)
+        print(f"{name:<44} {', '.join(r['updated']) or 'nothing':<34} {len(r['restarted']):>9} "
+              f"{r['duration_s']:>6.2f} {r['requests']:>6} {r['failed']:>6}")
+        current = after
+    return current
+
+
+def print_algorithms(topology: Topology, stack: str, service: str) -> None:
+    n = len(topology.backends(service))
+    print(f"\nalgorithms: {service} ({n} instances), 32 client addresses x 6 requests each, concurrency 8; "
+          f"'slow': the share of {service}-1 when it answers 50 ms late (even: {100 / n:.1f} %)")
+    print(f"{'algorithm':<18} {'shares per instance %':<26} {'clients per instance':<22} {'on 1 instance':>13} "
+          f"{'slow %':>7}")
+    current = topology
+    for algorithm in ALGORITHMS:
+        after = changed_topology(current, stack, services=service_config(current),
+                                 load_balancer=load_balancer_config(current, algorithm=algorithm))
+        apply_change(current, after)
+        current = after
+        r = algorithm_figures(current, service)
+        even = r["even"]
+        shares = " / ".join(f"{v * 100:.1f}" for v in even["shares"].values())
+        clients = " / ".join(str(v) for v in even["clients_per_instance"].values())
+        print(f"{algorithm:<18} {shares:<26} {clients:<22} {even['sticky_clients']:>6} of {even['clients']:<3} "
+              f"{r['slow_share'] * 100:>7.1f}")
+
+
 def run_bench(stack: str, requests: int, concurrency: int, state_dir: pathlib.Path) -> int:
     spec = local_spec(stack, state_dir)
-    hc = spec.load_balancer.health_check
     with RunningTopology(spec, state_dir) as topology:
-        service = next(s for s in spec.services if len(topology.backends(s.name)) >= 3) \
-            if any(len(topology.backends(s.name)) >= 3 for s in spec.services) else spec.services[0]
-        backends = topology.backends(service.name)
-        prefix = service.path_prefix.rstrip("/")
+        service = max(spec.services, key=lambda s: (len(topology.backends(s.name)), s.name)).name
+        prefix = next(s.path_prefix for s in spec.services if s.name == service).rstrip("/")
+        backends = topology.backends(service)
         gateway = topology.by_role("gateway")[0]
+        t = timeouts_of(spec.load_balancer.health_check)
         print(f"local topology up: {len(topology.processes)} processes, {topology.url}, metrics "
-              f"{topology.metrics_url}; state {state_dir}")
+              f"{topology.metrics_url}; state {state_dir}; upstream timeouts: connect {t.connect_s}s, "
+              f"read {t.read_s}s, HAProxy server {t.haproxy_server_s}s")
         run_load(f"{topology.url}{prefix}/warmup", 300, concurrency)
         print_distribution(topology, requests, concurrency)
         targets = [("backend directly", f"http://127.0.0.1:{backends[0].ports[0]}{prefix}/bench"),
                    ("nginx gateway -> backends", f"http://127.0.0.1:{gateway.ports[0]}{prefix}/bench"),
                    ("HAProxy -> nginx -> backends", f"{topology.url}{prefix}/bench")]
         print(f"\nlatency and throughput: GET {prefix}/bench, {requests} requests, concurrency {concurrency}, "
-              f"keep-alive")
+              f"keep-alive (HAProxy closes each client connection: option httpclose)")
         print(f"{'path':<34} {'reqs':>7} {'req/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'err %':>6}")
         for name, url in targets:
             print(_row(name, run_load(url, requests, concurrency)))
-
-        print(f"\nfailover with steady traffic through HAProxy (~100 req/s on {prefix}); health check every "
-              f"{hc.interval_s}s, fall {hc.unhealthy_threshold}, rise {hc.healthy_threshold}: bound to leave "
-              f"{hc.unhealthy_threshold * hc.interval_s + 1}s, to come back {hc.healthy_threshold * hc.interval_s + 1}s")
-        results = []
-        with Traffic(topology.url, f"{prefix}/failover") as traffic:
-            time.sleep(1)
-            results.append((f"{backends[1].instance_id}: health endpoint fails",
-                            measure_health_failover(topology, traffic, backends[1])))
-            results.append((f"{backends[-1].instance_id}: kill -9, restart",
-                            measure_kill_failover(topology, traffic, backends[-1])))
-            gateways = topology.by_role("gateway")
-            if len(gateways) > 1:
-                results.append((f"{gateways[-1].instance_id}: kill -9, restart (HAProxy check)",
-                                measure_gateway_kill(topology, traffic, gateways[-1])))
-            time.sleep(0.5)
-        total, failed = len(traffic.snapshot()), len(traffic.failures())
-        print(f"{'event':<48} {'leave s':>8} {'back s':>8}")
-        for name, r in results:
-            print(f"{name:<48} {r['left_s']:>8.2f} {r['back_s']:>8.2f}")
-        print(f"client requests during failover: {total}, failed: {failed}")
+        print_failures(topology, service)
+        changed = print_changes(topology, stack, service)
+        print_algorithms(changed, stack, service)
     print("\nstopped: every process of the benchmark topology")
     return 0
 

@@ -43,6 +43,8 @@ BALANCER_TIMEOUT_S = PROXY_READ_TIMEOUT_S + 5
 answer: longer than the gateway waits for a service, so a slow service ends in the gateway's own
 504 (JSON), not in the balancer's 502."""
 PROXY_NEXT_UPSTREAM_TRIES = 3
+PROXY_NEXT_UPSTREAM_TIMEOUT_S = 10
+PROXY_CONNECT_TIMEOUT_S = 2
 RATE_ZONE, CONNECTION_ZONE = "per_client", "per_client_connections"
 
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})$")
@@ -82,6 +84,13 @@ class GatewayRouting:
     retries: bool = True
     """Retry idempotent requests on another server; False when a service mesh retries (two layers of
     retries multiply the attempts a failing service gets)."""
+    connect_timeout_s: int = PROXY_CONNECT_TIMEOUT_S
+    """How long the gateway waits to connect to a service instance."""
+    read_timeout_s: int = PROXY_READ_TIMEOUT_S
+    """How long it waits between two reads of (or writes to) an instance; the cloud targets keep
+    PROXY_READ_TIMEOUT_S, the local target derives it from the health check (components/local/timeouts.py)."""
+    next_upstream_timeout_s: int = PROXY_NEXT_UPSTREAM_TIMEOUT_S
+    """How long after its start a request may still be passed to the next instance."""
 
     @staticmethod
     def build(port: int, health_check_path: str, algorithm: str, prefixes: Mapping[str, str],
@@ -127,13 +136,14 @@ def _limits_location(limits: GatewayLimits) -> list[str]:
     return lines
 
 
-RETRIES = [
+def _retries(routing: GatewayRouting) -> list[str]:
+    if not routing.retries:
+        return ["proxy_next_upstream off;  # the service mesh retries"]
     # No `non_idempotent`: POST, PATCH, ... are never replayed on another server, since the first
     # may already have acted; only idempotent requests are retried.
-    "proxy_next_upstream error timeout http_502 http_503 http_504;",
-    f"proxy_next_upstream_tries {PROXY_NEXT_UPSTREAM_TRIES};",
-    "proxy_next_upstream_timeout 10s;",
-]
+    return ["proxy_next_upstream error timeout http_502 http_503 http_504;",
+            f"proxy_next_upstream_tries {PROXY_NEXT_UPSTREAM_TRIES};",
+            f"proxy_next_upstream_timeout {routing.next_upstream_timeout_s}s;"]
 
 REFUSALS = {429: "too many requests from this client", 413: "request body too large"}
 """What the gateway answers, as JSON, when a client goes over a limit."""
@@ -306,10 +316,10 @@ def render_gateway_config(
         "proxy_set_header X-Forwarded-Proto $forwarded_proto;",
         "proxy_set_header X-Forwarded-Host $host;",
         "proxy_set_header X-Request-ID $gateway_request_id;",
-        "proxy_connect_timeout 2s;",
-        f"proxy_send_timeout {PROXY_READ_TIMEOUT_S}s;",
-        f"proxy_read_timeout {PROXY_READ_TIMEOUT_S}s;",
-        *(RETRIES if routing.retries else ["proxy_next_upstream off;  # the service mesh retries"]),
+        f"proxy_connect_timeout {routing.connect_timeout_s}s;",
+        f"proxy_send_timeout {routing.read_timeout_s}s;",
+        f"proxy_read_timeout {routing.read_timeout_s}s;",
+        *_retries(routing),
         # Headers live here only: a location with its own add_header would drop these.
         "add_header X-Upstream-Addr $upstream_addr always;",
         "add_header X-Request-ID $gateway_request_id always;",

@@ -4,10 +4,22 @@ HAProxy balances over the nginx gateways with the spec's algorithm and health ch
 interval, rise, fall, matcher), replays a failed request on another gateway (`retries` +
 `option redispatch` + `retry-on`, idempotent methods only after a response error), and serves
 its Prometheus endpoint and stats page on their own port.
+
+- It runs in master-worker mode (`-W`): SIGUSR2 to the master loads a new config without
+  closing the listening socket (the new worker takes it over), the old worker finishes its
+  requests. Each client connection is closed after its response (`option httpclose`): HAProxy
+  2.6 closes idle keep-alive connections when it reloads, which a client that does not retry
+  sees as a failed request; a new connection per request on loopback costs far less.
+- It names the client in X-Forwarded-For, replacing whatever the client sent, and connects to the
+  gateways from an address of its own (HAPROXY_SOURCE_ADDRESS), the only one whose
+  X-Forwarded-For the gateways trust: `source_ip_hash` and the per-client limits see the real
+  client, and no client can pick another address by sending the header itself.
+- Timeouts follow the health check (components/local/timeouts.py).
 """
 from __future__ import annotations
 
 from components.local.options import gateway_instance_id, options_of
+from components.local.timeouts import timeouts_of
 from components.spec import StackSpec
 
 # The spec's neutral algorithm names -> HAProxy `balance` modes.
@@ -21,6 +33,9 @@ HAPROXY_RETRIES = 3
 # Response errors worth replaying on another gateway; only for idempotent methods (below).
 HAPROXY_RETRY_ON = "conn-failure empty-response junk-response response-timeout 502 503 504"
 IDEMPOTENT_METHODS = "GET HEAD OPTIONS PUT DELETE"
+HAPROXY_SOURCE_ADDRESS = "127.0.0.2"
+"""HAProxy's own loopback address towards the gateways (Linux routes all of 127.0.0.0/8 to lo);
+every other local client connects from 127.0.0.1."""
 
 
 def haproxy_expect(matcher: str) -> str:
@@ -45,6 +60,7 @@ def haproxy_expect(matcher: str) -> str:
 def render_haproxy(spec: StackSpec) -> str:
     options = options_of(spec)
     hc = spec.load_balancer.health_check
+    timeouts = timeouts_of(hc)
     host = options.listen_host
     servers = [f"    server {gateway_instance_id(i)} {host}:{options.gateway_base_port + i - 1} check"
                for i in range(1, spec.gateway.instances.min + 1)]
@@ -60,9 +76,9 @@ def render_haproxy(spec: StackSpec) -> str:
         "    log global",
         "    option httplog",
         "    option dontlog-normal",  # log errors and retries only; the loadtest reports the rest
-        "    timeout connect 2s",
+        f"    timeout connect {timeouts.connect_s}s",
         "    timeout client 30s",
-        "    timeout server 30s",
+        f"    timeout server {timeouts.haproxy_server_s}s",
         "    timeout http-request 10s",
         f"    timeout check {hc.timeout_s}s",
         # A request that fails on one gateway is replayed on another one, so a gateway that
@@ -73,11 +89,13 @@ def render_haproxy(spec: StackSpec) -> str:
         "",
         "frontend apigw",
         f"    bind {host}:{options.load_balancer_port}",
-        "    option forwardfor",
+        "    option httpclose",
+        "    http-request set-header X-Forwarded-For %[src]",
         "    default_backend gateways",
         "",
         "backend gateways",
         f"    balance {HAPROXY_BALANCE[spec.load_balancer.algorithm]}",
+        f"    source {HAPROXY_SOURCE_ADDRESS}",
         f"    option httpchk GET {hc.path}",
         f"    {haproxy_expect(hc.matcher)}",
         f"    default-server inter {hc.interval_s}s rise {hc.healthy_threshold} fall {hc.unhealthy_threshold}",

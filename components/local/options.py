@@ -31,7 +31,9 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 LOOPBACK_HOSTS = ("127.0.0.1",)
 LOWEST_PORT = 1024  # no privileged ports: nothing here needs root
 KEYS = ("state_dir", "listen_host", "load_balancer_port", "haproxy_stats_port", "gateway_base_port",
-        "service_base_port", "service_port_stride", "start_timeout_s")
+        "service_base_port", "service_port_stride", "start_timeout_s", "log_max_size_mib", "log_keep_files")
+LOG_MAX_SIZE_MIB = (1, 1024)
+LOG_KEEP_FILES = (1, 50)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ class LocalOptions:
     """Ports reserved per service, so adding an instance never moves another service's ports."""
     start_timeout_s: int = 20
     """How long a process may take to answer its health check after it starts."""
+    log_max_size_mib: int = 10
+    """A log file (every process's output, the gateways' access and error logs) is rotated when it
+    grows past this size (1-1024)."""
+    log_keep_files: int = 3
+    """Rotated files kept per log (`<log>.1` newest ... `<log>.<n>`), 1-50; older ones are deleted."""
 
     def resolve_state_dir(self, stack: str, repo: pathlib.Path = REPO) -> pathlib.Path:
         path = pathlib.Path(self.state_dir) if self.state_dir else pathlib.Path(".state") / stack
@@ -148,6 +155,10 @@ def parse_local_options(raw: dict, p: Problems, spec) -> LocalOptions:
                                       d.service_port_stride, 1, 1000) or d.service_port_stride,
         start_timeout_s=p.integer(raw, "start_timeout_s", "local.start_timeout_s",
                                   d.start_timeout_s, 1, 300) or d.start_timeout_s,
+        log_max_size_mib=p.integer(raw, "log_max_size_mib", "local.log_max_size_mib",
+                                   d.log_max_size_mib, *LOG_MAX_SIZE_MIB) or d.log_max_size_mib,
+        log_keep_files=p.integer(raw, "log_keep_files", "local.log_keep_files",
+                                 d.log_keep_files, *LOG_KEEP_FILES) or d.log_keep_files,
     )
     uses = planned_ports(options, spec)
     for use in uses:

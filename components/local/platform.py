@@ -1,7 +1,8 @@
 """The local target: the whole dev topology as Pulumi resources on this machine.
 
     apigw:local:Platform  <name>
-    ├── PortCheck              <name>-ports            (refuses busy ports before anything starts)
+    ├── PortCheck              <name>-ports            (refuses busy ports and a state dir another stack owns)
+    ├── Process                <name>-supervisor       restarts any process that dies; rotates the logs
     ├── apigw:local:Service    <name>-<service>        one per service
     │   └── Process            <name>-<service>-<i>    its instances (demo backend or `command`)
     ├── apigw:local:GatewayFleet <name>-gateway        after every service
@@ -12,8 +13,10 @@
 
 Children are named after their component plus a stable key (service name, instance number),
 so adding an instance or a service never renames the others. Instances of one service (and
-the gateways) depend on each other in turn, so an update restarts them one at a time.
-`pulumi destroy` stops them in reverse order. Processes, configs and logs live in the state dir (default `.state/<stack>`).
+the gateways) depend on each other in turn, so an update restarts them one at a time (each
+waits until the one before is back in rotation: components/local/rollout.py).
+Everything depends on the supervisor, so `pulumi destroy` stops it last, after the others in
+reverse order. Processes, configs and logs live in the state dir (default `.state/<stack>`).
 """
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ class LocalPlatformArgs:
     """What to run, from plan_topology (pure)."""
     repo: str = str(REPO)
     """Where the provider process imports this package from."""
+    stack: str = ""
+    """The stack that owns the state dir (a second stack naming the same dir is refused)."""
 
 
 def _rolling(name: str, plans: list, repo: str, depends_on: list, parent) -> dict:
@@ -100,10 +105,14 @@ class LocalPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, args: LocalPlatformArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(self.TYPE, name, None, opts)
         topology = args.topology
-        self.port_check = PortCheck(f"{name}-ports", topology, args.repo, pulumi.ResourceOptions(parent=self))
+        self.port_check = PortCheck(f"{name}-ports", topology, args.repo, args.stack,
+                                    pulumi.ResourceOptions(parent=self))
+        self.supervisor = LocalProcess(f"{name}-supervisor", topology.get("supervisor"), args.repo,
+                                       pulumi.ResourceOptions(parent=self, depends_on=[self.port_check]))
         # Children do not inherit a component's depends_on, so each gets the list it needs:
-        # nothing starts before the port check; gateways after every backend; HAProxy last.
-        first = [self.port_check]
+        # nothing starts before the port check and the supervisor; gateways after every backend;
+        # HAProxy last.
+        first = [self.port_check, self.supervisor]
         self.services = {s.name: LocalService(f"{name}-{s.name}", args, s.name, first,
                                               pulumi.ResourceOptions(parent=self))
                          for s in topology.spec.services}
@@ -125,6 +134,6 @@ def build(spec: StackSpec) -> dict:
     # sys.executable: the project's virtualenv (Pulumi runs the program with it), so the demo
     # backend and the readiness controller run with the same Python and packages.
     topology = plan_topology(spec, state_dir, python=sys.executable)
-    platform = LocalPlatform(spec.project, LocalPlatformArgs(topology))
+    platform = LocalPlatform(spec.project, LocalPlatformArgs(topology, stack=pulumi.get_stack()))
     return {"url": platform.url, "metrics_url": platform.metrics_url, "stats_url": platform.stats_url,
             "state_dir": platform.state_dir}

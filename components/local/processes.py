@@ -10,6 +10,10 @@ tests exercise is what `pulumi up` runs. Linux only (reads /proc).
 - Ports are checked before anything starts (ports.py); a port already taken is refused with
   both users named.
 - A failed start stops whatever that run had started (`start_all`, and `RUN` for the provider).
+- Each started process also leaves its plan in `plans/<key>.json`: what the supervisor
+  (supervisor.py) restarts when the process dies. `retire` (a stop for good: delete, destroy, an
+  undone start) removes it first. Start, stop and restart of one key hold its lock (locks.py), so
+  the provider and the supervisor never act on the same process at once.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import urllib.parse
 from typing import Sequence
 
 # Re-exported: callers (the provider, the tests, the benchmark) see one module.
+from components.local.locks import key_lock, state_paths
 from components.local.ports import busy_port_problems, port_in_use  # noqa: F401
 from components.local.procfs import (ProcessRecord, group_members, is_alive, read_record,  # noqa: F401
                                      stat)
@@ -111,8 +116,20 @@ def _reap(pid: int) -> None:
         pass
 
 
-def start(plan: ProcessPlan, *, check_ports: bool = True) -> ProcessRecord:
-    """Start one process and wait until it is healthy; on failure it is stopped and this raises."""
+def start(plan: ProcessPlan, *, check_ports: bool = True, retry_later: bool = False) -> ProcessRecord:
+    """Start one process and wait until it is healthy; from then on the supervisor keeps it
+    running. On failure it is stopped and this raises; its plan is removed too (nothing restarts
+    it), unless `retry_later` (the supervisor's own restarts, which back off and try again)."""
+    with key_lock(plan.pid_path):
+        try:
+            return _start_locked(plan, check_ports)
+        except BaseException:
+            if not retry_later:
+                state_paths(plan.pid_path)[0].unlink(missing_ok=True)
+            raise
+
+
+def _start_locked(plan: ProcessPlan, check_ports: bool) -> ProcessRecord:
     previous = read_record(plan.pid_path)
     if previous is not None and (is_alive(previous) or group_members(previous)):
         stop(previous)  # the same key from an earlier run of this state dir: ours to replace
@@ -128,6 +145,7 @@ def start(plan: ProcessPlan, *, check_ports: bool = True) -> ProcessRecord:
     log_path = pathlib.Path(plan.log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(plan.pid_path).parent.mkdir(parents=True, exist_ok=True)
+    write_file_atomic(state_paths(plan.pid_path)[0], json.dumps(plan.to_inputs(), indent=1, sort_keys=True))
     with open(log_path, "ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start: {' '.join(argv)}\n".encode())
         log.flush()
@@ -171,6 +189,7 @@ def stop(record: ProcessRecord | None, *, pid_path: str | os.PathLike | None = N
     if record is not None:
         if is_alive(record):
             _signal(record.pid, signal.SIGTERM)  # the leader stops its own workers cleanly
+            _signal(record.pid, signal.SIGCONT)  # a stopped (SIGSTOP) process handles it only when continued
         else:
             for pid in group_members(record):
                 _signal(pid, signal.SIGTERM)
@@ -201,8 +220,16 @@ def _wait_gone(record: ProcessRecord, timeout_s: float) -> bool:
         time.sleep(POLL_S)
 
 
+def retire(record: ProcessRecord | None, pid_path: str | os.PathLike) -> None:
+    """Stop for good: the supervisor no longer restarts this key (its plan goes first)."""
+    with key_lock(pid_path):
+        state_paths(pid_path)[0].unlink(missing_ok=True)
+        stop(record, pid_path=pid_path)
+
+
 def stop_plan(plan: ProcessPlan) -> None:
-    stop(read_record(plan.pid_path), pid_path=plan.pid_path)
+    with key_lock(plan.pid_path):
+        retire(read_record(plan.pid_path), plan.pid_path)
 
 
 def kill(plan: ProcessPlan, sig: int = signal.SIGKILL) -> None:
@@ -272,7 +299,7 @@ class Run:
             started, self.started = self.started, []
         for record, pid_path in reversed(started):
             try:
-                stop(record, pid_path=pid_path)
+                retire(record, pid_path)
             except ProcessError:
                 pass
         return [record.key for record, _ in started]

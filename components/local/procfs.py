@@ -85,3 +85,13 @@ def read_record(pid_path: str | os.PathLike) -> ProcessRecord | None:
         return ProcessRecord.from_dict(json.loads(pathlib.Path(pid_path).read_text()))
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
+
+
+def workers_of(pid: int) -> set[int]:
+    """The other live members of the process group `pid` leads (nginx's or HAProxy's workers)."""
+    members = set()
+    for other in all_pids():
+        st = stat(other)
+        if other != pid and st is not None and st[1] == pid and st[0] not in "ZXx":
+            members.add(other)
+    return members

@@ -1,14 +1,19 @@
 """Pulumi dynamic resources for the local target: one per process, plus a port check.
 
 `LocalProcess` (type `pulumi-python:dynamic/local:Process`): create starts the process and waits
-until it is healthy; update restarts it (only resources whose inputs changed are updated, so a
-change to one service restarts that service only); delete stops it; read (refresh) reports a
-dead process as gone; diff also reports a dead process, so the next `pulumi up` restarts it.
+until it is healthy; update applies a change with the least disruption (rollout.py: in place, a
+graceful reload, or a rolling restart that waits until the instance is back in rotation); delete
+stops it for good; read (refresh) reports the process as it is: gone if dead, `status` stopped
+or unhealthy otherwise (drift), with the pid the supervisor restarted it under and its restart
+count; diff also reports a dead or stopped process, or one a refresh found not running, so the
+next `pulumi up` repairs it.
 
 `PortCheck` (`pulumi-python:dynamic/local:PortCheck`): every process depends on it, and its
-`check` (run by the engine on every preview and update, before any create) refuses ports
-already taken on this machine by something other than this stack's own processes, naming both
-users of the port. Nothing has started when it fails.
+`check` (run by the engine on every preview and update, before any create) refuses a state dir
+another stack owns (naming that stack) and ports already taken on this machine by something
+other than this stack's own processes, naming both users. Nothing has started when it fails.
+Its create claims the state dir for the stack (locks.py); its delete, the last of a destroy,
+releases it.
 
 How the code reaches the provider process: Pulumi pickles the provider object (dill). A class
 defined at module level is pickled by reference, and the provider process (started by the
@@ -19,20 +24,22 @@ the offline mocks (tools/offline.py) nothing here runs: the resources are only r
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource,
                             UpdateResult)
 
-from components.local import processes
+from components.local import locks, processes, rollout, status
 from components.local.processes import ProcessError, ProcessRecord
 from components.local.options import options_of
 from components.local.topology import ProcessPlan, Topology
 
 PROCESS_TYPE = "pulumi-python:dynamic/local:Process"
 PORT_CHECK_TYPE = "pulumi-python:dynamic/local:PortCheck"
-OUTPUT_KEYS = ("pid", "start_ticks", "started_at")
+OUTPUT_KEYS = ("pid", "start_ticks", "started_at", "status", "restarts")
+RUNNING = "running"
 
 
 def _make_provider(kind: str, repo: str):
@@ -97,15 +104,31 @@ def _port_users(props: dict) -> list[tuple[int, str]]:
     return [(int(u["port"]), str(u["user"])) for u in props.get("ports") or ()]
 
 
+def _owner(props: dict) -> tuple[str, str, str]:
+    return str(props.get("state_dir")), str(props.get("stack") or ""), str(props.get("project") or "")
+
+
 def check(kind: str, olds: dict, news: dict) -> CheckResult:
     if kind != "ports":
         return CheckResult(news, [])
+    taken = locks.owner_problem(*_owner(news)) if news.get("stack") else None
+    if taken:
+        return CheckResult(news, [CheckFailure("state_dir", f"{taken}; nothing was started")])
     problems = processes.busy_port_problems(_port_users(news), news.get("state_dir"), news.get("host") or "127.0.0.1")
     return CheckResult(news, [CheckFailure("ports", f"{p}; nothing was started") for p in problems])
 
 
+def _outputs(props: dict, record: ProcessRecord) -> dict:
+    return {**_inputs(props), "pid": record.pid, "start_ticks": record.start_ticks, "started_at": record.started_at,
+            "status": RUNNING, "restarts": status.restarts_of(rollout.state_dir_of(
+                ProcessPlan.from_inputs(_inputs(props))), str(props.get("key")))}
+
+
 def _start(props: dict) -> dict:
-    plan = ProcessPlan.from_inputs(_inputs(props))
+    return _outputs(props, _start_plan(ProcessPlan.from_inputs(_inputs(props))))
+
+
+def _start_plan(plan: ProcessPlan, **_: object) -> ProcessRecord:
     if processes.RUN.failure:
         raise ProcessError(f"{plan.description}: not started: an earlier start in this run failed "
                            f"({processes.RUN.failure.splitlines()[0]})")
@@ -115,49 +138,89 @@ def _start(props: dict) -> dict:
         stopped = processes.RUN.abort(str(err))
         raise ProcessError(f"{err}\nstopped what this run had started: {', '.join(stopped) or 'nothing'}") from None
     if not processes.RUN.started_one(record, plan.pid_path):
-        processes.stop(record, pid_path=plan.pid_path)
+        processes.retire(record, plan.pid_path)
         raise ProcessError(f"{plan.description}: stopped again: another start in this run failed meanwhile "
                            f"({processes.RUN.failure.splitlines()[0]})")
-    return {**_inputs(props), "pid": record.pid, "start_ticks": record.start_ticks, "started_at": record.started_at}
+    return record
+
+
+def _claim(props: dict) -> None:
+    if props.get("stack"):
+        try:
+            locks.claim_state_dir(*_owner(props))
+        except locks.StateDirTaken as err:
+            raise ProcessError(f"{err}; nothing was started") from None
 
 
 def create(kind: str, props: dict) -> CreateResult:
     if kind == "ports":
+        _claim(props)
         return CreateResult("ports", _inputs(props))
     outs = _start(props)
     return CreateResult(str(props["key"]), outs)
+
+
+def _live_record(props: dict) -> ProcessRecord | None:
+    return status.current_record(ProcessPlan.from_inputs(_inputs(props)), _record(props))
+
+
+def _needs_repair(olds: dict) -> bool:
+    """Dead or stopped now, or found not running by the last refresh."""
+    record = _live_record(olds)
+    st = processes.stat(record.pid) if processes.is_alive(record) else None
+    return st is None or st[0] in "Tt" or olds.get("status") not in (None, RUNNING)
 
 
 def diff(kind: str, id_: str, olds: dict, news: dict) -> DiffResult:
     if kind == "ports":
         return DiffResult(changes=_inputs(olds) != _inputs(news), replaces=[])
     changed = _normalized(olds) != _normalized(news)
-    dead = not processes.is_alive(_record(olds))
-    return DiffResult(changes=changed or dead, replaces=[], delete_before_replace=True)
+    return DiffResult(changes=changed or _needs_repair(olds), replaces=[], delete_before_replace=True)
 
 
 def update(kind: str, id_: str, olds: dict, news: dict) -> UpdateResult:
     if kind == "ports":
+        _claim(news)
         return UpdateResult(_inputs(news))
-    processes.stop(_record(olds), pid_path=olds.get("pid_path"))
-    return UpdateResult(_start(news))
+    old, new = ProcessPlan.from_inputs(_inputs(olds)), ProcessPlan.from_inputs(_inputs(news))
+    record = rollout.update(old, new, _live_record(olds), start=_start_plan, repair=_needs_repair(olds),
+                            fail_timeout_s=_fail_timeout_s(new))
+    return UpdateResult(_outputs(news, record))
+
+
+def _fail_timeout_s(plan: ProcessPlan) -> float:
+    """nginx's fail_timeout for this backend: the readiness controller's check interval."""
+    try:
+        return float(json.loads((rollout.state_dir_of(plan) / "readiness" / "plan.json").read_text())["interval_s"])
+    except (OSError, ValueError, KeyError):
+        return 0.0
 
 
 def read(kind: str, id_: str, props: dict) -> ReadResult:
     if kind == "ports":
         return ReadResult(id_, props)
-    if not processes.is_alive(_record(props)):
+    plan = ProcessPlan.from_inputs(_inputs(props))
+    record = _live_record(props)
+    state, _ = status.state_of(plan, record)
+    if state == "dead":
         return ReadResult("", {})  # gone: a refresh drops it from the state
-    return ReadResult(id_, props)
+    return ReadResult(id_, {**props, "pid": record.pid, "start_ticks": record.start_ticks,
+                            "started_at": record.started_at, "status": state,
+                            "restarts": status.restarts_of(rollout.state_dir_of(plan), plan.key)})
 
 
 def delete(kind: str, id_: str, props: dict) -> None:
     if kind == "ports":
+        locks.release_state_dir(*_owner(props))
         return
-    processes.stop(_record(props), pid_path=None)
-    # The pid file may name a newer process of the same key (restarted outside Pulumi).
-    if props.get("pid_path"):
-        processes.stop(processes.read_record(props["pid_path"]), pid_path=props["pid_path"])
+    pid_path = props.get("pid_path")
+    if pid_path:
+        # The pid file may name a newer process of the same key (restarted by the supervisor).
+        with locks.key_lock(pid_path):
+            processes.retire(_record(props), pid_path)
+            processes.retire(processes.read_record(pid_path), pid_path)
+    else:
+        processes.stop(_record(props))
 
 
 # ---------------------------------------------------------------- the resources
@@ -174,9 +237,12 @@ class LocalProcess(Resource, module="local", name="Process"):
 
 
 class PortCheck(Resource, module="local", name="PortCheck"):
-    """Refuses, before anything starts, ports another program already uses on this machine."""
+    """Refuses, before anything starts, a state dir another stack owns and ports another program
+    already uses on this machine; owns the state dir for the stack from create to delete."""
 
-    def __init__(self, name: str, topology: Topology, repo: str, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, topology: Topology, repo: str, stack: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         props = {"state_dir": topology.state_dir, "host": options_of(topology.spec).listen_host,
-                 "ports": [{"port": u.port, "user": u.user} for u in topology.port_uses]}
+                 "ports": [{"port": u.port, "user": u.user} for u in topology.port_uses],
+                 "stack": stack, "project": topology.spec.project}
         super().__init__(_make_provider("ports", repo), name, props, opts)

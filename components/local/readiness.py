@@ -12,11 +12,15 @@ local target this small process plays that part:
   render_gateway_config, so nothing drifts) and nginx reloads it (SIGHUP, graceful);
 - a service with no healthy instance keeps all of them (fail open, like a cloud load balancer
   whose targets are all unhealthy): a wrong health check must not take a whole service down;
-- its view is written to `status.json` (per instance: up, since when, last status), which the
-  tests and the benchmark read to time transitions.
+- a planned restart drains an instance first (rollout.py writes `<state_dir>/readiness/drain/<instance>`):
+  it leaves every gateway's upstreams within POLL_S plus a reload, and comes back as soon as the
+  file is gone and it answers its health check;
+- its view is written to `status.json` (per instance: up, since when, last status; per gateway:
+  the upstreams its running nginx has, once the reload finished and the old workers are gone),
+  which the rolling updates, the tests and the benchmark read.
 
-The work is level-triggered: every tick compares each gateway's file with what it should be,
-so a gateway restarted by Pulumi with the full config is corrected within one interval.
+The work is level-triggered: every POLL_S it compares each gateway's file with what it should
+be, so a gateway restarted with the full config (by Pulumi or the supervisor) is corrected at once.
 
     python -m components.local.readiness --plan <state_dir>/readiness/plan.json
 """
@@ -30,10 +34,16 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
+from components.local.options import gateway_instance_id
 from components.local.processes import http_status, write_file_atomic
+from components.local.procfs import cmdline
+from components.local.rollout import drain_dir, reload_process
+from components.local.timeouts import timeouts_of
 from components.local.topology import render_local_gateway, spec_from_dict, status_matches
+
+POLL_S = 0.1
 
 
 class Backend:
@@ -71,16 +81,24 @@ class Controller:
         self.backends = [Backend(b) for b in plan["backends"]]
         self.interval_s = float(plan["interval_s"])
         self.timeout_s = float(plan["timeout_s"])
+        # A drained instance's requests in flight take at most the upstream read timeout.
+        self.reload_wait_s = timeouts_of(self.spec.load_balancer.health_check).read_s + 1.0
+        self.drain_dir = drain_dir(plan["state_dir"])
+        self.drained: set[str] = set()
+        self.applied: dict[str, dict] = {}
+        self.pending: dict[str, tuple[Future, dict]] = {}
         self.stopping = threading.Event()
         self.reloads = 0
-        self.pool = ThreadPoolExecutor(max_workers=max(4, min(32, len(self.backends))))
+        self.pool = ThreadPoolExecutor(max_workers=max(4, min(32, len(self.backends) + len(plan["gateways"]))))
 
     def upstreams(self) -> dict[str, list[str]]:
         result: dict[str, list[str]] = {}
         for service in self.spec.services:
             mine = [b for b in self.backends if b.service == service.name]
-            healthy = [b.address for b in mine if b.up]
-            result[service.name] = healthy or [b.address for b in mine]  # fail open
+            serving = [b for b in mine if b.instance not in self.drained]
+            healthy = [b.address for b in serving if b.up]
+            # Fail open: no healthy instance keeps every one not drained; the last one is never drained.
+            result[service.name] = healthy or [b.address for b in serving] or [b.address for b in mine]
         return result
 
     def check_all(self) -> None:
@@ -91,49 +109,101 @@ class Controller:
                 state = "back in rotation" if backend.up else f"out of rotation (last status {status})"
                 print(f"{time.strftime('%H:%M:%S')} {backend.instance} {state}", flush=True)
 
-    def reconcile(self) -> None:
+    def read_drains(self) -> bool:
+        """Pick up drain requests (rollout.set_drained); True if the set changed. An instance whose
+        drain ends was just restarted and is healthy (the update waited for it): like any
+        started instance it is back in rotation at once if its health check passes now."""
+        try:
+            drained = {p.name for p in self.drain_dir.iterdir()}
+        except OSError:
+            drained = set()
+        if drained == self.drained:
+            return False
+        now = time.time()
+        for backend in self.backends:
+            if backend.instance in self.drained - drained:
+                status = http_status(backend.health_url, self.timeout_s)
+                backend.successes, backend.failures, backend.last_status = 0, 0, status
+                if status is not None and status_matches(status, self.plan["matcher"]):
+                    backend.up, backend.since = True, now
+        print(f"{time.strftime('%H:%M:%S')} draining: {', '.join(sorted(drained)) or 'none'}", flush=True)
+        self.drained = drained
+        return True
+
+    def reconcile(self) -> bool:
+        """Bring every gateway's nginx.conf to the wanted upstreams, reloading in the background
+        (a reload waits for the old workers' requests); True if anything changed."""
+        changed = self._collect()
         upstreams = self.upstreams()
         for gateway in self.plan["gateways"]:
-            wanted = render_local_gateway(self.spec, self.plan["state_dir"], gateway["index"], upstreams)
-            path = pathlib.Path(gateway["conf_path"])
-            try:
-                current = path.read_text()
-            except OSError:
-                current = None
-            if current == wanted:
-                continue
-            write_file_atomic(path, wanted)
-            if self._reload(gateway["pid_path"]):
-                self.reloads += 1
+            name = gateway_instance_id(gateway["index"])
+            if name in self.pending:
+                continue  # looked at again once the reload in progress is done
+            if self._write(gateway, upstreams):
+                self.pending[name] = (self.pool.submit(self._reload, gateway), upstreams)
+                changed = True
+            elif name not in self.applied:
+                self.applied[name] = {"upstreams": upstreams, "applied_at": time.time()}
+                changed = True
+        return changed
 
-    @staticmethod
-    def _reload(pid_path: str) -> bool:
+    def _collect(self) -> bool:
+        done = [name for name, (future, _) in self.pending.items() if future.done()]
+        for name in done:
+            future, upstreams = self.pending.pop(name)
+            self.reloads += bool(future.result())
+            self.applied[name] = {"upstreams": upstreams, "applied_at": time.time()}
+        return bool(done)
+
+    def _write(self, gateway: dict, upstreams: dict[str, list[str]]) -> bool:
+        wanted = render_local_gateway(self.spec, self.plan["state_dir"], gateway["index"], upstreams)
+        path = pathlib.Path(gateway["conf_path"])
         try:
-            pid = int(pathlib.Path(pid_path).read_text().strip())
-            os.kill(pid, signal.SIGHUP)  # nginx: re-read the config, replace workers gracefully
-            return True
+            if path.read_text() == wanted:
+                return False
+        except OSError:
+            pass
+        write_file_atomic(path, wanted)
+        return True
+
+    def _reload(self, gateway: dict) -> bool:
+        """SIGHUP to the gateway's nginx; returns once its old workers (and their requests to a
+        drained instance) are gone. Not running: it reads the new file when it starts."""
+        try:
+            pid = int(pathlib.Path(gateway["pid_path"]).read_text().strip())
         except (OSError, ValueError):
-            return False  # not running right now: it reads the new file when it starts
+            return False
+        if not cmdline(pid).startswith("nginx"):
+            return False  # a stale pid file: that pid is not this gateway's nginx any more
+        problem = reload_process(pid, signal.SIGHUP, self.reload_wait_s, until_old_gone=True)
+        if problem:
+            print(f"{time.strftime('%H:%M:%S')} gateway-{gateway['index']}: reload: {problem}", flush=True)
+        return problem is None
 
     def write_status(self) -> None:
         write_file_atomic(self.plan["status_path"], json.dumps({
             "pid": os.getpid(), "updated_at": time.time(), "reloads": self.reloads,
+            "draining": sorted(self.drained), "gateways": self.applied,
             "backends": {b.instance: {"service": b.service, "address": b.address, "up": b.up,
                                       "since": b.since, "last_status": b.last_status}
                          for b in self.backends},
         }, indent=2, sort_keys=True))
 
     def run(self) -> None:
+        self.read_drains()
         self.reconcile()
         self.write_status()
         start = time.monotonic()
         tick = 0
-        # Ticks on a fixed schedule (not after each round), so fall x interval is a real bound.
-        while not self.stopping.wait(max(0.0, start + (tick + 1) * self.interval_s - time.monotonic())):
-            tick += 1
-            self.check_all()
-            self.reconcile()
-            self.write_status()
+        # Health checks on a fixed schedule (not after each round), so fall x interval is a real
+        # bound; drain requests and finished reloads are picked up every POLL_S in between.
+        while not self.stopping.wait(POLL_S):
+            due = time.monotonic() >= start + (tick + 1) * self.interval_s
+            if due:
+                tick = int((time.monotonic() - start) // self.interval_s)
+                self.check_all()
+            if self.read_drains() | self.reconcile() or due:
+                self.write_status()
         self.pool.shutdown(wait=False)
 
 

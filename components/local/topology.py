@@ -3,7 +3,7 @@
 Pure Python (no Pulumi import, nothing started): the Pulumi resources, the tests and
 tools/bench_local.py all start exactly what `plan_topology` returns, in its order:
 
-    backends (M per service) -> nginx gateways (N) -> readiness controller -> HAProxy
+    supervisor -> backends (M per service) -> nginx gateways (N) -> readiness controller -> HAProxy
 
 - HAProxy balances over the gateways with the spec's algorithm and health check, retries a
   failed request on another gateway (`retries` + `option redispatch` + `retry-on`), and serves
@@ -14,6 +14,8 @@ tools/bench_local.py all start exactly what `plan_topology` returns, in its orde
   a failing backend out of the Service's endpoints; here components/local/readiness.py does
   that job: it checks every backend with the spec's path/interval/rise/fall and re-renders the
   gateways' configs with the healthy backends only (then reloads nginx).
+- The supervisor (components/local/supervisor.py) restarts any of them that dies, and rotates
+  their logs.
 """
 from __future__ import annotations
 
@@ -25,67 +27,18 @@ from dataclasses import asdict, dataclass, field, replace
 
 from components.gateway.limits import GatewayLimits
 from components.gateway.nginx import render_gateway_config, routing_of
-from components.local.haproxy import render_haproxy
+from components.local.haproxy import HAPROXY_SOURCE_ADDRESS, render_haproxy
 from components.local.options import (REPO, LocalOptions, gateway_instance_id, options_of, planned_ports,
                                       service_port)
+from components.local.processplan import ProcessPlan, status_matches  # noqa: F401 - re-exported
+from components.local.timeouts import timeouts_of
 from components.spec import (Gateway, HealthCheck, Instances, LoadBalancer, Monitoring, Service,
                              StackSpec)
 
 DEMO_BACKEND_MODULE = "components.local.demo_backend"
 READINESS_MODULE = "components.local.readiness"
-
-
-@dataclass(frozen=True)
-class ProcessPlan:
-    """One process to run. Plain data, so it round-trips through Pulumi inputs."""
-
-    key: str
-    """Stable and unique in the topology: `svc-<service>-<i>`, `gw-<i>`, `readiness`, `lb`."""
-    role: str
-    """backend, gateway, readiness or load_balancer."""
-    description: str
-    argv: tuple[str, ...]
-    cwd: str
-    log_path: str
-    pid_path: str
-    ports: tuple[int, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    files: tuple[tuple[str, str], ...] = ()
-    """(absolute path, content) written before the process starts."""
-    dirs: tuple[str, ...] = ()
-    """Directories created before the process starts (nginx's temp dir)."""
-    health_url: str | None = None
-    health_status: str = "200"
-    """Status codes that count as healthy, in the spec's matcher syntax."""
-    ready_file: str | None = None
-    """For a process without a port: healthy once this JSON file names its pid."""
-    instance_id: str | None = None
-    service: str | None = None
-    start_timeout_s: int = 20
-
-    def to_inputs(self) -> dict:
-        d = asdict(self)
-        d["argv"] = list(self.argv)
-        d["ports"] = list(self.ports)
-        d["dirs"] = list(self.dirs)
-        d["env"] = {k: v for k, v in self.env}
-        d["files"] = [{"path": p, "content": c} for p, c in self.files]
-        return d
-
-    @classmethod
-    def from_inputs(cls, d: dict) -> "ProcessPlan":
-        """Inverse of to_inputs; tolerant of Pulumi's wire form (numbers as floats, extra keys)."""
-        known = {f for f in cls.__dataclass_fields__}
-        d = {k: v for k, v in d.items() if k in known}
-        return cls(**{
-            **d,
-            "argv": tuple(str(a) for a in d.get("argv") or ()),
-            "ports": tuple(int(p) for p in d.get("ports") or ()),
-            "dirs": tuple(str(p) for p in d.get("dirs") or ()),
-            "env": tuple(sorted((str(k), str(v)) for k, v in (d.get("env") or {}).items())),
-            "files": tuple((str(f["path"]), str(f["content"])) for f in d.get("files") or ()),
-            "start_timeout_s": int(d.get("start_timeout_s") or 20),
-        })
+SUPERVISOR_MODULE = "components.local.supervisor"
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,15 +62,6 @@ class Topology:
         return [p for p in self.processes if p.role == "backend" and p.service == service]
 
 
-def status_matches(status: int, matcher: str) -> bool:
-    """Whether an HTTP status satisfies a spec matcher ("200", "200-299", "200,204")."""
-    for part in str(matcher).split(","):
-        lo, _, hi = part.partition("-")
-        if int(lo) <= status <= int(hi or lo):
-            return True
-    return False
-
-
 def backend_instance_id(service: str, i: int) -> str:
     return f"{service}-{i}"
 
@@ -132,9 +76,13 @@ def render_local_gateway(spec: StackSpec, state_dir: str, i: int,
     options = options_of(spec)
     port = options.gateway_base_port + i - 1
     directory = gateway_dir(state_dir, i)
-    # HAProxy (option forwardfor) on this host names the client in X-Forwarded-For.
+    timeouts = timeouts_of(spec.load_balancer.health_check)
+    # HAProxy names the client in X-Forwarded-For and connects from an address of its own: the
+    # only one trusted. Timeouts follow the health check (timeouts.py).
+    routing = replace(routing_of(spec, trusted_proxies=(HAPROXY_SOURCE_ADDRESS,)), connect_timeout_s=timeouts.connect_s,
+                      read_timeout_s=timeouts.read_s, next_upstream_timeout_s=timeouts.next_upstream_s)
     return render_gateway_config(
-        routing_of(spec, trusted_proxies=(options.listen_host,)), upstream_servers, listen_port=port,
+        routing, upstream_servers, listen_port=port,
         listen_host=options.listen_host,
         pid_path=str(directory / "nginx.pid"), temp_dir=str(directory / "tmp"),
         access_log=str(directory / "access.log"), error_log=str(directory / "error.log"),
@@ -205,6 +153,21 @@ def _backend(spec: StackSpec, service: Service, i: int, state_dir: str, python: 
         start_timeout_s=options.start_timeout_s)
 
 
+def _supervisor(options: LocalOptions, state_dir: str, python: str) -> ProcessPlan:
+    directory = pathlib.Path(state_dir, "supervisor")
+    plan = {"state_dir": state_dir, "status_path": str(directory / "status.json"),
+            "log_max_bytes": options.log_max_size_mib * MIB, "log_keep_files": options.log_keep_files}
+    plan_path = directory / "plan.json"
+    return ProcessPlan(
+        key="supervisor", role="supervisor", description="the supervisor",
+        argv=(python, "-m", SUPERVISOR_MODULE, "--plan", str(plan_path)), cwd=str(REPO),
+        log_path=_files_dir(state_dir, "logs", "supervisor.log"),
+        pid_path=_files_dir(state_dir, "pids", "supervisor.json"),
+        env=(("PYTHONPATH", str(REPO)), ("PYTHONUNBUFFERED", "1")),
+        files=((str(plan_path), json.dumps(plan, indent=2, sort_keys=True) + "\n"),),
+        ready_file=plan["status_path"], start_timeout_s=options.start_timeout_s)
+
+
 def plan_topology(spec: StackSpec, state_dir: str | pathlib.Path, *, python: str | None = None,
                   nginx: str = "nginx", haproxy: str = "haproxy") -> Topology:
     """Every process of the stack's local topology, in start order.
@@ -217,7 +180,7 @@ def plan_topology(spec: StackSpec, state_dir: str | pathlib.Path, *, python: str
     state_dir = str(pathlib.Path(state_dir).resolve())
     python = python or sys.executable
     host = options.listen_host
-    processes: list[ProcessPlan] = []
+    processes: list[ProcessPlan] = [_supervisor(options, state_dir, python)]
 
     for service in spec.services:
         processes += [_backend(spec, service, i, state_dir, python) for i in range(1, service.instances.min + 1)]
@@ -238,7 +201,9 @@ def plan_topology(spec: StackSpec, state_dir: str | pathlib.Path, *, python: str
             files=((str(conf), render_local_gateway(spec, state_dir, i, upstreams)),),
             dirs=(str(directory / "tmp"),),
             health_url=f"http://{host}:{port}{spec.gateway.health_check_path}", health_status="200",
-            instance_id=gateway_instance_id(i), start_timeout_s=options.start_timeout_s))
+            instance_id=gateway_instance_id(i), start_timeout_s=options.start_timeout_s,
+            reload_signal="SIGHUP", reopen_signal="SIGUSR1",
+            own_logs=(str(directory / "access.log"), str(directory / "error.log"))))
 
     readiness_dir = pathlib.Path(state_dir, "readiness")
     hc = spec.load_balancer.health_check
@@ -266,7 +231,8 @@ def plan_topology(spec: StackSpec, state_dir: str | pathlib.Path, *, python: str
     cfg = pathlib.Path(state_dir, "haproxy", "haproxy.cfg")
     processes.append(ProcessPlan(
         key="lb", role="load_balancer", description="the load balancer (HAProxy)",
-        argv=(haproxy, "-db", "-f", str(cfg)), cwd=str(cfg.parent),
+        # -W: master-worker, so SIGUSR2 reloads without closing the listening socket; -db: in the foreground.
+        argv=(haproxy, "-W", "-db", "-f", str(cfg)), cwd=str(cfg.parent), reload_signal="SIGUSR2",
         log_path=_files_dir(state_dir, "logs", "lb.log"), pid_path=_files_dir(state_dir, "pids", "lb.json"),
         ports=(options.load_balancer_port, options.haproxy_stats_port), files=((str(cfg), render_haproxy(spec)),),
         # Through HAProxy to a gateway: healthy means the whole front of the chain answers.
