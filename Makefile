@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?=
 STATE_DIR := $(CURDIR)/.pulumi-state
 
-.PHONY: pulumi-cli help setup test lint plan manifests check preview up destroy loadtest bench-local promote drift
+.PHONY: pulumi-cli help setup test lint plan manifests check preview up destroy loadtest bench-local local-status local-logs promote drift
 
 help:
 	@echo "make setup                      create $(VENV) and install requirements (idempotent)"
@@ -16,7 +16,9 @@ help:
 	@echo "make check [STACK=aws-prod]     offline policy check (every stack when STACK is unset); exit 1 on a mandatory violation"
 	@echo "make up STACK=local-dev         pulumi up (needs the Pulumi CLI; local file backend by default)"
 	@echo "make loadtest URL=... [REQUESTS=600] [CONCURRENCY=8]  bounded load: distribution, p50/p95/p99, errors, PNG"
-	@echo "make bench-local                distribution, latency/throughput per hop and failover of the local topology"
+	@echo "make bench-local                distribution, latency/throughput per hop, failures, changes under load, algorithms (local)"
+	@echo "make local-status [STACK=local-dev]  every local process: ports, pid, state, health, restarts, log"
+	@echo "make local-logs [STACK=local-dev]    follow every local process's logs (tail -F)"
 	@echo "make promote FROM=aws-staging TO=aws-prod [DRY_RUN=1] [UP=1]  move the release (images) to prod, checked"
 	@echo "make drift STACK=aws-prod       preview-only refresh that fails when the cloud drifted from the state (CLI)"
 
@@ -67,6 +69,12 @@ loadtest: setup
 bench-local: setup
 	@$(PY) -m tools.bench_local
 
+local-status: setup
+	@$(PY) -m tools.local_status --stack $(or $(STACK),local-dev)
+
+local-logs: setup
+	@$(PY) -m tools.local_status --stack $(or $(STACK),local-dev) --logs
+
 manifests: setup
 	@$(PY) -m tools.plan $(STACK) --manifests $(or $(MANIFESTS),build/manifests/$(STACK))
 
@@ -85,10 +93,12 @@ policies/venv/.installed: policies/requirements.txt
 	touch $@
 
 # Every real preview and update runs the policy pack: a prod stack on one host is refused
-# by the CLI itself, not only by `make check`.
+# by the CLI itself, not only by `make check`. With cloud credentials, tools/preflight.py first looks up
+# what an aws stack names (certificate issued, alarm topic, image-cache secret) and refuses by key.
 preview up: pulumi-cli setup policies/venv/.installed
 	@mkdir -p $(STATE_DIR)
 	@$(PY) -m tools.plan $(STACK) > /dev/null
+	@$(PY) -m tools.preflight $(STACK)
 	$(PULUMI_ENV) pulumi stack select --create $(STACK)
 	$(PULUMI_ENV) pulumi $@ --stack $(STACK) --policy-pack policies
 

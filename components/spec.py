@@ -10,13 +10,14 @@ means different things on different targets.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import targets
 from .gateway.limits import PHASE_LIMITS, GatewayLimits
 from .phases import PHASES, PRESETS
-from .stackfile import StackFile
+from .stackfile import OPAQUE_SECRET, StackFile
 from .validation import DNS_LABEL, Problems, SpecError
 
 MESHES = ("none", "istio", "linkerd")
@@ -71,6 +72,19 @@ class Gateway:
 
 
 @dataclass(frozen=True)
+class SecretSetting:
+    """A service setting that must stay secret: its value (set with `pulumi config set --secret`), or a
+    reference to a secret that already exists in the target's store. Never both."""
+
+    value: str | None = field(default=None, repr=False)
+    """The plain value, as the CLI decrypted it (the offline run sees "[secret]"); the program wraps it in
+    pulumi.Output.secret and hands it to the target's store, never to a plain environment variable."""
+    ref: str | None = None
+    """The target's own reference: <Secret name>/<key> (kubernetes), a Secrets Manager or SSM parameter ARN
+    (aws), a Key Vault secret name (azure), a Secret Manager secret (gcp)."""
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     image: str
@@ -81,8 +95,12 @@ class Service:
     cpu_millicores: int
     memory_mib: int
     environment: dict[str, str] = field(default_factory=dict)
+    """Plain settings only: a secret one is in `secrets`."""
     command: str | None = None
     """local target only: the program to run, with `{port}` where its port goes."""
+    secrets: dict[str, SecretSetting] = field(default_factory=dict)
+    """Environment variables whose value stays secret: `secure:` values and `{secret_ref: ...}` entries of
+    `environment`. Each target stores them in its secret store; the service reads them by reference."""
 
 
 @dataclass(frozen=True)
@@ -174,11 +192,13 @@ def parse_spec(raw: dict[str, Any], project: str = "apigw", stack_file: StackFil
     if declared and mesh and mesh not in declared.meshes and declared.honours("mesh"):
         p.add("mesh", mesh, f"{', '.join(declared.meshes)} on the {declared.name} target")
 
+    own_certificate = bool(declared and declared.makes_certificate and declared.makes_certificate(raw))
     lb = _parse_load_balancer(p.mapping(raw, "load_balancer", "load_balancer"), p, preset,
-                              declared, mesh or "none", phase)
+                              declared, mesh or "none", phase, own_certificate)
     gateway = _parse_gateway(p.mapping(raw, "gateway", "gateway"), p, preset, lb.health_check.path,
                              PHASE_LIMITS[phase or "dev"])
-    services = _parse_services(raw, p, preset, images=declared is None or declared.honours("services.*.image"))
+    services = _parse_services(raw, p, preset, images=declared is None or declared.honours("services.*.image"),
+                               secret_paths=frozenset(stack_file.secrets) if stack_file else frozenset())
     _check_gateway_paths(p, lb.health_check.path, services)
     monitoring_raw = p.mapping(raw, "monitoring", "monitoring")
     p.unknown_keys(monitoring_raw, ("enabled", "alarm_topic"), "monitoring")
@@ -287,9 +307,11 @@ SERVICE_KEYS = ("image", "port", "path_prefix", "health_check_path", "instances"
                 "memory_mib", "environment", "command")
 
 
-def _parse_services(raw: dict, p: Problems, preset, images: bool = True) -> tuple[Service, ...]:
+def _parse_services(raw: dict, p: Problems, preset, images: bool = True,
+                    secret_paths: frozenset[str] = frozenset()) -> tuple[Service, ...]:
     """`images`: whether the target runs images (then each service names one; the local target runs
-    processes and refuses the key, see `_refuse_unhonoured`)."""
+    processes and refuses the key, see `_refuse_unhonoured`). `secret_paths`: the stack file's `secure:`
+    key paths."""
     block = p.mapping(raw, "services", "services")
     if not block:
         p.add("services", raw.get("services"), "at least one service, keyed by its name")
@@ -327,10 +349,41 @@ def _parse_services(raw: dict, p: Problems, preset, images: bool = True) -> tupl
             instances=_parse_instances(body, f"{path}.instances", p, preset.service_min, preset.service_max),
             cpu_millicores=p.integer(body, "cpu_millicores", f"{path}.cpu_millicores", 100, 10, 64000),
             memory_mib=p.integer(body, "memory_mib", f"{path}.memory_mib", 128, 16, 262144),
-            environment=p.string_map(body, "environment", f"{path}.environment"),
+            **_parse_environment(p, body, f"{path}.environment", secret_paths),
             command=command,
         ))
     return tuple(services)
+
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_REF_KEY = "secret_ref"
+
+
+def _parse_environment(p: Problems, body: dict, path: str, secret_paths: frozenset[str]) -> dict:
+    """`environment` split into plain settings and secret ones: a value set with `--secret` (its key path is
+    `secure:` in the stack file) or `{secret_ref: <the target store's reference>}`."""
+    raw = p.mapping(body, "environment", path)
+    plain: dict[str, str] = {}
+    secrets: dict[str, SecretSetting] = {}
+    for key, value in raw.items():
+        where = f"{path}.{key}"
+        if not isinstance(key, str) or not ENV_NAME.match(key):
+            p.add(where, key, "an environment variable name: letters, digits and '_', not starting with a digit")
+            continue
+        if isinstance(value, dict):
+            ref = value.get(SECRET_REF_KEY)
+            if set(value) != {SECRET_REF_KEY} or not isinstance(ref, str) or not ref.strip():
+                p.add(where, value, f"a string, a secret (pulumi config set --secret --path '<project>:{where}' ...) "
+                                    f"or {{{SECRET_REF_KEY}: <a secret in the target's store>}}")
+                continue
+            secrets[key] = SecretSetting(ref=ref)
+        elif isinstance(value, str) and (where in secret_paths or value == OPAQUE_SECRET):
+            secrets[key] = SecretSetting(value=value)
+        elif isinstance(value, str):
+            plain[key] = value
+        else:
+            p.add(where, value, p.text_wanted(where, value))
+    return {"environment": plain, "secrets": secrets}
 
 
 def _check_gateway_paths(p: Problems, health_path: str, services: tuple[Service, ...]) -> None:
@@ -349,7 +402,8 @@ def _check_gateway_paths(p: Problems, health_path: str, services: tuple[Service,
 
 
 def _parse_load_balancer(raw: dict, p: Problems, preset, declared: targets.Target | None, mesh: str,
-                         phase: str | None) -> LoadBalancer:
+                         phase: str | None, own_certificate: bool = False) -> LoadBalancer:
+    """`own_certificate`: the target makes the certificate (aws.domain), so HTTPS needs no tls_certificate."""
     p.unknown_keys(raw, ("algorithm", "health_check", "tls_certificate", "http_to_https_redirect"),
                    "load_balancer")
     allowed = declared.allowed_algorithms(mesh) if declared else ("round_robin",)
@@ -379,9 +433,10 @@ def _parse_load_balancer(raw: dict, p: Problems, preset, declared: targets.Targe
     tls = p.string(raw, "tls_certificate", "load_balancer.tls_certificate", None)
     redirect = p.boolean(raw, "http_to_https_redirect", "load_balancer.http_to_https_redirect",
                          preset.http_to_https_redirect)
-    if phase == "prod" and not tls:
+    if phase == "prod" and not tls and not own_certificate:
         p.add("load_balancer.tls_certificate", tls, "a certificate reference: prod serves HTTPS")
-    if redirect and not tls and declared and declared.honours("load_balancer.http_to_https_redirect"):
+    if redirect and not tls and not own_certificate and declared \
+            and declared.honours("load_balancer.http_to_https_redirect"):
         p.add("load_balancer.http_to_https_redirect", redirect,
               "false unless load_balancer.tls_certificate is set (nothing to redirect to)")
     return LoadBalancer(algorithm=str(algorithm), health_check=health, tls_certificate=tls,

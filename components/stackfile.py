@@ -42,6 +42,14 @@ class StackFile:
     """Duplicate keys and malformed secrets, each naming its key path and lines."""
     scalars: dict[str, Scalar] = field(default_factory=dict)
     """Key path without the project prefix (services.users-api.environment.UMASK) -> its source."""
+    secrets: set[str] = field(default_factory=set)
+    """Key paths without the project prefix of `secure:` values (pulumi config set --secret --path):
+    the program keeps them secret end to end (services.<name>.environment.<KEY> becomes a secret setting)."""
+
+
+OPAQUE_SECRET = "[secret]"
+"""What the offline tools hand the program instead of a `secure:` value (they cannot decrypt it, and
+never show one); the spec reads it as a secret setting, as it reads a path the stack file marks secure."""
 
 
 class StackFileError(Exception):
@@ -72,6 +80,7 @@ def _walk(node: yaml.Node, path: str, out: StackFile, strip: str = "") -> None:
                 if len(node.value) != 1 or not value_node.value.strip():
                     out.problems.append(Problem(path, f"line {line}", "a secret as `secure: <ciphertext>` alone "
                                                                       "in its mapping (pulumi config set --secret)"))
+                out.secrets.add(path)
                 continue
             _walk(value_node, child, out)
     elif isinstance(node, yaml.SequenceNode):

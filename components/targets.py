@@ -83,6 +83,9 @@ class Target:
     default first: kube-prometheus-stack in the cluster, or the cloud's managed Prometheus."""
     algorithm_notes: Mapping[str, str] = field(default_factory=dict)
     """mesh -> why load_balancer.algorithm allows what it does with it; shown when a stack asks for another."""
+    makes_certificate: Callable[[dict], bool] | None = None
+    """Given the raw config, whether the target makes the load balancer's certificate itself (aws.domain):
+    then the stack serves HTTPS without load_balancer.tls_certificate."""
 
     @property
     def meshes(self) -> tuple[str, ...]:

@@ -6,10 +6,13 @@ mandatory when the stack's `apigw:phase` is prod and advisory otherwise (rules/c
 """
 from pulumi_policy import PolicyPack
 from rules import policies
+from rules.secrets import mark_secrets
+
+mark_secrets()  # secret strings reach the rules marked (rules/secrets.py)
 
 PolicyPack(
     name="apigw-policies",
     policies=policies(),
     description="API gateway platform: no single-host production; health checks, HTTPS, WAF, pinned images, "
-                "a service mesh with strict mTLS.",
+                "a service mesh with strict mTLS, secrets by reference.",
 )

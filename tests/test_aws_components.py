@@ -494,7 +494,8 @@ def test_args_module_keeps_real_annotations():
     assert not [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "__future__"]
 
 
-COMPONENT_MODULES = ("network", "load_balancer", "access_logs", "waf", "ecs", "autoscaling", "monitoring")
+COMPONENT_MODULES = ("network", "load_balancer", "access_logs", "waf", "ecs", "autoscaling", "monitoring", "endpoints",
+                     "flow_logs")
 
 
 @pytest.mark.parametrize("module", COMPONENT_MODULES)

@@ -12,11 +12,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of.*:Depre
 PUBLIC = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2", "subnet-0aaaaaaaaaaaaaaa3"]
 PRIVATE = ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0bbbbbbbbbbbbbbb3"]
 EXISTING = {"vpc_id": "vpc-0123456789abcdef0", "public_subnet_ids": PUBLIC, "private_subnet_ids": PRIVATE,
-            "private_subnet_cidrs": ["10.9.0.0/20", "10.9.16.0/20", "10.9.32.0/20"]}
+            "private_subnet_cidrs": ["10.9.0.0/20", "10.9.16.0/20", "10.9.32.0/20"],
+            "public_subnet_cidrs": ["10.9.128.0/24", "10.9.129.0/24", "10.9.130.0/24"]}
 
 
 def with_network(config: dict, **changes) -> None:
-    block = {k: v for k, v in config.get("apigw:aws", {}).items() if k not in ("vpc_cidr", "nat_gateways", "zones")}
+    created_only = ("vpc_cidr", "nat_gateways", "zones", "vpc_endpoints")   # keys of a network the stack creates
+    block = {k: v for k, v in config.get("apigw:aws", {}).items() if k not in created_only}
     config["apigw:aws"] = {**block, **EXISTING, **changes}
 
 

@@ -15,15 +15,19 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:apigw-prod-alarms"
 
 def raw(phase: str = "dev", aws: dict | None = None, **top) -> dict:
     """A valid aws stack's config for `phase`, with `aws` as its aws block and `top` overriding keys."""
+    # prod: at least one task per zone (3 zones by default) for every program.
+    instances = {"instances": {"min": 3, "max": 10}} if phase == "prod" else {}
     config: dict = {
         "target": "aws", "phase": phase,
-        "services": {"users-api": {"image": "traefik/whoami:v1.10.3", "port": 8080},
-                     "payments-api": {"image": "traefik/whoami:v1.10.3", "port": 8081}},
+        "services": {"users-api": {"image": "traefik/whoami:v1.10.3", "port": 8080, **instances},
+                     "payments-api": {"image": "traefik/whoami:v1.10.3", "port": 8081, **instances}},
         "load_balancer": {"tls_certificate": CERT} if phase != "dev" else {},
         "monitoring": {"alarm_topic": TOPIC} if phase == "prod" else {},
     }
-    if aws is not None:
-        config["aws"] = aws
+    if aws is not None or phase != "dev":
+        config["aws"] = dict(aws or {})
+    if phase != "dev":  # staging and prod pull through the ECR cache, which signs in to Docker Hub
+        config["aws"].setdefault("image_cache_credentials", {"docker.io": "ecr-pullthroughcache/docker-hub"})
     config.update(copy.deepcopy(top))
     return config
 
@@ -48,7 +52,8 @@ def test_dev_defaults_opt_out_of_the_costly_safety_settings():
         container_insights="enabled", cpu_architecture="X86_64", waf=False, waf_rate_limit=2000,
         access_logs=False, access_logs_bucket=None, access_logs_prefix="alb", access_logs_retention_days=90,
         service_connect_namespace="apigw-dev", cpu_target_percent=70, requests_per_target=1000,
-        alarm_5xx_percent=5, alarm_p99_ms=1000, container_health_checks={}, container_users={})
+        alarm_5xx_percent=5, alarm_p99_ms=1000, container_health_checks={}, container_users={},
+            image_cache=False, image_cache_prefix="apigw-dev")
 
 
 def test_staging_defaults_spread_tasks_but_share_one_nat():
@@ -148,8 +153,8 @@ def test_certificate_must_be_in_the_stack_region():
 
 def test_staging_needs_a_certificate_only_dev_serves_plain_http():
     assert problems(raw("staging", load_balancer={})) == [
-        "load_balancer.tls_certificate: found None; allowed: an ACM certificate ARN: on aws only dev may serve "
-        "plain HTTP"]
+        "load_balancer.tls_certificate: found None; allowed: an ACM certificate ARN (or aws.domain, whose "
+        "certificate the stack makes): on aws only dev may serve plain HTTP"]
 
 
 def test_alarm_topic_must_be_an_sns_arn():

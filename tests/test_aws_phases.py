@@ -16,9 +16,10 @@ import pytest
 
 from tools.mocks import aws as offline_mocks
 from components.aws.gateway import BOOT_COMMAND, CONFIG_ENV, CONFIG_PATH, encode_config
+from components.spec import SpecError, parse_spec
 from tests.conftest import variant_config
 from tools import offline
-from tools.offline import run_program
+from tools.offline import project_keys, run_program
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of.*:DeprecationWarning")
 
@@ -92,9 +93,9 @@ def test_staging_has_https_with_redirect_and_two_tasks_per_program_over_two_zone
 
 def test_staging_alarms_exist_without_a_topic_to_notify(plan_of):
     alarms = plan_of("aws-staging").by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    # 3 on the gateway's targets, the load balancer's own 5xx, healthy gateway targets below the minimum, one
-    # minimum per program (gateway and 3 services), each service's 5xx, the gateway's imbalance.
-    assert len(alarms) == 13
+    # 3 on the gateway's targets, the load balancer's own 5xx, healthy gateway targets below the minimum and in
+    # each of the 2 zones, one minimum per program (gateway and 3 services), each service's 5xx, the imbalance.
+    assert len(alarms) == 15
     assert all(a.inputs["alarmActions"] == [] and a.inputs["okActions"] == [] for a in alarms)
 
 
@@ -108,13 +109,15 @@ def _every_min(value):
     return change
 
 
-def test_single_host_variant_builds_with_one_task_per_program():
-    """The spec accepts it (presets never silently fix a prod stack); the policy pack refuses it
-    (tests/test_aws_policy.py runs the check when tools/check.py exists)."""
-    plan = run_program("aws-prod-single", variant_config("aws-prod", _every_min(1)))
-    for program in PROGRAMS:
-        assert plan.one(ECS_SERVICE, f"apigw-{program}-service").inputs["desiredCount"] == 1.0
-        assert plan.one(SCALING_TARGET, f"apigw-{program}-scaling-target").inputs["minCapacity"] == 1.0
+def test_single_host_variant_is_refused_with_one_task_per_zone_asked_for():
+    """Presets never silently fix a prod stack: on aws the spec refuses fewer tasks than zones, naming each key
+    (the policy pack's own floor is tests/test_aws_policy.py's)."""
+    with pytest.raises(SpecError) as err:
+        parse_spec(project_keys(variant_config("aws-prod", _every_min(1))))
+    assert [str(p) for p in err.value.problems] == [
+        f"{path}.instances.min: found 1; allowed: at least 3 in prod: one task in each of the 3 zones (aws.zones), so "
+        "one zone's outage leaves every program running"
+        for path in ("gateway", *(f"services.{s}" for s in sorted(SERVICES)))]
 
 
 def test_prod_uses_every_zone_of_a_two_zone_region():
@@ -230,16 +233,18 @@ def test_boot_command_decodes_the_config_and_execs_nginx(tmp_path, toolbox):
 
 
 def test_data_sources_use_the_stacks_provider(monkeypatch):
-    """So the zones, account and ELB account are looked up in the spec's region."""
+    """So the zones, account, ELB account and the image cache's secret are looked up in the spec's region."""
     seen = []
     for token, answer in list(offline.MOCK_CALLS.items()):
         if token.startswith("aws:"):
             monkeypatch.setitem(offline.MOCK_CALLS, token,
                                 lambda args, answer=answer: (seen.append((args.token, args.provider)), answer(args))[1])
     run_program("aws-prod")
-    assert sorted(token for token, _ in seen) == ["aws:elb/getServiceAccount:getServiceAccount",
+    assert sorted(token for token, _ in seen) == ["aws:ec2/getVpcEndpointService:getVpcEndpointService"] * 4 + [
+                                                  "aws:elb/getServiceAccount:getServiceAccount",
                                                   "aws:index/getAvailabilityZones:getAvailabilityZones",
-                                                  "aws:index/getCallerIdentity:getCallerIdentity"]
+                                                  "aws:index/getCallerIdentity:getCallerIdentity",
+                                                  "aws:secretsmanager/getSecret:getSecret"]
     assert {provider.split("::")[-2] for _, provider in seen} == {"apigw-aws"}
 
 

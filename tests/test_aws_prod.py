@@ -16,6 +16,7 @@ CERT = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-0
 TOPIC = "arn:aws:sns:us-east-1:123456789012:apigw-prod-alarms"
 SERVICES = ("users-api", "locations-api", "payments-api")
 PROGRAMS = ("gateway", *SERVICES)
+CACHE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/apigw-prod/docker-hub"
 ZONES = ("a", "b", "c")
 LB_SUFFIX = "app/apigw-lb-alb/cdc4eb7dcd2b67b2"          # offline_mocks' fake ARN suffixes
 TG_SUFFIX = "targetgroup/apigw-lb-gateway/de008e4e8fbedbee"
@@ -60,6 +61,8 @@ def test_alb_is_internet_facing_over_three_zones_and_hardened(plan):
         "dropInvalidHeaderFields": True, "desyncMitigationMode": "defensive", "enableHttp2": True,
         "idleTimeout": 60.0, "enableDeletionProtection": True,
         "accessLogs": {"enabled": True, "bucket": "apigw-access-logs-bucket", "prefix": "alb"},
+        "connectionLogs": {"enabled": True, "bucket": "apigw-access-logs-bucket", "prefix": "alb-connections"},
+        "enableZonalShift": True,
     }
 
 
@@ -119,13 +122,15 @@ def test_access_log_bucket_is_private_encrypted_expiring_and_tls_only(plan):
     assert encryption["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
     lifecycle = inputs(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
                        "apigw-access-logs-lifecycle")
-    assert lifecycle["rules"] == [{"id": "expire-access-logs", "status": "Enabled", "filter": {"prefix": "alb/"},
+    assert lifecycle["rules"] == [{"id": f"expire-{kind}", "status": "Enabled", "filter": {"prefix": f"{prefix}/"},
                                    "expiration": {"days": 90.0},
-                                   "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7.0}}]
+                                   "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7.0}}
+                                  for kind, prefix in (("access-logs", "alb"), ("connection-logs", "alb-connections"))]
     policy = json.loads(inputs(plan, "aws:s3/bucketPolicy:BucketPolicy", "apigw-access-logs-policy")["policy"])
     assert policy["Statement"] == [
         {"Sid": "AlbAccessLogDelivery", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::127311923021:root"},
-         "Action": "s3:PutObject", "Resource": "arn:aws:s3:::apigw-access-logs-bucket/alb/AWSLogs/123456789012/*"},
+         "Action": "s3:PutObject", "Resource": [f"arn:aws:s3:::apigw-access-logs-bucket/{prefix}/AWSLogs/123456789012/*"
+                                                for prefix in ("alb", "alb-connections")]},
         {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
          "Resource": ["arn:aws:s3:::apigw-access-logs-bucket", "arn:aws:s3:::apigw-access-logs-bucket/*"],
          "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
@@ -168,6 +173,8 @@ def test_security_groups_are_least_privilege(plan):
         ("apigw-sg-alb-id", "tcp", 443, 443, "0.0.0.0/0"),
         ("apigw-sg-gateway-id", "tcp", 8080, 8080, "apigw-sg-alb-id"),
         *((f"apigw-sg-{s}-id", "tcp", 8080, 8080, "apigw-sg-gateway-id") for s in SERVICES),
+        # The VPC interface endpoints: HTTPS from the tasks only.
+        *(("apigw-endpoints-sg-id", "tcp", 443, 443, f"apigw-sg-{p}-id") for p in PROGRAMS),
     ])
     assert sorted(_rule(r) for r in plan.by_type(EGRESS)) == sorted([
         ("apigw-sg-alb-id", "tcp", 8080, 8080, "apigw-sg-gateway-id"),
@@ -183,8 +190,8 @@ def test_security_groups_are_least_privilege(plan):
 
 # --- ECS ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("program, desired", [("gateway", 3.0), ("users-api", 3.0), ("locations-api", 2.0),
-                                              ("payments-api", 2.0)])
+@pytest.mark.parametrize("program, desired", [("gateway", 3.0), ("users-api", 3.0), ("locations-api", 3.0),
+                                              ("payments-api", 3.0)])
 def test_services_run_in_private_subnets_of_every_zone_without_public_ip(plan, program, desired):
     service = inputs(plan, ECS_SERVICE, f"apigw-{program}-service")
     assert service["networkConfiguration"] == {
@@ -244,7 +251,8 @@ def test_gateway_nginx_config_addresses_services_by_service_connect_names(plan):
 
 def test_gateway_container_is_hardened_and_health_checked(plan):
     (container,) = containers(plan, "gateway")
-    assert container["image"] == "nginxinc/nginx-unprivileged:1.27.3-alpine"
+    # Pulled through the ECR cache of Docker Hub (tests/test_aws_image_supply.py).
+    assert container["image"] == f"{CACHE}/nginxinc/nginx-unprivileged:1.27.3-alpine"
     assert (container["user"], container["readonlyRootFilesystem"]) == ("101:101", True)
     assert container["linuxParameters"] == {
         "initProcessEnabled": True, "capabilities": {"drop": ["ALL"]},
@@ -263,7 +271,7 @@ def test_gateway_container_is_hardened_and_health_checked(plan):
 @pytest.mark.parametrize("service", SERVICES)
 def test_backend_containers_are_non_root_read_only_and_opt_out_of_the_shell_check(plan, service):
     (container,) = containers(plan, service)
-    assert (container["name"], container["image"]) == (service, "traefik/whoami:v1.10.3")
+    assert (container["name"], container["image"]) == (service, f"{CACHE}/traefik/whoami:v1.10.3")
     assert (container["user"], container["readonlyRootFilesystem"]) == ("65532:65532", True)
     assert container["environment"] == [{"name": "WHOAMI_PORT_NUMBER", "value": "8080"}]
     assert "healthCheck" not in container  # whoami is FROM scratch: the stack file says none
@@ -286,7 +294,8 @@ def test_roles_trust_only_this_accounts_ecs_tasks(plan):
         "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"},
                       "ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"}}}]}
     for role in plan.by_type("aws:iam/role:Role"):
-        assert json.loads(role.inputs["assumeRolePolicy"]) == expected, role.name
+        if role.name != "apigw-flow-logs-role":   # VPC Flow Logs' (tests/test_aws_production_additions.py)
+            assert json.loads(role.inputs["assumeRolePolicy"]) == expected, role.name
     (attachment,) = plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     assert attachment.inputs == {"role": "apigw-cluster-execution",
                                  "policyArn": "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
@@ -303,13 +312,14 @@ def test_cluster_has_container_insights_and_the_service_connect_namespace(plan):
 def test_log_groups_have_fixed_names_and_retention(plan):
     assert sorted((r.inputs["name"], r.inputs["retentionInDays"]) for r in
                   plan.by_type("aws:cloudwatch/logGroup:LogGroup")) == \
-        sorted((f"/ecs/apigw-aws-prod/{p}", 90.0) for p in PROGRAMS)
+        sorted([*((f"/ecs/apigw-aws-prod/{p}", 90.0) for p in PROGRAMS), ("aws-waf-logs-apigw-aws-prod", 90.0),
+                ("/vpc/apigw-aws-prod/flow-logs", 90.0)])
 
 
 # --- autoscaling ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("program, bounds", [("gateway", (3.0, 12.0)), ("users-api", (3.0, 10.0)),
-                                             ("locations-api", (2.0, 8.0)), ("payments-api", (2.0, 8.0))])
+                                             ("locations-api", (3.0, 8.0)), ("payments-api", (3.0, 8.0))])
 def test_scalable_targets_take_their_bounds_from_instances(plan, program, bounds):
     target = inputs(plan, SCALING_TARGET, f"apigw-{program}-scaling-target")
     assert (target["minCapacity"], target["maxCapacity"]) == bounds
@@ -339,6 +349,7 @@ def test_alarms_go_to_the_topic_from_config(plan):
     assert sorted(alarms) == sorted(f"apigw-monitoring-{key}" for key in (
         "gateway-5xx-rate", "gateway-below-minimum", "gateway-imbalance", "gateway-p99-latency",
         "gateway-unhealthy-hosts", "gateway-healthy-below-minimum", "load-balancer-5xx-rate",
+        *(f"gateway-healthy-in-{z}" for z in ZONES),
         *(f"{s}-{kind}" for s in ("users-api", "locations-api", "payments-api") for kind in ("below-minimum",
                                                                                           "5xx-rate"))))
     dims = {"LoadBalancer": LB_SUFFIX, "TargetGroup": TG_SUFFIX}
@@ -411,4 +422,5 @@ def test_every_child_has_a_component_parent_and_a_stable_name(plan):
                 resource.name
     assert {r.type for r in plan.resources if not r.custom} == {
         f"apigw:aws:{kind}" for kind in ("Platform", "Network", "SecurityGroups", "AccessLogBucket", "LoadBalancer",
-                                         "WebFirewall", "Cluster", "FargateService", "Autoscaling", "Monitoring")}
+                                         "WebFirewall", "Cluster", "ImageCache", "FargateService", "Autoscaling",
+                                         "Monitoring", "VpcEndpoints", "FlowLogs")}

@@ -880,7 +880,7 @@ def test_prod_never_runs_on_the_local_target():
 def test_outside_prod_every_rule_is_advisory_and_local_is_allowed(k8s):
     one(k8s, "apigw-gateway-hpa").properties["spec"]["minReplicas"] = 1.0
     with start("dev", target="local") as pack:
-        assert set(pack.levels.values()) == {"advisory"} and len(pack.levels) == 17
+        assert set(pack.levels.values()) == {"advisory"} and len(pack.levels) == 18
         found = findings(pack, k8s + [R("apigw:local:Platform", "apigw", {})])
     assert {v.level for v in found} == {"advisory"}
     assert {v.policy for v in found} == {"prod-min-instances", "prod-load-balanced-gateway"}
@@ -889,7 +889,7 @@ def test_outside_prod_every_rule_is_advisory_and_local_is_allowed(k8s):
 def test_prod_levels_come_from_the_phase(prod):
     levels = {name: level for name, level in prod.levels.items()}
     assert levels.pop(DIGEST) == "advisory"
-    assert set(levels.values()) == {"mandatory"} and len(levels) == 16
+    assert set(levels.values()) == {"mandatory"} and len(levels) == 17
 
 
 def test_pack_config_changes_levels_and_floors(k8s):

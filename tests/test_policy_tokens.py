@@ -53,7 +53,7 @@ def test_token_and_properties_exist_in_the_installed_sdk(rule, token, props):
 
 def test_every_rule_is_one_module_named_after_it():
     names = [rule.NAME for rule in RULES]
-    assert len(names) == len(set(names)) == 17
+    assert len(names) == len(set(names)) == 18
     for rule in RULES:
         assert rule.__name__.rsplit(".", 1)[-1] == rule.NAME.replace("-", "_")
         assert rule.POLICY.name == rule.NAME and rule.POLICY.remediation_steps and rule.POLICY.description

@@ -199,3 +199,21 @@ def test_a_change_to_a_load_balancer_cluster_or_network_needs_allow_replace(stac
     assert "the promotion changes a load balancer, cluster or network (it may be replaced): urn:pulumi:" in err
     assert err.count("kubernetes:apps/v1:Deployment::apigw-") == 3 and "(--allow-replace to go on)" in err
     assert promote.main(["kubernetes-staging", "kubernetes-prod", "--allow-replace", "--dry-run"]) == 0
+
+
+def test_an_added_service_comes_without_its_secrets_and_each_is_reported(stacks, capsys):
+    path = stacks / "Pulumi.kubernetes-staging.yaml"
+    path.write_text(path.read_text().replace(
+        "  apigw:load_balancer:", "    orders-api:\n      image: traefik/whoami:v1.10.3\n      port: 8080\n"
+        "      path_prefix: /orders\n      environment:\n        LOG_LEVEL: info\n        DB_PASSWORD:\n"
+        "          secure: v1:abc:def\n        STRIPE_KEY:\n          secret_ref: orders-stripe/api-key\n\n"
+        "  apigw:load_balancer:", 1))
+    assert promote.main(["kubernetes-staging", "kubernetes-prod", "--add-services"]) == 0
+    out = capsys.readouterr().out
+    written = (stacks / "Pulumi.kubernetes-prod.yaml").read_text()
+    assert "orders-api:" in written and "LOG_LEVEL: info" in written
+    assert "v1:abc:def" not in written and "orders-stripe" not in written
+    assert ("secret missing in kubernetes-prod: apigw:services.orders-api.environment.DB_PASSWORD (set it with "
+            "pulumi config set --secret)") in out
+    assert ("secret reference missing in kubernetes-prod: apigw:services.orders-api.environment.STRIPE_KEY (name "
+            "kubernetes-prod's own secret: {secret_ref: ...})") in out

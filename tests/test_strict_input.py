@@ -137,7 +137,7 @@ def test_generated_aws_names_are_the_ones_the_builder_makes_and_fit():
     plan = run_program("aws-prod")
     built = sorted((r.type, r.name) for r in plan.resources if r.type in AUTONAME_LIMITS)
     programs = ["gateway", "locations-api", "payments-api", "users-api"]
-    assert built == sorted(autonamed_resources("apigw", programs, creates_log_bucket=True))
+    assert built == sorted(autonamed_resources("apigw", programs, creates_log_bucket=True, creates_flow_logs=True))
     assert all(len(name) + AUTONAME_SUFFIX <= AUTONAME_LIMITS[token] for token, name in built)
 
 

@@ -26,15 +26,14 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
-from tools.offline import STACKS_DIR, StackFile, StackFileError, project_name, read_stack, stack_names
+from tools.offline import (SECRET_SIG, SECRET_SIG_KEY, STACKS_DIR, StackFile, StackFileError, project_name, read_stack,
+                           stack_names)
 
 # The pack process and its protocol; re-exported here, where the tests and callers import them.
 from tools.policy_pack import PACK_DIR, CheckError, PackError, PolicyPackProcess, Resource, Violation
 
 UNKNOWN = rpc.UNKNOWN
 """The engine's sentinel for a value that is unknown until the update (tools/offline.py emits it too)."""
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 # --- one stack ------------------------------------------------------------------------------
@@ -142,7 +141,7 @@ def _unwrap_secrets(value: Any) -> Any:
     """Exported state keeps secrets as {sig: secret, ciphertext|plaintext}: readable plaintext is
     used, ciphertext becomes an unknown value (the rule reports it can't tell)."""
     if isinstance(value, dict):
-        if value.get(_SIG_KEY) == _SECRET_SIG:
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
             if "plaintext" in value:
                 try:
                     return _unwrap_secrets(json.loads(value["plaintext"]))

@@ -20,6 +20,8 @@ CRD_DIR = pathlib.Path(__file__).resolve().parents[1] / "components" / "kubernet
 SKIPPED = {
     "monitoring.coreos.com": "its CRD comes with kube-prometheus-stack's operator, not vendored here",
     "gateway.networking.k8s.io": "Gateway API CRDs come with linkerd-crds (installGatewayAPI), not vendored here",
+    "secrets-store.csi.x-k8s.io": "its CRD comes with the cluster's Secrets Store CSI driver (AKS's and GKE's "
+                                  "add-ons), not vendored here",
 }
 
 

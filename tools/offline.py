@@ -68,7 +68,10 @@ def read_stack(stack: str, stack_file: pathlib.Path | None = None) -> tuple[dict
     return config, parsed
 
 
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_SIG_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+"""Pulumi's marker of a secret value ({SECRET_SIG_KEY: SECRET_SIG, "value": ...}), as the engine and the
+mocks pass it: captured inputs keep it, as the policy pack receives it."""
+SECRET_PLACEHOLDER = stackfile.OPAQUE_SECRET
 """What an offline run sees instead of a `secure:` value: it cannot decrypt one (the CLI hands the
 program the plain value), and never shows one."""
 

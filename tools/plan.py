@@ -20,6 +20,9 @@ from pulumi import RunError
 
 from components.spec import SpecError, parse_spec
 from tools.offline import (
+    SECRET_PLACEHOLDER,
+    SECRET_SIG,
+    SECRET_SIG_KEY,
     CapturedResource,
     Plan,
     StackFile,
@@ -66,11 +69,27 @@ def manifest(resource: CapturedResource) -> dict | None:
     """A Kubernetes resource's inputs are already its manifest (apiVersion, kind, camelCase)."""
     if not resource.type.startswith("kubernetes:") or "apiVersion" not in resource.inputs:
         return None
-    return _ints(resource.inputs)
+    body = _ints(resource.inputs)
+    if isinstance(body.get("metadata"), dict) and not body["metadata"].get("name"):
+        # Pulumi names it at `up` (an immutable Secret: a new name per content); the manifest shows a stand-in.
+        from tools.mocks.kubernetes import autoname
+        body["metadata"] = {"name": autoname(resource.name), **body["metadata"]}
+    return body
+
+
+def _hidden(value):
+    """A secret's shape with every value replaced: a manifest on disk never holds one."""
+    if isinstance(value, dict):
+        return {k: _hidden(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hidden(v) for v in value]
+    return SECRET_PLACEHOLDER
 
 
 def _ints(value):
     # The mock engine hands numbers over as floats (3.0); Kubernetes wants integers.
+    if isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG:
+        return _hidden(value.get("value"))
     if isinstance(value, dict):
         return {k: _ints(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -2,7 +2,7 @@
 
 What moves: every program's image; other release-bound keys only when stacks/promotion.yaml names
 them. What stays: everything else of TO (phase, target, region, instance ranges, zones,
-certificates, alarm destinations, the target blocks) and every secret (never copied; one present in
+certificates, alarm destinations, the target blocks) and every secret and secret reference (never copied; one present in
 FROM and missing in TO is reported). Before writing: the key-by-key config diff, TO's offline plan
 before and after (resources added, removed, changed by URN; a load balancer, cluster or network
 changed needs --allow-replace), and the policy pack on the new config (a mandatory violation writes
@@ -12,6 +12,7 @@ A JSON record of it all is written for the pull request. Rollback: FROM=<prod st
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import pathlib
@@ -46,6 +47,8 @@ class Promotion:
     """(key path, TO's value, the new value)."""
     warnings: list[str] = field(default_factory=list)
     missing_secrets: list[str] = field(default_factory=list)
+    missing_refs: list[str] = field(default_factory=list)
+    """Secret references FROM has and TO lacks: TO names its own store's secret."""
     resources: dict[str, list[str]] = field(default_factory=dict)
     verdict: str = ""
     text: str = ""
@@ -95,11 +98,13 @@ def check_image(program: str, image: str, require_digest: bool) -> str | None:
     return message
 
 
-def secret_paths(value: Any, path: str = "") -> list[str]:
+def secret_paths(value: Any, path: str = "", kind: str = "secure") -> list[str]:
+    """Key paths of secrets (kind `secure`) or of secret references (kind `secret_ref`): each stack has its own."""
     if isinstance(value, dict):
-        if set(value) == {"secure"}:
+        if set(value) == {kind}:
             return [path]
-        return [p for key, child in value.items() for p in secret_paths(child, f"{path}.{key}" if path else key)]
+        return [p for key, child in value.items()
+                for p in secret_paths(child, f"{path}.{key}" if path else key, kind)]
     return []
 
 
@@ -146,7 +151,13 @@ def promote(source_spec: str, target_spec: str, require_digests: bool = False, a
         keys = ["image", *[key.split(".", 2)[2] for key in allow["keys"] if key.startswith("services.*.")
                            and name != "gateway"]]
         if name not in target_programs:
-            target_config[f"{project}:services"][name] = block
+            # Without its secrets: each stack encrypts with its own key and names its own store's secrets
+            # (they are then reported missing, to be set on TO).
+            added = copy.deepcopy(block)
+            environment = added.get("environment") or {}
+            for variable in [v for v, value in environment.items() if isinstance(value, dict)]:
+                del environment[variable]
+            target_config[f"{project}:services"][name] = added
             result.changes.append((f"services.{name}", None, "added from " + source))
             continue
         target_block = target_programs[name]
@@ -158,12 +169,14 @@ def promote(source_spec: str, target_spec: str, require_digests: bool = False, a
         for variable in allow["environment"]:
             value = (block.get("environment") or {}).get(variable)
             if isinstance(value, dict):
-                continue  # a secret (secure:): each stack has its own key, never copied
+                continue  # a secret (secure:) or a secret_ref: each stack has its own, never copied
             if value is not None and (target_block.get("environment") or {}).get(variable) != value:
                 result.changes.append((f"services.{name}.environment.{variable}",
                                        (target_block.get("environment") or {}).get(variable), value))
                 target_block.setdefault("environment", {})[variable] = value
-    result.missing_secrets = sorted(set(secret_paths(dict(source_config))) - set(secret_paths(dict(target_config))))
+    result.missing_secrets, result.missing_refs = (
+        sorted(set(secret_paths(dict(source_config), kind=kind)) - set(secret_paths(dict(target_config), kind=kind)))
+        for kind in ("secure", "secret_ref"))
     with tempfile.TemporaryDirectory() as scratch:
         buffer = pathlib.Path(scratch) / f"Pulumi.{target}.yaml"
         with buffer.open("w") as out:
@@ -209,6 +222,8 @@ def report(result: Promotion) -> list[str]:
     lines += [f"warning: {w}" for w in result.warnings]
     lines += [f"secret missing in {result.target}: {p} (set it with pulumi config set --secret)"
               for p in result.missing_secrets]
+    lines += [f"secret reference missing in {result.target}: {p} (name {result.target}'s own secret: "
+              "{secret_ref: ...})" for p in result.missing_refs]
     lines.append("resource diff (offline plan of TO, before -> after):")
     for kind in ("added", "removed", "changed"):
         lines += [f"  {kind}: {urn}" for urn in result.resources.get(kind, [])]

@@ -1,4 +1,4 @@
-"""The S3 bucket the ALB writes its access logs to: private, encrypted, expiring, TLS-only."""
+"""The S3 bucket the ALB writes its access logs (and connection logs) to: private, encrypted, expiring, TLS-only."""
 from __future__ import annotations
 
 import json
@@ -21,12 +21,15 @@ ELB_ACCOUNT_REGIONS = frozenset({
 LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
 
 
-def bucket_policy(bucket_arn: str, prefix: str, account_id: str, elb_principal: dict) -> str:
+def bucket_policy(bucket_arn: str, prefix: str, account_id: str, elb_principal: dict,
+                  connection_prefix: str | None = None) -> str:
+    """The ALB may write its access logs (and its connection logs, under their own prefix) and nothing else."""
+    delivery = [f"{bucket_arn}/{p}/AWSLogs/{account_id}/*" for p in (prefix, connection_prefix) if p]
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "AlbAccessLogDelivery", "Effect": "Allow", "Principal": elb_principal,
-             "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{prefix}/AWSLogs/{account_id}/*"},
+             "Action": "s3:PutObject", "Resource": delivery[0] if len(delivery) == 1 else delivery},
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
              "Resource": [bucket_arn, f"{bucket_arn}/*"],
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
@@ -50,12 +53,14 @@ class AccessLogBucket(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption", bucket=self.bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child)
+        logs = {"access-logs": args.prefix, "connection-logs": args.connection_logs_prefix}
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle", bucket=self.bucket.id,
-            rules=[{"id": "expire-access-logs", "status": "Enabled",
-                    "filter": {"prefix": f"{args.prefix}/"},
+            rules=[{"id": f"expire-{kind}", "status": "Enabled",
+                    "filter": {"prefix": f"{prefix}/"},
                     "expiration": {"days": args.retention_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}
+                   for kind, prefix in logs.items() if prefix],
             opts=child)
         if args.region in ELB_ACCOUNT_REGIONS:
             elb = aws.elb.get_service_account_output(region=args.region, opts=pulumi.InvokeOutputOptions(parent=self))
@@ -65,7 +70,7 @@ class AccessLogBucket(pulumi.ComponentResource):
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy", bucket=self.bucket.id,
             policy=pulumi.Output.all(self.bucket.arn, args.account_id, principal).apply(
-                lambda v: bucket_policy(v[0], args.prefix, v[1], v[2])),
+                lambda v: bucket_policy(v[0], args.prefix, v[1], v[2], args.connection_logs_prefix)),
             opts=child)
         self.bucket_name = self.bucket.bucket
         self.register_outputs({"bucket": self.bucket.bucket})

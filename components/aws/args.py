@@ -69,6 +69,8 @@ class AccessLogBucketArgs:
     """Key prefix of the logs, without leading or trailing '/'."""
     retention_days: int = 90
     """Logs expire after this many days."""
+    connection_logs_prefix: Optional[str] = None
+    """Key prefix of the ALB's connection logs too, apart from `prefix`; None: access logs only."""
 
 
 @args_class
@@ -135,6 +137,23 @@ class LoadBalancerArgs:
     """Ramp-up of a new gateway task: 0 (off) or 30-900 s, round_robin only."""
     access_logs: Optional[AccessLogsArgs] = None
     """Access logs to S3; None: off."""
+    connection_logs: Optional[AccessLogsArgs] = None
+    """Connection logs (client address and port, TLS protocol and cipher, handshake time) to S3, under a
+    prefix of their own; the bucket's policy must let the ALB write there too. None: off."""
+    zonal_shift: bool = True
+    """ARC zonal shift: traffic can be moved off an impaired zone (a zonal shift starts only on request)."""
+
+
+@args_class
+class WafLoggingArgs:
+    """Where the web ACL logs the requests it inspects: a CloudWatch log group, credentials redacted."""
+
+    log_group_name: str
+    """The log group to create; AWS WAF logs only to names starting with aws-waf-logs-."""
+    retention_days: int = 90
+    """Days the log group keeps the logs (a CloudWatch Logs retention value)."""
+    redacted_headers: list[str] = field(default_factory=lambda: ["authorization", "cookie"])
+    """Request headers, in lowercase, the logs show as REDACTED."""
 
 
 @args_class
@@ -147,6 +166,45 @@ class WebFirewallArgs:
     """Description of the web ACL."""
     rate_limit_per_5_min: int = 2000
     """Requests per client IP in any 5 minutes before WAF blocks it (10 to 2,000,000,000)."""
+    logging: Optional[WafLoggingArgs] = None
+    """Log the inspected requests; None: off (the web ACL's sampled requests only)."""
+
+
+@args_class
+class FlowLogsArgs:
+    """VPC flow logs to a CloudWatch log group, delivered with a role that may write to that group only."""
+
+    vpc_id: pulumi.Input[str]
+    """The VPC whose flows are logged."""
+    log_group_name: str
+    """The log group to create (each network interface gets a log stream in it)."""
+    account_id: pulumi.Input[str]
+    """The VPC's account: only its flow logs may assume the delivery role."""
+    region: str
+    """The VPC's region (the role's trust condition, the log group's ARN)."""
+    retention_days: int = 90
+    """Days the log group keeps the logs (a CloudWatch Logs retention value)."""
+    traffic_type: str = "ALL"
+    """ALL, ACCEPT or REJECT."""
+    aggregation_interval_s: int = 60
+    """60 or 600: the longest a flow is aggregated before its record is written."""
+
+
+@args_class
+class VpcEndpointsArgs:
+    """Private paths to AWS services: S3 as a gateway endpoint (free), and interface endpoints (billed per hour
+    and zone) with private DNS, so image pulls and logs need neither NAT nor the internet."""
+
+    vpc_id: pulumi.Input[str]
+    """The VPC the endpoints belong to (DNS support and DNS host names on, for private DNS)."""
+    route_table_ids: list[pulumi.Input[str]]
+    """Route tables of the task subnets: the S3 gateway endpoint adds its route to each."""
+    subnet_ids: list[pulumi.Input[str]] = field(default_factory=list)
+    """Subnets of the interface endpoints, one per zone: the task subnets."""
+    client_security_group_ids: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Name (gateway, a service) -> a security group whose tasks may reach the interface endpoints on 443."""
+    interface_services: list[str] = field(default_factory=list)
+    """AWS services reached through interface endpoints, e.g. ecr.api, ecr.dkr, logs; empty: S3 only."""
 
 
 @args_class
@@ -163,6 +221,37 @@ class EcsClusterArgs:
     """Description of the namespace."""
     container_insights: str = "enabled"
     """CloudWatch Container Insights: enhanced, enabled or disabled."""
+
+
+@args_class
+class DomainArgs:
+    """The API's own name: a DNS-validated ACM certificate for it and (Domain.point_at) its alias record."""
+
+    name: str
+    """The domain clients use, e.g. api.example.com."""
+    hosted_zone: str
+    """The public Route 53 hosted zone holding it: its name (example.com, looked up) or its id (Z...)."""
+
+
+@args_class
+class ImageCacheArgs:
+    """ECR pull-through cache rules, and what the task execution role needs to pull through them."""
+
+    registries: list[str]
+    """Image hosts to cache, one rule each: docker.io, public.ecr.aws, registry.k8s.io, quay.io,
+    ghcr.io, registry.gitlab.com (`images.upstreams_used` lists a stack's)."""
+    prefix: str
+    """ECR repository prefix: each registry's rule caches under <prefix>/<registry> (docker-hub, ...)."""
+    execution_role_name: pulumi.Input[str]
+    """The ECS task execution role: it gets permission to import images into, and create, the
+    rules' repositories (the first pull of an image creates its repository)."""
+    account_id: pulumi.Input[str]
+    """The account whose private registry caches the images."""
+    region: str
+    """The registry's region: the stack's."""
+    credentials: dict[str, str] = field(default_factory=dict)
+    """Image host -> Secrets Manager secret (name or ARN, named ecr-pullthroughcache/...) with its
+    username and access token; required for docker.io, ghcr.io and registry.gitlab.com."""
 
 
 @args_class
@@ -244,8 +333,8 @@ class FargateServiceArgs:
     """The tasks' security group."""
     program: str
     """The gateway or the service's name: container name, log stream and Service Connect names."""
-    image: str
-    """Image reference with a pinned tag or digest."""
+    image: pulumi.Input[str]
+    """Image reference with a pinned tag or digest (ImageCache.image gives its cached reference)."""
     port: int
     """The container's port."""
     cpu_millicores: int
@@ -286,6 +375,15 @@ class FargateServiceArgs:
     """`pulumi up` waits until ECS has finished the rollout (and any rollback), instead of returning at once."""
     steady_state_timeout_s: int = 1200
     """...for at most this long."""
+    secret_values: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variables whose values stay secret: kept as JSON keys of the service's own Secrets
+    Manager secret (named like its task family), passed to the container by ECS as `secrets`."""
+    secret_refs: dict[str, str] = field(default_factory=dict)
+    """Environment variables read from secrets that exist: a Secrets Manager ARN (optionally with
+    :<json-key>::) or an SSM parameter ARN, in the cluster's region."""
+    execution_policies: list[pulumi.Input[str]] = field(default_factory=list)
+    """With secrets, the service gets an execution role of its own (reading only its secrets): further
+    policy documents that role needs, e.g. ImageCache.import_policy."""
     target_group_arn: Optional[pulumi.Input[str]] = None
     """A load balancer target group the tasks register in; list its listeners in `opts.depends_on`
     (ECS refuses a target group no listener attaches to a load balancer yet)."""
@@ -319,3 +417,5 @@ class MonitoringArgs:
     """The gateway's log group: metric filters count its requests, 5xx and times per gateway task (Instance)."""
     minimum_tasks: dict[str, int] = field(default_factory=dict)
     """Program (gateway or a service) -> its autoscaling minimum: alarm when fewer tasks run."""
+    zones: dict[str, str] = field(default_factory=dict)
+    """Zone key (its letter) -> an availability zone the gateway runs in: alarm when it has no healthy gateway task."""

@@ -19,6 +19,7 @@ from .autoscaling import Autoscaling
 from .checks import check_cluster, check_fargate_service
 from .options import partition
 from .sizing import cpu_units, program_task_size
+from .task_secrets import RECOVERY_WINDOW_DAYS, container_secrets, read_policy
 
 PORT_NAME = "http"
 SCRATCH_PATH = "/tmp"
@@ -74,11 +75,14 @@ class EcsCluster(pulumi.ComponentResource):
         self.register_outputs({"cluster": self.cluster.name, "namespace": self.namespace.name})
 
 
-def container_definition(args: FargateServiceArgs, log_group: str, region: str) -> dict:
-    """The container in ECS's own field names, so what a reviewer reads is what ECS shows."""
+def container_definition(args: FargateServiceArgs, image: str, log_group: str, region: str,
+                         secrets: list[dict] | None = None) -> dict:
+    """The container in ECS's own field names, so what a reviewer reads is what ECS shows; `image`
+    is args.image resolved (a cached image's reference names the account); `secrets` ECS's references
+    to the secret settings (task_secrets.container_secrets), never their values."""
     container: dict = {
         "name": args.program,
-        "image": args.image,
+        "image": image,
         "essential": True,
         "cpu": cpu_units(args.cpu_millicores),
         # Hard limit includes the tmpfs: its pages are charged to the container.
@@ -106,6 +110,8 @@ def container_definition(args: FargateServiceArgs, log_group: str, region: str) 
                         "awslogs-stream-prefix": args.program, "mode": "non-blocking", "max-buffer-size": "4m"},
         },
     }
+    if secrets:
+        container["secrets"] = secrets
     if args.user is not None:
         container["user"] = args.user
     if args.entry_point is not None:
@@ -145,6 +151,9 @@ class FargateService(pulumi.ComponentResource):
             assume_role_policy=pulumi.Output.from_input(cluster.account_id).apply(
                 lambda account: ecs_tasks_trust_policy(cluster.region, account)),
             opts=child)
+        self.secret, self.execution_role_arn, self.execution_ready = None, cluster.execution_role_arn, []
+        if args.secret_values or args.secret_refs:
+            self._own_secrets(name, args, child)
         task_cpu, task_memory = program_task_size(args.cpu_millicores, args.memory_mib, args.scratch_mib)
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
@@ -154,9 +163,12 @@ class FargateService(pulumi.ComponentResource):
             cpu=str(task_cpu),
             memory=str(task_memory),
             runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.cpu_architecture},
-            execution_role_arn=cluster.execution_role_arn,
+            execution_role_arn=self.execution_role_arn,
             task_role_arn=self.task_role.arn,
-            container_definitions=json.dumps([container_definition(args, log_group_name, cluster.region)]),
+            container_definitions=pulumi.Output.all(args.image, self.secret.arn if self.secret else None).apply(
+                lambda resolved: json.dumps([container_definition(
+                    args, resolved[0], log_group_name, cluster.region,
+                    container_secrets(resolved[1], list(args.secret_values), dict(args.secret_refs)))])),
             tags=tags,
             opts=child,
         )
@@ -206,7 +218,7 @@ class FargateService(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions.merge(
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                    ignore_changes=["desired_count"], depends_on=[self.log_group],
+                    ignore_changes=["desired_count"], depends_on=[self.log_group, *self.execution_ready],
                     custom_timeouts=pulumi.CustomTimeouts(create=f"{-(-args.steady_state_timeout_s // 60)}m",
                                                           update=f"{-(-args.steady_state_timeout_s // 60)}m")
                     if args.wait_for_steady_state else None)),
@@ -221,3 +233,35 @@ class FargateService(pulumi.ComponentResource):
                 scaling=args.scaling, tags=tags),
             opts=child)
         self.register_outputs({"service": self.service.name, "log_group": self.log_group.name})
+
+    def _own_secrets(self, name: str, args: FargateServiceArgs, child: pulumi.ResourceOptions) -> None:
+        """The service's Secrets Manager secret (its values as JSON keys) and an execution role that may
+        read its secrets and no other service's (components/aws/task_secrets.py)."""
+        cluster = args.cluster
+        if args.secret_values:
+            self.secret = aws.secretsmanager.Secret(
+                f"{name}-secrets", name=args.task_family, recovery_window_in_days=RECOVERY_WINDOW_DAYS,
+                description=f"{args.program}: its secret settings (environment variables)", opts=child)
+            self.secret_version = aws.secretsmanager.SecretVersion(
+                f"{name}-secrets", secret_id=self.secret.id,
+                secret_string=pulumi.Output.secret(pulumi.Output.all(**args.secret_values).apply(
+                    lambda values: json.dumps(dict(sorted(values.items()))))),
+                opts=child)
+        self.execution_role = aws.iam.Role(
+            f"{name}-execution", description=f"{args.program} tasks' execution: image pulls, logs and its own secrets",
+            assume_role_policy=pulumi.Output.from_input(cluster.account_id).apply(
+                lambda account: ecs_tasks_trust_policy(cluster.region, account)),
+            opts=child)
+        # The ECS service waits for these (execution_ready): its first tasks pull and read with this role.
+        self.execution_ready = [
+            aws.iam.RolePolicyAttachment(f"{name}-execution", role=self.execution_role.name,
+                                         policy_arn=f"arn:{partition(cluster.region)}:{EXECUTION_POLICY}", opts=child),
+            aws.iam.RolePolicy(
+                f"{name}-secrets-read", role=self.execution_role.name,
+                policy=pulumi.Output.from_input(self.secret.arn if self.secret else None).apply(
+                    lambda arn: read_policy(arn, dict(args.secret_refs))),
+                opts=child),
+            *(aws.iam.RolePolicy(f"{name}-execution-{i}", role=self.execution_role.name, policy=document, opts=child)
+              for i, document in enumerate(args.execution_policies)),
+        ]
+        self.execution_role_arn = self.execution_role.arn

@@ -21,6 +21,7 @@ import gzip
 from ..gateway.nginx import render_gateway_config, routing_of
 from ..spec import StackSpec
 from .options import GATEWAY_PROGRAM, AwsOptions
+from .production_options import trusted_proxies
 
 SCRATCH = "/tmp"
 CONFIG_ENV = "NGINX_CONF_GZ_B64"
@@ -45,8 +46,10 @@ def upstream_servers(spec: StackSpec) -> dict[str, list[str]]:
 
 
 def gateway_config(spec: StackSpec) -> str:
-    # The ALB, inside the VPC, names the client in X-Forwarded-For.
-    return render_gateway_config(routing_of(spec, trusted_proxies=(spec.options.vpc_cidr,)), upstream_servers(spec),
+    # The ALB names the client in X-Forwarded-For: believed from the ALB's subnets only (the VPC the stack
+    # creates, or an existing VPC's public subnets), so nginx logs and limits the real client address.
+    routing = routing_of(spec, trusted_proxies=trusted_proxies(spec.options))
+    return render_gateway_config(routing, upstream_servers(spec),
                                  pid_path=f"{SCRATCH}/nginx.pid", temp_dir=SCRATCH)
 
 

@@ -25,9 +25,12 @@ class LoadBalancer(pulumi.ComponentResource):
         check_load_balancer(args)
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        access_logs = None
+        access_logs = connection_logs = None
         if args.access_logs is not None:
             access_logs = {"enabled": True, "bucket": args.access_logs.bucket, "prefix": args.access_logs.prefix}
+        if args.connection_logs is not None:
+            connection_logs = {"enabled": True, "bucket": args.connection_logs.bucket,
+                               "prefix": args.connection_logs.prefix}
         self.alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
@@ -41,6 +44,9 @@ class LoadBalancer(pulumi.ComponentResource):
             idle_timeout=args.idle_timeout_s,
             enable_deletion_protection=args.deletion_protection,
             access_logs=access_logs,
+            connection_logs=connection_logs,
+            # Zonal shift moves traffic off one zone on request (ARC); the ALB's targets are in every zone.
+            enable_zonal_shift=args.zonal_shift,
             # AWS checks that it may write to the bucket when logging is switched on.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
                 depends_on=opts.depends_on if opts else None)),

@@ -155,14 +155,22 @@ class Monitoring(pulumi.ComponentResource):
                             {"id": "rate", "label": "load balancer 5xx %", "return_data": True,
                              "expression": "IF(requests + elb > 0, 100 * elb / (requests + elb), 0)"}],
             **rate, **common)
+        target_group = {**lb, "TargetGroup": args.target_group_arn_suffix}
+
+        def healthy_below(key: str, threshold: int, dimensions: dict, description: str) -> None:
+            # No target registered gives no data, which counts as breaching.
+            self.alarms[key] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{key}", alarm_description=description,
+                namespace=elb, metric_name="HealthyHostCount", statistic="Minimum", period=PERIOD_S,
+                dimensions=dimensions, evaluation_periods=3,
+                comparison_operator="LessThanThreshold", threshold=threshold, treat_missing_data="breaching", **common)
         minimum = args.minimum_tasks.get("gateway")
         if minimum:
-            self.alarms["gateway-healthy-below-minimum"] = aws.cloudwatch.MetricAlarm(
-                f"{name}-gateway-healthy-below-minimum",
-                alarm_description=f"Fewer healthy gateway targets than the minimum ({minimum}) for 3 minutes",
-                namespace=elb, metric_name="HealthyHostCount", statistic="Minimum", period=PERIOD_S,
-                dimensions={**lb, "TargetGroup": args.target_group_arn_suffix}, evaluation_periods=3,
-                comparison_operator="LessThanThreshold", threshold=minimum, treat_missing_data="breaching", **common)
+            healthy_below("gateway-healthy-below-minimum", minimum, target_group,
+                          f"Fewer healthy gateway targets than the minimum ({minimum}) for 3 minutes")
+        for key, zone in args.zones.items():   # one zone's outage: a zonal shift moves traffic off it
+            healthy_below(f"gateway-healthy-in-{key}", 1, {**target_group, "AvailabilityZone": zone},
+                          f"No healthy gateway target in {zone} for 3 minutes (a zonal shift can move traffic off it)")
         for service, ecs_name in args.service_names.items():
             client = {"ClusterName": args.cluster_name, "ServiceName": args.gateway_service_name,
                       "TargetDiscoveryName": service}

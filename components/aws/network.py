@@ -79,6 +79,7 @@ class Network(pulumi.ComponentResource):
         # never cuts the others' egress (image pulls, logs). single: one NAT in the first zone.
         nat_zones = zones if args.nat_gateways == "per_zone" else zones[:1]
         self.nat_gateways: dict[str, aws.ec2.NatGateway] = {}
+        self.private_route_tables: dict[str, aws.ec2.RouteTable] = {}
         for zone in nat_zones:
             eip = aws.ec2.Eip(f"{name}-nat-{zone.key}", domain="vpc", tags={"Name": f"{name}-nat-{zone.key}"},
                               opts=child)
@@ -88,8 +89,9 @@ class Network(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]))
         for zone in zones:
             nat = self.nat_gateways.get(zone.key) or self.nat_gateways[nat_zones[0].key]
-            routes = aws.ec2.RouteTable(f"{name}-private-{zone.key}", vpc_id=self.vpc.id,
-                                        tags={"Name": f"{name}-private-{zone.key}"}, opts=child)
+            routes = self.private_route_tables[zone.key] = aws.ec2.RouteTable(
+                f"{name}-private-{zone.key}", vpc_id=self.vpc.id, tags={"Name": f"{name}-private-{zone.key}"},
+                opts=child)
             aws.ec2.Route(f"{name}-private-{zone.key}-default", route_table_id=routes.id,
                           destination_cidr_block=ANYWHERE, nat_gateway_id=nat.id, opts=child)
             aws.ec2.RouteTableAssociation(f"{name}-private-{zone.key}", subnet_id=self.private_subnets[zone.key].id,
@@ -99,6 +101,8 @@ class Network(pulumi.ComponentResource):
         task_zones = zones if args.task_zones == "all" else nat_zones[:1]
         self.public_subnet_ids = [self.public_subnets[z.key].id for z in zones]
         self.task_subnet_ids = [self.private_subnets[z.key].id for z in task_zones]
+        self.task_zones = task_zones
+        self.task_route_table_ids = [self.private_route_tables[z.key].id for z in task_zones]
         self.register_outputs({"vpc_id": self.vpc.id, "public_subnet_ids": self.public_subnet_ids,
                                "task_subnet_ids": self.task_subnet_ids})
 

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from ..gateway.nginx import KEEPALIVE_TIMEOUT_S
 from ..spec import GATEWAY_NAME
 from ..validation import Problems
+from .domain import check_domain, parse_domain
+from .images import check_image_cache, parse_credentials
+from .task_secrets import refs_problem
+from .production_options import ADDITION_KEYS, ProductionAdditions, check_additions, with_additions
 from .sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB, program_task_size
 
 GATEWAY_PROGRAM = GATEWAY_NAME
@@ -61,7 +65,8 @@ AUTONAME_LIMITS = {"aws:iam/role:Role": 64, "aws:lb/loadBalancer:LoadBalancer": 
 """AWS's name length limits of the resources the aws target lets Pulumi name."""
 
 
-def autonamed_resources(project: str, programs: list[str], creates_log_bucket: bool) -> list[tuple[str, str]]:
+def autonamed_resources(project: str, programs: list[str], creates_log_bucket: bool,
+                        creates_flow_logs: bool = False) -> list[tuple[str, str]]:
     """(type token, Pulumi resource name) of every resource in AUTONAME_LIMITS the aws builder
     creates: the same names as components/aws/platform.py and its components (a test joins them)."""
     names = [("aws:iam/role:Role", f"{project}-cluster-execution"),
@@ -70,6 +75,8 @@ def autonamed_resources(project: str, programs: list[str], creates_log_bucket: b
              ("aws:lb/targetGroup:TargetGroup", f"{project}-lb-gateway")]
     if creates_log_bucket:
         names.append(("aws:s3/bucket:Bucket", f"{project}-access-logs-bucket"))
+    if creates_flow_logs:
+        names.append(("aws:iam/role:Role", f"{project}-flow-logs-role"))
     return names
 
 
@@ -167,10 +174,25 @@ class AwsOptions:
     without a shell. Default: wget the program's health path on localhost."""
     container_users: dict[str, str] = field(default_factory=dict)
     """Per program: "uid[:gid]" (default 101 for the gateway, 65532 for services) or image."""
+    domain: str | None = None
+    """The API's own name (api.example.com): the stack makes its certificate, validated in DNS, and an
+    alias record to the ALB, in aws.hosted_zone; instead of load_balancer.tls_certificate."""
+    hosted_zone: str | None = None
+    """The public Route 53 hosted zone of aws.domain: its name (looked up) or id (Z...)."""
+    image_cache: bool = False
+    """Tasks pull through an ECR pull-through cache of the images' registries (components/aws/images.py);
+    on in staging and prod, where Docker Hub's anonymous pull limit would stop rollouts and scale-outs."""
+    image_cache_prefix: str = ""
+    """ECR repository prefix of the cache rules (<prefix>/docker-hub, ...); default <project>-<phase>."""
+    image_cache_credentials: dict[str, str] = field(default_factory=dict)
+    """Image host (docker.io, ghcr.io, registry.gitlab.com) -> the Secrets Manager secret, named
+    ecr-pullthroughcache/..., ECR signs in to that registry with."""
+    additions: ProductionAdditions = field(default_factory=ProductionAdditions)
+    """Issue 17's production additions (components/aws/production_options.py); plain aws.* keys in the stack."""
 
 
 def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
-    known = tuple(AwsOptions.__dataclass_fields__)
+    known = (*(key for key in AwsOptions.__dataclass_fields__ if key != "additions"), *ADDITION_KEYS)
     p.unknown_keys(raw, known, "aws")
     phase = PHASE_DEFAULTS.get(spec.phase, PHASE_DEFAULTS["dev"])
     programs = (GATEWAY_PROGRAM, *(s.name for s in spec.services))
@@ -216,8 +238,13 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
                                             1000) or DEFAULT_RULES_PER_SECURITY_GROUP,
         container_health_checks=_per_program(p, raw, "container_health_checks", programs, _check_command),
         container_users=_per_program(p, raw, "container_users", programs, _check_user),
+        **dict(zip(("domain", "hosted_zone"), parse_domain(p, raw))),
+        image_cache=p.boolean(raw, "image_cache", "aws.image_cache", spec.phase in ("staging", "prod")),
+        image_cache_prefix=p.string(raw, "image_cache_prefix", "aws.image_cache_prefix", None)
+        or f"{spec.project}-{spec.phase or 'dev'}",
+        image_cache_credentials=parse_credentials(p, raw),
     )
-    return options
+    return with_additions(options, p, raw, spec)
 
 
 def steady_state_timeout_s(spec, options: AwsOptions, grace_s: int) -> int:
@@ -231,6 +258,7 @@ def check_aws_spec(spec, p: Problems) -> None:
     """The target contract's spec check: prod's safe settings, and what AWS cannot honour."""
     _check_prod(p, spec.options, spec)
     _check_spec_for_aws(p, spec)
+    check_additions(p, spec)
 
 
 def _int(value: int | None, default: int) -> int:
@@ -353,7 +381,8 @@ def _check_aws_limits(p: Problems, spec) -> None:
     options: AwsOptions = spec.options
     programs = [GATEWAY_PROGRAM, *(s.name for s in spec.services)]
     for token, name in autonamed_resources(spec.project, programs,
-                                           options.access_logs and not options.access_logs_bucket):
+                                           options.access_logs and not options.access_logs_bucket,
+                                           options.additions.flow_logs):
         limit = AUTONAME_LIMITS[token]
         if len(name) + AUTONAME_SUFFIX > limit:
             program = next((s.name for s in spec.services if name == f"{spec.project}-{s.name}-task"), None)
@@ -470,6 +499,13 @@ def _check_spec_for_aws(p: Problems, spec) -> None:
         p.add("region", spec.region, "an AWS region name such as us-east-1 or eu-west-3")
     _check_aws_limits(p, spec)
     _check_capacity(p, spec.options, spec)
+    check_image_cache(p, spec)
+    for service in spec.services:
+        for key, setting in sorted(service.secrets.items()):
+            problem = refs_problem(setting.ref, spec.region) if setting.ref is not None else None
+            if problem:
+                p.add(f"services.{service.name}.environment.{key}.secret_ref", setting.ref, problem)
+    check_domain(p, spec)
 
     hc, hp = spec.load_balancer.health_check, "load_balancer.health_check"
     for key, (lo, hi) in ALB_HEALTH_CHECK_RANGES.items():
@@ -486,9 +522,10 @@ def _check_spec_for_aws(p: Problems, spec) -> None:
         elif match.group("region") != spec.region:
             p.add("load_balancer.tls_certificate", tls,
                   f"a certificate in the stack's region {spec.region} (an ALB uses ACM certificates of its region)")
-    elif spec.phase == "staging":
+    elif spec.phase == "staging" and not spec.options.domain:
         p.add("load_balancer.tls_certificate", None,
-              "an ACM certificate ARN: on aws only dev may serve plain HTTP")
+              "an ACM certificate ARN (or aws.domain, whose certificate the stack makes): on aws only dev may "
+              "serve plain HTTP")
 
     topic = spec.monitoring.alarm_topic
     if topic is not None and not SNS_ARN_RE.match(topic):

@@ -11,11 +11,16 @@ import pulumi_aws as aws
 
 from ..spec import StackSpec, platform_tags
 from .access_logs import AccessLogBucket
-from .args import (AccessLogBucketArgs, AccessLogsArgs, ContainerHealthCheckArgs, EcsClusterArgs,
-                   FargateServiceArgs, HealthCheckArgs, LoadBalancerArgs, MonitoringArgs, NetworkArgs, ScalingArgs,
-                   SecurityGroupsArgs, TaskCountRange, WebFirewallArgs)
+from .additions import connection_logs, connection_logs_prefix, gateway_zones, network_additions, waf_logging
+from .args import (AccessLogBucketArgs, AccessLogsArgs, ContainerHealthCheckArgs, DomainArgs, EcsClusterArgs,
+                   FargateServiceArgs, HealthCheckArgs, ImageCacheArgs, LoadBalancerArgs, MonitoringArgs, NetworkArgs,
+                   ScalingArgs, SecurityGroupsArgs, TaskCountRange, WebFirewallArgs)
+from .dns import Domain
+from .domain import serves_tls
 from .ecs import HEALTH_CHECK_GRACE_S, EcsCluster, FargateService
 from .gateway import BOOT_COMMAND, CONFIG_ENV, ENTRY_POINT, container_user, encoded_config, health_check_command
+from .image_cache import ImageCache
+from .images import upstreams_used
 from .load_balancer import LoadBalancer
 from .monitoring import Monitoring, rollback_alarm_names
 from .network import Network, SecurityGroups, select_zones
@@ -42,8 +47,9 @@ def default_tags(spec: StackSpec) -> dict[str, str]:
 
 
 def load_balancer_args(spec: StackSpec, vpc_id: pulumi.Input[str], subnet_ids: list[pulumi.Input[str]],
-                       security_group_id: pulumi.Input[str],
-                       access_logs_bucket: pulumi.Input[str] | None) -> LoadBalancerArgs:
+                       security_group_id: pulumi.Input[str], access_logs_bucket: pulumi.Input[str] | None,
+                       certificate_arn: pulumi.Input[str] | None = None) -> LoadBalancerArgs:
+    """`certificate_arn`: the stack's own domain certificate (aws.domain), else load_balancer.tls_certificate."""
     options: AwsOptions = spec.options
     lb, hc = spec.load_balancer, spec.load_balancer.health_check
     return LoadBalancerArgs(
@@ -51,13 +57,14 @@ def load_balancer_args(spec: StackSpec, vpc_id: pulumi.Input[str], subnet_ids: l
         health_check=HealthCheckArgs(path=hc.path, interval_s=hc.interval_s, timeout_s=hc.timeout_s,
                                      healthy_threshold=hc.healthy_threshold,
                                      unhealthy_threshold=hc.unhealthy_threshold, matcher=hc.matcher),
-        algorithm=lb.algorithm, tls_certificate_arn=lb.tls_certificate or None,
+        algorithm=lb.algorithm, tls_certificate_arn=certificate_arn or lb.tls_certificate or None,
         http_to_https_redirect=lb.http_to_https_redirect, ssl_policy=options.ssl_policy,
         desync_mitigation_mode=options.desync_mitigation_mode, idle_timeout_s=options.idle_timeout_s,
         deletion_protection=options.deletion_protection, deregistration_delay_s=options.deregistration_delay_s,
         slow_start_s=options.slow_start_s,
         access_logs=(AccessLogsArgs(bucket=access_logs_bucket, prefix=options.access_logs_prefix)
                      if access_logs_bucket is not None else None),
+        connection_logs=connection_logs(spec, access_logs_bucket), zonal_shift=options.additions.zonal_shift,
     )
 
 
@@ -69,17 +76,28 @@ def release_safety(spec: StackSpec, prefix: str, program: str) -> dict:
             "steady_state_timeout_s": steady_state_timeout_s(spec, options, HEALTH_CHECK_GRACE_S)}
 
 
-def fargate_args(spec: StackSpec, prefix: str, cluster: EcsCluster, subnet_ids: list[pulumi.Input[str]],
-                 security_group_id: pulumi.Input[str], name: str, program, scaling: ScalingArgs, scratch_mib: int,
-                 **extra) -> FargateServiceArgs:
-    """`program` (spec.gateway or a spec service) named `name` as FargateServiceArgs; `extra` sets
-    the fields that differ between the gateway and the services."""
+def secret_args(service, cache: ImageCache | None) -> dict:
+    """A service's secret settings as FargateServiceArgs fields (values into its own secret, ARNs as they are);
+    a service with secrets pulls with its own execution role, which then needs the image cache's policy too."""
+    if not service.secrets:
+        return {}
+    return {"secret_values": {k: s.value for k, s in service.secrets.items() if s.value is not None},
+            "secret_refs": {k: s.ref for k, s in service.secrets.items() if s.ref is not None},
+            "execution_policies": [cache.import_policy] if cache else []}
+
+
+def fargate_args(spec: StackSpec, prefix: str, cluster: EcsCluster, cache: ImageCache | None,
+                 subnet_ids: list[pulumi.Input[str]], security_group_id: pulumi.Input[str], name: str, program,
+                 scaling: ScalingArgs, scratch_mib: int, **extra) -> FargateServiceArgs:
+    """`program` (spec.gateway or a spec service) named `name` as FargateServiceArgs, its image pulled
+    through `cache` when there is one; `extra` sets the fields that differ between the gateway and the
+    services."""
     options: AwsOptions = spec.options
     hc = spec.load_balancer.health_check
     command = health_check_command(options, name, program.port, program.health_check_path)
     return FargateServiceArgs(
         cluster=cluster.service_cluster, subnet_ids=subnet_ids, security_group_id=security_group_id,
-        program=name, image=program.image, port=program.port, cpu_millicores=program.cpu_millicores,
+        program=name, image=cache.image(program.image) if cache else program.image, port=program.port, cpu_millicores=program.cpu_millicores,
         memory_mib=program.memory_mib, task_family=f"{prefix}-{name}", log_group_name=f"/ecs/{prefix}/{name}",
         scaling=scaling, scratch_mib=scratch_mib, log_retention_days=options.log_retention_days,
         cpu_architecture=options.cpu_architecture,
@@ -106,6 +124,7 @@ def build(spec: StackSpec) -> dict:
     prefix = f"{spec.project}-{pulumi.get_stack()}"
 
     if options.vpc_id:   # handed out by the platform team: its subnets, routes and NAT
+        network = None
         vpc_id, public_subnet_ids = options.vpc_id, list(options.public_subnet_ids)
         task_subnet_ids = list(options.private_subnet_ids[:1] if options.task_zones == "one"
                                else options.private_subnet_ids)
@@ -116,7 +135,8 @@ def build(spec: StackSpec) -> dict:
         vpc_id, public_subnet_ids, task_subnet_ids = network.vpc.id, network.public_subnet_ids, network.task_subnet_ids
     groups = SecurityGroups(f"{name}-sg", SecurityGroupsArgs(
         vpc_id=vpc_id, gateway_port=spec.gateway.port, service_ports={s.name: s.port for s in spec.services},
-        https=bool(spec.load_balancer.tls_certificate)), opts=child)
+        https=serves_tls(spec)), opts=child)
+    network_additions(spec, name, prefix, vpc_id, network, groups, account_id, child)  # VPC endpoints, flow logs
 
     bucket_name, logs_ready = None, []
     if options.access_logs and options.access_logs_bucket:
@@ -124,33 +144,46 @@ def build(spec: StackSpec) -> dict:
     elif options.access_logs:
         logs = AccessLogBucket(f"{name}-access-logs", AccessLogBucketArgs(
             account_id=account_id, region=spec.region, prefix=options.access_logs_prefix,
-            retention_days=options.access_logs_retention_days), opts=child)
+            retention_days=options.access_logs_retention_days, connection_logs_prefix=connection_logs_prefix(spec)),
+            opts=child)
         bucket_name, logs_ready = logs.bucket_name, [logs.policy]
-    lb = LoadBalancer(f"{name}-lb", load_balancer_args(spec, vpc_id, public_subnet_ids,
-                                                        groups.alb.id, bucket_name),
+    domain = Domain(f"{name}-domain", DomainArgs(name=options.domain, hosted_zone=options.hosted_zone),
+                    opts=child) if options.domain else None
+    lb = LoadBalancer(f"{name}-lb", load_balancer_args(spec, vpc_id, public_subnet_ids, groups.alb.id, bucket_name,
+                                                        domain.certificate_arn if domain else None),
                       opts=pulumi.ResourceOptions(parent=platform, depends_on=logs_ready))
     alb, target_group = lb.alb, lb.target_group
+    if domain:
+        domain.point_at(alb.dns_name, alb.zone_id)
     if options.waf:
         WebFirewall(f"{name}-waf", WebFirewallArgs(
             load_balancer_arn=alb.arn, description=f"{spec.project} {spec.phase}: API load balancer",
-            rate_limit_per_5_min=options.waf_rate_limit), opts=child)
+            rate_limit_per_5_min=options.waf_rate_limit, logging=waf_logging(spec, prefix)), opts=child)
 
     cluster = EcsCluster(f"{name}-cluster", EcsClusterArgs(
         account_id=account_id, region=spec.region, namespace=options.service_connect_namespace,
         namespace_description=f"{spec.project} {spec.phase}: ECS Service Connect",
         container_insights=options.container_insights), opts=child)
-    in_cluster = pulumi.ResourceOptions(parent=platform, depends_on=[cluster.execution_policy])
+    cache = None
+    if options.image_cache:
+        cache = ImageCache(f"{name}-images", ImageCacheArgs(
+            registries=upstreams_used([spec.gateway.image, *(s.image for s in spec.services)]),
+            prefix=options.image_cache_prefix, credentials=options.image_cache_credentials,
+            execution_role_name=cluster.execution_role.name, account_id=account_id, region=spec.region), opts=child)
+    # Tasks start only once they can pull: the execution role's policies (and the cache rules) exist.
+    pull_ready = [cluster.execution_policy, *(cache.ready if cache else [])]
+    in_cluster = pulumi.ResourceOptions(parent=platform, depends_on=pull_ready)
     subnet_ids = task_subnet_ids
     services = {
         s.name: FargateService(f"{name}-{s.name}", fargate_args(
-            spec, prefix, cluster, subnet_ids, groups.services[s.name].id, s.name, s,
+            spec, prefix, cluster, cache, subnet_ids, groups.services[s.name].id, s.name, s,
             ScalingArgs(TaskCountRange(s.instances.min, s.instances.max), options.cpu_target_percent),
-            SERVICE_SCRATCH_MIB, environment=s.environment), opts=in_cluster)
+            SERVICE_SCRATCH_MIB, environment=s.environment, **secret_args(s, cache)), opts=in_cluster)
         for s in spec.services
     }
     gateway = spec.gateway
     gateway_service = FargateService(f"{name}-{GATEWAY_PROGRAM}", fargate_args(
-        spec, prefix, cluster, subnet_ids, groups.gateway.id, GATEWAY_PROGRAM, gateway,
+        spec, prefix, cluster, cache, subnet_ids, groups.gateway.id, GATEWAY_PROGRAM, gateway,
         ScalingArgs(TaskCountRange(gateway.instances.min, gateway.instances.max), options.cpu_target_percent,
                     request_count_label=pulumi.Output.concat(alb.arn_suffix, "/", target_group.arn_suffix),
                     requests_per_target_per_min=options.requests_per_target),
@@ -158,7 +191,7 @@ def build(spec: StackSpec) -> dict:
         entry_point=ENTRY_POINT, command=[BOOT_COMMAND], discoverable=False, target_group_arn=target_group.arn,
         component="gateway",
     ), opts=pulumi.ResourceOptions(parent=platform, depends_on=[
-        cluster.execution_policy,
+        *pull_ready,
         # nginx resolves its upstream names once, at start: Service Connect only gives a task
         # the names of services that exist in the namespace when the task starts.
         *(svc.service for svc in services.values()),
@@ -175,13 +208,14 @@ def build(spec: StackSpec) -> dict:
             service_names={n: svc.service.name for n, svc in services.items()},
             alarm_topic_arn=spec.monitoring.alarm_topic, alarm_5xx_percent=options.alarm_5xx_percent,
             alarm_p99_ms=options.alarm_p99_ms, gateway_log_group=gateway_service.log_group.name,
-            minimum_tasks={GATEWAY_PROGRAM: gateway.instances.min, **{s.name: s.instances.min for s in spec.services}}),
+            minimum_tasks={GATEWAY_PROGRAM: gateway.instances.min, **{s.name: s.instances.min for s in spec.services}},
+            zones=gateway_zones(spec, network, platform)),
             opts=child)
     platform.register_outputs({"load_balancer_dns_name": alb.dns_name})
 
     outputs: dict = {
         "load_balancer_dns_name": alb.dns_name,
-        "url": lb.url,
+        "url": f"https://{options.domain}" if domain else lb.url,
         "cluster": cluster.cluster.name,
         "service_connect_namespace": cluster.namespace.name,
     }
@@ -189,7 +223,7 @@ def build(spec: StackSpec) -> dict:
         outputs["dashboard_url"] = monitoring.dashboard_url
     if lb.plain_http:
         message = ("serves plain HTTP: no load_balancer.tls_certificate (fine for dev only)"
-                   if not spec.load_balancer.tls_certificate
+                   if not serves_tls(spec)
                    else "also serves plain HTTP on port 80: load_balancer.http_to_https_redirect is false")
         outputs["warning"] = message
         pulumi.log.warn(f"{spec.project}: the load balancer {message}")

@@ -30,6 +30,7 @@ TARGET = Target(
     builder=".aws.platform",
     honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in ("services.*.command", "mesh")),
     offline_mocks="tools.mocks.aws",
+    makes_certificate=lambda raw: isinstance(raw.get("aws"), dict) and bool(raw["aws"].get("domain")),
     notes={"services.*.command": "ECS runs the image's own command; `command` is for the local target",
            "mesh": "ECS Service Connect connects the services; Istio and Linkerd run on the Kubernetes-based targets"},
 )

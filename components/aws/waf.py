@@ -1,10 +1,12 @@
-"""A WAFv2 web ACL in front of the ALB: a per-IP rate limit and AWS managed rule groups."""
+"""A WAFv2 web ACL in front of the ALB: a per-IP rate limit and AWS managed rule groups, and (optionally)
+its request log in CloudWatch Logs with the credentials redacted."""
 from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
 
-from .args import WebFirewallArgs
+from .args import WafLoggingArgs, WebFirewallArgs
+from .production_options import WAF_LOG_GROUP_PREFIX
 
 # (priority, AWS managed rule group). Lower priorities are evaluated first; the rate limit (0)
 # runs before them so a flood is cut off before the (per-request priced) rule groups see it.
@@ -54,4 +56,29 @@ class WebFirewall(pulumi.ComponentResource):
             visibility_config=_visibility(f"{name}-acl"), opts=child)
         self.association = aws.wafv2.WebAclAssociation(
             f"{name}-alb", resource_arn=args.load_balancer_arn, web_acl_arn=self.web_acl.arn, opts=child)
+        self.log_group = None
+        if args.logging is not None:
+            self.log_group = self._logging(name, args.logging, child)
         self.register_outputs({"web_acl": self.web_acl.arn})
+
+    def _logging(self, name: str, args: WafLoggingArgs, child: pulumi.ResourceOptions) -> aws.cloudwatch.LogGroup:
+        check_waf_logging(args)
+        log_group = aws.cloudwatch.LogGroup(f"{name}-logs", name=args.log_group_name,
+                                            retention_in_days=args.retention_days, opts=child)
+        # WAF adds the log group's resource policy (delivery.logs.amazonaws.com may write) when logging starts.
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-logging", resource_arn=self.web_acl.arn, log_destination_configs=[log_group.arn],
+            redacted_fields=[{"single_header": {"name": header}} for header in args.redacted_headers], opts=child)
+        return log_group
+
+
+def check_waf_logging(args: WafLoggingArgs) -> None:
+    problems = []
+    if not args.log_group_name.startswith(WAF_LOG_GROUP_PREFIX):
+        problems.append(f"log_group_name: {args.log_group_name!r} does not start with {WAF_LOG_GROUP_PREFIX} "
+                        "(AWS WAF logs only there)")
+    lowercase = [h for h in args.redacted_headers if h != h.lower()]
+    if lowercase:
+        problems.append(f"redacted_headers: {lowercase} are not lowercase (AWS WAF matches header names in lowercase)")
+    if problems:
+        raise ValueError("WafLoggingArgs: " + "; ".join(problems))

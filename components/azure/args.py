@@ -94,6 +94,41 @@ class ClusterArgs:
     """AKS's managed Istio add-on at this revision (asm-1-26, ...); None: no add-on."""
     kubelogin_mode: str = "azurecli"
     """How the Kubernetes provider's kubelogin gets a token: azurecli, workloadidentity or devicecode."""
+    key_vault_secrets_provider: bool = False
+    """AKS's Key Vault provider for the Secrets Store CSI driver (the services' secret settings), rotating
+    what it mounts every 2 minutes."""
+
+
+@args_class
+class ServiceSecretsArgs:
+    """One service's secret settings: what its own identity, and only it, may read."""
+
+    service: str
+    """The service; its Kubernetes ServiceAccount has its name."""
+    values: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variable -> a value the stack keeps in its own vault (a Pulumi secret)."""
+    refs: dict[str, str] = field(default_factory=dict)
+    """Environment variable -> the resource id of an existing Key Vault secret (a vault with Azure RBAC)."""
+
+
+@args_class
+class KeyVaultSecretsArgs:
+    """The services' secret settings in Key Vault, each service reading its own through workload identity."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    tenant_id: pulumi.Input[str]
+    """The Entra ID tenant of the vaults and identities."""
+    subscription_id: pulumi.Input[str]
+    """The subscription of the role definitions."""
+    oidc_issuer_url: pulumi.Input[str]
+    """The AKS cluster's OIDC issuer, which each identity's federated credential trusts."""
+    namespace: str
+    """The workloads' namespace (each federated credential names its ServiceAccount there)."""
+    services: list[ServiceSecretsArgs]
+    """The services with secret settings."""
+    purge_protection: bool = False
+    """Purge protection on the stack's vault (irreversible: a deleted vault stays 90 days)."""
 
 
 @args_class

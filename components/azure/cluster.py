@@ -23,6 +23,7 @@ from .args import ClusterArgs, NodePoolArgs
 from .options import AKS_RBAC_CLUSTER_ADMIN, KUBELOGIN_MODES, NETWORK_CONTRIBUTOR
 
 SYSTEM_POOL, USER_POOL = "system", "workloads"
+KEY_VAULT_ADDON = "azureKeyvaultSecretsProvider"
 
 
 def role_definition(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
@@ -74,6 +75,11 @@ class Cluster(pulumi.ComponentResource):
             # Container Insights, authenticating with the cluster's managed identity.
             addons["omsagent"] = {"enabled": True, "config": {
                 "logAnalyticsWorkspaceResourceID": args.log_analytics_workspace_id, "useAADAuth": "true"}}
+        if args.key_vault_secrets_provider:
+            # The Secrets Store CSI driver with the Key Vault provider: the services' secret settings, read with each
+            # service's own identity (components/azure/secrets.py); mounted files follow new versions every 2 minutes.
+            addons[KEY_VAULT_ADDON] = {"enabled": True, "config": {"enableSecretRotation": "true",
+                                                                   "rotationPollInterval": "2m"}}
         system = {"name": SYSTEM_POOL, **pool_profile(args.system_pool, args.subnet_id, "System")}
         self.cluster = azure.containerservice.ManagedCluster(
             name, resource_group_name=where.resource_group_name, location=where.location, tags=where.tags,

@@ -19,11 +19,13 @@ from .args import (
     AlertsArgs,
     ApplicationGatewayArgs,
     ClusterArgs,
+    KeyVaultSecretsArgs,
     LogAnalyticsArgs,
     NetworkArgs,
     NodePoolArgs,
     Placement,
     ProbeArgs,
+    ServiceSecretsArgs,
     TelemetryArgs,
     TlsArgs,
     WafArgs,
@@ -32,6 +34,7 @@ from .cluster import Cluster
 from .monitoring import GatewayAlerts, LogAnalytics
 from .network import Network
 from .options import AzureOptions
+from .secrets import KeyVaultSecrets
 from .telemetry import ClusterTelemetry
 
 INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
@@ -102,6 +105,22 @@ def prometheus_rule_groups(name: str, spec: StackSpec, placement: Placement, tel
         rules=[rule(r) for r in group["rules"]], opts=child) for group in groups]
 
 
+def key_vault_secrets(name: str, spec: StackSpec, placement: Placement, client, cluster: Cluster,
+                      child: pulumi.ResourceOptions) -> KeyVaultSecrets | None:
+    """The services' secret settings in Key Vault (None without any): values in the stack's vault, references to
+    existing secrets, each service's identity granted its own."""
+    services = [ServiceSecretsArgs(service=s.name, refs={k: v.ref for k, v in s.secrets.items() if v.ref is not None},
+                                   values={k: v.value for k, v in s.secrets.items() if v.value is not None})
+                for s in spec.services if s.secrets]
+    if not services:
+        return None
+    issuer = cluster.cluster.oidc_issuer_profile.apply(lambda profile: profile.issuer_url if profile else None)
+    return KeyVaultSecrets(f"{name}-secrets", KeyVaultSecretsArgs(
+        placement=placement, tenant_id=client.tenant_id, subscription_id=client.subscription_id,
+        oidc_issuer_url=issuer, namespace=spec.options.kubernetes.namespace, services=services,
+        purge_protection=spec.phase == "prod"), project=spec.project, opts=child)
+
+
 def build(spec: StackSpec) -> dict:
     options: AzureOptions = spec.options.azure
     name, stack = spec.project, pulumi.get_stack()
@@ -141,8 +160,10 @@ def build(spec: StackSpec) -> dict:
         service_cidr=options.service_cidr, dns_service_ip=options.dns_service_ip,
         log_analytics_workspace_id=logs.workspace.id if logs else None, managed_prometheus=logs is not None,
         kubelogin_mode=options.kubelogin_mode,
-        istio_revision=options.istio_revision if spec.mesh == "istio" and options.istio == "managed" else None),
+        istio_revision=options.istio_revision if spec.mesh == "istio" and options.istio == "managed" else None,
+        key_vault_secrets_provider=any(s.secrets for s in spec.services)),
         opts=child)
+    store = key_vault_secrets(name, spec, placement, client, cluster, child)
 
     telemetry = None
     if logs is not None:
@@ -151,10 +172,12 @@ def build(spec: StackSpec) -> dict:
     mesh = None
     if spec.mesh == "istio" and options.istio == "managed":
         mesh = MeshArgs(kind="istio", install=False, istio_revision=options.istio_revision)
-    workloads = Workloads(name, workloads_args(spec, spec.options.kubernetes, gateway_exposure(options), mesh),
+    # The internal load balancer needs the subnet role; pods with secrets, their identity's grants.
+    secrets, ready = ({"secrets": store.service_fields}, store.ready) if store else ({}, [])
+    workloads = Workloads(name, workloads_args(spec, spec.options.kubernetes, gateway_exposure(options), mesh,
+                                               **secrets),
                           opts=pulumi.ResourceOptions(parent=platform, providers=[cluster.provider],
-                                                      # the internal load balancer needs the subnet role
-                                                      depends_on=[cluster.network_role]))
+                                                      depends_on=[cluster.network_role, *ready]))
     if telemetry is not None and workloads.monitoring is not None and workloads.monitoring.alerts is None:
         # Azure Monitor's managed Prometheus reads no PrometheusRule: the same groups as Azure resources.
         prometheus_rule_groups(name, spec, placement, telemetry, cluster, workloads.monitoring.rule_groups, child)

@@ -9,6 +9,7 @@ from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
 from ..validation import Problems
 from .options import AzureOptions, check_azure_spec, parse_azure_options
+from .secret_refs import check_secrets
 
 
 def parse_options(blocks: dict, p: Problems, spec):
@@ -29,6 +30,7 @@ def check_spec(spec, p: Problems) -> None:
     options: AzureStackOptions = spec.options
     check_azure_spec(replace(spec, options=options.azure), p)
     check_kubernetes_spec(replace(spec, options=options.kubernetes), p)
+    check_secrets(p, spec)
 
 
 TARGET = Target(

@@ -86,6 +86,36 @@ class ClusterArgs:
     """Who may reach the control plane's public endpoint; empty: anywhere."""
     labels: dict[str, str] = field(default_factory=dict)
     """Labels of the cluster and its nodes."""
+    secret_manager: bool = False
+    """GKE's Secret Manager add-on (the services' secret settings, mounted as files through its CSI driver)."""
+
+
+@args_class
+class ServiceSecretsArgs:
+    """One service's secret settings: what its own Kubernetes ServiceAccount, and only it, may read."""
+
+    service: str
+    """The service; its Kubernetes ServiceAccount has its name."""
+    values: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variable -> a value the stack keeps in Secret Manager (a Pulumi secret)."""
+    refs: dict[str, str] = field(default_factory=dict)
+    """Environment variable -> an existing secret: projects/<project>/secrets/<name>[/versions/<version>]."""
+
+
+@args_class
+class SecretManagerSecretsArgs:
+    """The services' secret settings in Secret Manager, each service reading its own through workload identity."""
+
+    project: str
+    """The project of the cluster, its workload identity pool (<project>.svc.id.goog) and the stack's secrets."""
+    project_number: pulumi.Input[str]
+    """That project's number (workload identity principals name the pool by it)."""
+    secret_prefix: str
+    """The stack's secrets are <secret_prefix>-<service>-<KEY> (apart per stack in a shared project)."""
+    namespace: str
+    """The workloads' namespace (each principal names its ServiceAccount there)."""
+    services: list[ServiceSecretsArgs]
+    """The services with secret settings."""
 
 
 @args_class

@@ -67,6 +67,9 @@ class Cluster(pulumi.ComponentResource):
             monitoring_config={"enable_components": ["SYSTEM_COMPONENTS"], "managed_prometheus": {"enabled": True}},
             # The NEG controller (standalone NEGs of the gateway Service) is part of HTTP load balancing.
             addons_config={"http_load_balancing": {"disabled": False}},
+            # The services' secret settings: Secret Manager secrets mounted as files, read as each pod's own
+            # ServiceAccount (components/gcp/secrets.py).
+            secret_manager_config={"enabled": True} if args.secret_manager else None,
             enable_shielded_nodes=True, deletion_protection=args.deletion_protection,
             resource_labels=dict(args.labels),
             # The removed default pool's settings; the nodes use the pool below.

@@ -17,13 +17,25 @@ from ..kubernetes.gateway import SERVICE_PORT
 from ..kubernetes.platform import workloads_args
 from ..kubernetes.workloads import Workloads
 from ..spec import StackSpec, platform_tags
-from .args import AlertsArgs, CloudArmorArgs, ClusterArgs, HealthCheckArgs, LoadBalancerArgs, NetworkArgs, NodePoolArgs
+from .args import (
+    AlertsArgs,
+    CloudArmorArgs,
+    ClusterArgs,
+    HealthCheckArgs,
+    LoadBalancerArgs,
+    NetworkArgs,
+    NodePoolArgs,
+    SecretManagerSecretsArgs,
+    ServiceSecretsArgs,
+)
 from .cluster import Cluster
 from .load_balancer import LoadBalancer
 from .monitoring import Alerts
 from .negs import NetworkEndpointGroups
 from .network import PODS_RANGE, SERVICES_RANGE, Network
 from .options import HEALTH_CHECK_SOURCES, LOCALITY_POLICIES, GcpOptions
+from .secret_refs import secret_prefix
+from .secrets import SecretManagerSecrets
 
 NEG_ANNOTATION = "cloud.google.com/neg"
 
@@ -49,6 +61,23 @@ def gateway_exposure(options: GcpOptions) -> ExposureArgs:
 def gcp_labels(spec: StackSpec, stack: str) -> dict[str, str]:
     """The platform's tags as GCP labels (lowercase keys and values)."""
     return {key: value.lower() for key, value in platform_tags(spec, stack).items()}
+
+
+def secret_manager_secrets(name: str, spec: StackSpec, stack: str, platform: Platform,
+                           child: pulumi.ResourceOptions) -> SecretManagerSecrets | None:
+    """The services' secret settings in Secret Manager (None without any): values the stack stores, references to
+    existing secrets, each service's ServiceAccount granted its own."""
+    options: GcpOptions = spec.options.gcp
+    services = [ServiceSecretsArgs(service=s.name, refs={k: v.ref for k, v in s.secrets.items() if v.ref is not None},
+                                   values={k: v.value for k, v in s.secrets.items() if v.value is not None})
+                for s in spec.services if s.secrets]
+    if not services:
+        return None
+    project = gcp.organizations.get_project_output(project_id=options.project,
+                                                   opts=pulumi.InvokeOutputOptions(parent=platform))
+    return SecretManagerSecrets(f"{name}-secrets", SecretManagerSecretsArgs(
+        project=options.project, project_number=project.number, secret_prefix=secret_prefix(spec.project, stack),
+        namespace=spec.options.kubernetes.namespace, services=services), opts=child)
 
 
 def build(spec: StackSpec) -> dict:
@@ -79,12 +108,15 @@ def build(spec: StackSpec) -> dict:
         node_pool=NodePoolArgs(machine_type=options.machine_type, min_per_zone=options.nodes_per_zone.min,
                                max_per_zone=options.nodes_per_zone.max),
         node_tag=node_tag, release_channel=options.release_channel, deletion_protection=options.deletion_protection,
-        master_authorized_cidrs=list(options.master_authorized_cidrs), labels=labels),
+        master_authorized_cidrs=list(options.master_authorized_cidrs), labels=labels,
+        secret_manager=any(s.secrets for s in spec.services)),
         opts=pulumi.ResourceOptions(parent=platform, depends_on=[r for r in (network.nat,) if r is not None]))
 
     mesh = MeshArgs(kind=spec.mesh, install=spec.options.kubernetes.install_mesh, platform="gke") \
         if spec.mesh != "none" else None
-    args = workloads_args(spec, spec.options.kubernetes, gateway_exposure(options), mesh)
+    store = secret_manager_secrets(name, spec, stack, platform, child)
+    args = workloads_args(spec, spec.options.kubernetes, gateway_exposure(options), mesh,
+                          **({"secrets": store.service_fields} if store else {}))
     if spec.mesh == "none":
         # The load balancer applies the algorithm over the gateway pods; the gateway spreads each
         # service's requests round robin (nginx's default).
@@ -94,8 +126,9 @@ def build(spec: StackSpec) -> dict:
     negs = {"project": options.project, "neg_name": options.neg_name, "zones": zones}
     cleanup = NetworkEndpointGroups(f"{name}-negs-cleanup", "cleanup", **negs,
                                     opts=pulumi.ResourceOptions(parent=platform, depends_on=[cluster.node_pool]))
+    grants = store.ready if store else []  # pods with secrets start once their ServiceAccount may read them
     workloads = Workloads(name, args, opts=pulumi.ResourceOptions(parent=platform, providers=[cluster.provider],
-                                                                  depends_on=[cleanup]))
+                                                                  depends_on=[cleanup, *grants]))
     ready = NetworkEndpointGroups(f"{name}-negs", "await", **negs, opts=pulumi.ResourceOptions(
         parent=platform, depends_on=[workloads.gateway.service]))
 

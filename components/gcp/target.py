@@ -9,6 +9,7 @@ from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
 from ..validation import Problems
 from .options import GCP_ALGORITHMS, LOCALITY_POLICIES, GcpOptions, check_gcp_spec, parse_gcp_options
+from .secret_refs import check_secrets
 
 
 def parse_options(blocks: dict, p: Problems, spec):
@@ -29,6 +30,7 @@ def check_spec(spec, p: Problems) -> None:
     options: GcpStackOptions = spec.options
     check_gcp_spec(replace(spec, options=options.gcp), p)
     check_kubernetes_spec(replace(spec, options=options.kubernetes), p)
+    check_secrets(p, spec)
 
 
 TARGET = Target(

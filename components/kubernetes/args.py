@@ -7,6 +7,8 @@ package schema other languages use, and a field's docstring becomes its descript
 """
 from dataclasses import field
 
+import pulumi
+
 from ..argsclass import args_class
 from ..gateway.limits import GatewayLimits
 from ..spec import HealthCheck
@@ -55,6 +57,50 @@ class PodSettings:
 
 
 @args_class
+class SecretKeyRef:
+    """One key of a Kubernetes Secret."""
+
+    name: pulumi.Input[str]
+    """The Secret's name (in the workloads' namespace)."""
+    key: str
+    """The key within it."""
+
+
+@args_class
+class SecretStoreArgs:
+    """Settings a service reads from an external secret store (Key Vault, Secret Manager) through a Secrets
+    Store CSI driver: a SecretProviderClass `<service>-<name>`, mounted read-only at
+    /var/run/secrets/store/<name>, one file per setting (components/kubernetes/secret_delivery.py)."""
+
+    name: str
+    """DNS label of at most 40 characters: the class's suffix, its volume (store-<name>) and directory."""
+    provider: str
+    """The driver's provider: azure (AKS's Key Vault provider), gke (GKE's Secret Manager add-on), ..."""
+    parameters: dict[str, pulumi.Input[str]]
+    """The provider's parameters (the class's spec.parameters): which secrets, as which files, read as whom."""
+    files: dict[str, str]
+    """Environment variable -> the file the provider writes its value to."""
+    driver: str = "secrets-store.csi.k8s.io"
+    """The CSI driver (GKE's add-on: secrets-store-gke.csi.k8s.io)."""
+    sync_secret: bool = False
+    """The driver also keeps a Kubernetes Secret `<service>-<name>` in step with the files (the class's
+    secretObjects) and the container reads each setting from it (secretKeyRef); False (the driver cannot):
+    `<KEY>_FILE` names the file instead."""
+    revision: pulumi.Input[str] | None = None
+    """Changes when a stored value does (the versions the parameters pin): a pod annotation, so the pods roll
+    and read the new value. None: the parameters name the latest versions."""
+
+
+@args_class
+class ServiceIdentityArgs:
+    """The service's own Kubernetes ServiceAccount (named after the service, no token mounted): what a cloud
+    identity trusts through workload identity, so that only this service reads its secrets."""
+
+    annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Annotations of the ServiceAccount (AKS: azure.workload.identity/client-id)."""
+
+
+@args_class
 class ServiceArgs:
     """One backend service (users-api, ...) as the workloads run it."""
 
@@ -75,7 +121,16 @@ class ServiceArgs:
     memory_mib: int
     """Memory request and limit."""
     environment: dict[str, str] = field(default_factory=dict)
-    """Environment variables of the container."""
+    """Environment variables of the container (plain settings only)."""
+    secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variables whose values stay secret: kept in a Secret of this service (immutable, so a
+    change makes a new Secret and rolls the pods), read by the container through secretKeyRef."""
+    secret_refs: dict[str, SecretKeyRef] = field(default_factory=dict)
+    """Environment variables read from keys of Secrets that already exist in the namespace."""
+    store_secrets: list[SecretStoreArgs] = field(default_factory=list)
+    """Environment variables read from external secret stores through a CSI driver."""
+    identity: ServiceIdentityArgs | None = None
+    """The service's own ServiceAccount (workload identity); None: the namespace's default one."""
 
 
 @args_class

@@ -20,6 +20,9 @@ from ..validation import (
 
 ENDPOINTS_SUFFIX = "-endpoints"
 """Each service's headless Service is `<name>-endpoints` (components/kubernetes/service.py imports it)."""
+SECRET_FILE_SUFFIX = "_FILE"
+"""`<KEY>_FILE` names the file of a secret setting when a CSI driver cannot make it a variable itself
+(components/kubernetes/secret_delivery.py; the gcp target checks that no other setting has that name)."""
 RESERVED_SERVICE_NAMES = {"services": "the NetworkPolicy allow-gateway-to-services already opens the gateway's "
                                       "egress to every service"}
 """Service names whose objects would take the name of one the workloads create for themselves."""

@@ -5,8 +5,11 @@ and gcp (GKE) builders call it with their own exposure and pass their cluster's 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..phases import PRESETS
-from ..spec import StackSpec
+from ..secrets import kubernetes_ref
+from ..spec import Service, StackSpec
 from .args import (
     ExposureArgs,
     GatewayArgs,
@@ -16,6 +19,7 @@ from .args import (
     MonitoringArgs,
     PeerArgs,
     ProbeArgs,
+    SecretKeyRef,
     ServiceArgs,
     WorkloadsArgs,
 )
@@ -42,10 +46,19 @@ def exposure_of(spec: StackSpec, options: KubernetesOptions) -> ExposureArgs:
     return ExposureArgs(kind="load_balancer")
 
 
+def secret_args(service) -> dict:
+    """A service's secret settings as ServiceArgs fields: values into its own Secret, references to Secrets
+    that exist (<name>/<key>, checked by the target)."""
+    return {"secrets": {k: s.value for k, s in service.secrets.items() if s.value is not None},
+            "secret_refs": {k: SecretKeyRef(*kubernetes_ref(s.ref)) for k, s in service.secrets.items()
+                            if s.ref is not None}}
+
+
 def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: ExposureArgs,
-                   mesh: MeshArgs | None = None) -> WorkloadsArgs:
+                   mesh: MeshArgs | None = None, secrets: Callable[[Service], dict] = secret_args) -> WorkloadsArgs:
     """`mesh`: how the mesh is installed, when a target knows better than the kubernetes block (GKE's CNI path,
-    AKS's managed add-on)."""
+    AKS's managed add-on). `secrets`: a service's secret settings as ServiceArgs fields (the cloud targets read
+    them from their own store: components/azure/secrets.py, components/gcp/secrets.py)."""
     hc = spec.load_balancer.health_check
     hardened = PRESETS[spec.phase].spread_over_hosts
     network_policies = PRESETS[spec.phase].network_policies
@@ -64,7 +77,7 @@ def workloads_args(spec: StackSpec, options: KubernetesOptions, exposure: Exposu
         services=[ServiceArgs(name=s.name, image=s.image, port=s.port, path_prefix=s.path_prefix,
                               health_check_path=s.health_check_path, instances=_instances(s.instances),
                               cpu_millicores=s.cpu_millicores, memory_mib=s.memory_mib,
-                              environment=dict(s.environment))
+                              environment=dict(s.environment), **secrets(s))
                   for s in spec.services],
         probe=ProbeArgs(interval_s=hc.interval_s, timeout_s=hc.timeout_s, healthy_threshold=hc.healthy_threshold,
                         unhealthy_threshold=hc.unhealthy_threshold),

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from ..phases import PHASES
 from ..targets import NEUTRAL_KEYS, Target
+from ..secrets import check_refs, kubernetes_ref
+from ..validation import Problems
 from .options import check_kubernetes_spec, parse_kubernetes_options
 
 # Istio's names for the spec's algorithms (DestinationRule trafficPolicy.loadBalancer), which
@@ -24,6 +26,12 @@ NOT_HONOURED = {
     "monitoring.alarm_topic": "alerts go to the cluster's Alertmanager, configured outside this stack",
 }
 
+def check_spec(spec, p: Problems) -> None:
+    check_kubernetes_spec(spec, p)
+    check_refs(p, spec, kubernetes_ref, "<Secret name>/<key>: a key of a Secret that exists in the workloads' "
+                                        "namespace (kubernetes.namespace)")
+
+
 TARGET = Target(
     name="kubernetes",
     default_region="",
@@ -34,7 +42,7 @@ TARGET = Target(
     metrics_backends=("kube-prometheus-stack",),
     option_blocks=("kubernetes",),
     parse_options=lambda blocks, p, spec: parse_kubernetes_options(blocks["kubernetes"], p, spec),
-    check_spec=check_kubernetes_spec,
+    check_spec=check_spec,
     builder=".kubernetes.platform",
     offline_mocks="tools.mocks.kubernetes",
     honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in NOT_HONOURED),

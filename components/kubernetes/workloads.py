@@ -34,6 +34,7 @@ from .gateway import GATEWAY_APP, GatewayFleet
 from .mesh import MeshControlPlane, routing
 from .monitoring import Monitoring
 from .network import NetworkPolicies, gateway_sources
+from .secret_delivery import store_problems
 from .service import SERVICE_PORT, BackendService
 from .target import ISTIO_LB
 from .workload import labels
@@ -62,6 +63,7 @@ def check_args(args: WorkloadsArgs) -> None:
         problems.append(f"mesh_control_plane.kind: {args.mesh_control_plane.kind!r} is not the mesh {args.mesh!r}")
     if not args.services:
         problems.append("services: at least one service")
+    problems += [problem for service in args.services for problem in store_problems(service)]
     if args.probe.timeout_s >= args.probe.interval_s:
         problems.append(f"probe.timeout_s: {args.probe.timeout_s} is not less than interval_s "
                         f"({args.probe.interval_s}), so one check would not end before the next")

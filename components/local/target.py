@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from components.local.haproxy import HAPROXY_BALANCE
 from components.local.options import check_local_spec, parse_local_options
+from components.secrets import refuse_secrets
 from components.targets import NEUTRAL_KEYS, Target
+from components.validation import Problems
 
 NOT_HONOURED = {
     "region": "everything runs on this machine",
@@ -25,6 +27,11 @@ NOT_HONOURED = {
     "monitoring.alarm_topic": "no alerting on the local target",
 }
 
+def check_spec(spec, p: Problems) -> None:
+    check_local_spec(spec, p)
+    refuse_secrets(p, spec, "a plain value on the local target (dev only): it has no secret store")
+
+
 TARGET = Target(
     name="local",
     default_region="",
@@ -33,7 +40,7 @@ TARGET = Target(
     algorithms={"none": tuple(HAPROXY_BALANCE)},
     option_blocks=("local",),
     parse_options=lambda blocks, p, spec: parse_local_options(blocks["local"], p, spec),
-    check_spec=check_local_spec,
+    check_spec=check_spec,
     builder=".local.platform",
     honoured_keys=tuple(key for key in NEUTRAL_KEYS if key not in NOT_HONOURED),
     notes=NOT_HONOURED,

@@ -22,6 +22,7 @@ from . import (
     security_image_digest,
     security_image_tag,
     security_no_public_ip,
+    security_secret_env,
     security_waf,
 )
 
@@ -29,7 +30,7 @@ RULES = (
     prod_min_instances, prod_multi_zone, prod_spread_across_hosts, prod_min_nodes, prod_no_local_target,
     prod_load_balanced_gateway, prod_disruption_budget, prod_monitoring, prod_service_mesh, prod_strict_mtls,
     health_checks, security_https, security_waf, security_deletion_protection, security_no_public_ip,
-    security_image_tag, security_image_digest,
+    security_image_tag, security_image_digest, security_secret_env,
 )
 
 

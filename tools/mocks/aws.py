@@ -77,7 +77,20 @@ def _task_definition(args) -> dict:
     return {"arn": _arn("ecs", f"task-definition/{family}:1"), "revision": 1.0}
 
 
+def _certificate(args) -> dict:
+    domain = args.inputs.get("domainName", "")
+    return {"arn": _arn("acm", f"certificate/{_hex(domain, 8)}-0000-4000-8000-{_hex(domain, 12)}"),
+            "domainValidationOptions": [{
+                "domainName": domain, "resourceRecordName": f"_{_hex(domain, 32)}.{domain}.",
+                "resourceRecordType": "CNAME", "resourceRecordValue": f"_{_hex(domain + 'v', 32)}.acm-validations.aws."}]}
+
+
 MOCK_OUTPUTS: dict[str, Callable] = {
+    "aws:acm/certificate:Certificate": _certificate,
+    # AWS appends six random characters to a secret's name in its ARN.
+    "aws:secretsmanager/secret:Secret": lambda args: {
+        "arn": _arn("secretsmanager", f"secret:{_name(args)}-{_hex(_name(args), 6)}")},
+    "aws:route53/record:Record": lambda args: {"fqdn": str(args.inputs.get("name", "")).rstrip(".")},
     "pulumi:providers:aws": _provider,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,
@@ -87,7 +100,9 @@ MOCK_OUTPUTS: dict[str, Callable] = {
     "aws:ecs/taskDefinition:TaskDefinition": _task_definition,
     "aws:servicediscovery/httpNamespace:HttpNamespace": _named("servicediscovery", "namespace"),
     "aws:iam/role:Role": _named("iam", "role", regional=False),
-    "aws:cloudwatch/logGroup:LogGroup": _named("logs", "log-group"),
+    # arn:aws:logs:<region>:<account>:log-group:<name>, as AWS writes it (a colon, not a slash).
+    "aws:cloudwatch/logGroup:LogGroup": lambda args: {"name": _name(args),
+                                                      "arn": _arn("logs", f"log-group:{_name(args)}")},
     "aws:wafv2/webAcl:WebAcl": _named("wafv2", "regional/webacl"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _named("cloudwatch", "alarm"),
     "aws:s3/bucket:Bucket": _bucket,
@@ -101,11 +116,32 @@ def _zones(args) -> dict:
             "groupNames": [region] * len(names), "state": "available"}
 
 
+def _subnet(args) -> dict:
+    # An existing subnet's zone, from its id's last hex digit (subnet-...1 in b, ...2 in c, in us-east-1).
+    subnet = args.args.get("id") or "subnet-0"
+    names = ZONES.get(_region(), [f"{_region()}{z}" for z in "abc"])
+    return {"id": subnet, "availabilityZone": names[int(subnet[-1], 16) % len(names)]}
+
+
+def _endpoint_service(args) -> dict:
+    service, kind = args.args.get("service"), args.args.get("serviceType") or "Interface"
+    return {"service": service, "serviceType": kind, "serviceName": f"com.amazonaws.{_region()}.{service}",
+            "id": f"{service}-{kind}"}
+
+
 MOCK_CALLS: dict[str, Callable] = {
+    "aws:ec2/getSubnet:getSubnet": _subnet,
+    "aws:ec2/getVpcEndpointService:getVpcEndpointService": _endpoint_service,
     "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
     "aws:index/getCallerIdentity:getCallerIdentity": lambda args: {
         "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline-plan", "userId": "AIDAOFFLINE",
         "id": ACCOUNT_ID},
+    "aws:route53/getZone:getZone": lambda args: {
+        "zoneId": f"Z{_hex(args.args.get('name') or '', 20).upper()}", "name": args.args.get("name"), "id": "zone"},
+    # A secret's ARN ends in its name and six random characters.
+    "aws:secretsmanager/getSecret:getSecret": lambda args: {
+        "arn": _arn("secretsmanager", f"secret:{args.args.get('name')}-{_hex(args.args.get('name') or '', 6)}"),
+        "name": args.args.get("name"), "id": args.args.get("name")},
     "aws:elb/getServiceAccount:getServiceAccount": lambda args: {"arn": ELB_ACCOUNT_ARN, "id": "127311923021",
                                                                   "region": args.args.get("region") or _region()},
 }

@@ -18,6 +18,8 @@ SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
 OBJECT_ID = "22222222-2222-2222-2222-222222222222"
 PUBLIC_IP = "203.0.113.10"  # TEST-NET-3
+SECRET_SIG_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+"""Pulumi's marker of a secret value in a resource's inputs (tools/offline.py)."""
 AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 """The Entra ID application every AKS cluster's kubelogin asks a token for (the same in every tenant)."""
 
@@ -61,7 +63,31 @@ def _cluster(args) -> dict:
     return {**_arm("Microsoft.ContainerService/managedClusters", "resourceName")(args),
             "identity": {"type": "SystemAssigned", "principalId": _guid(f"{args.name}-identity"),
                          "tenantId": TENANT_ID},
-            "fqdn": f"{args.inputs.get('dnsPrefix')}-offline.hcp.westeurope.azmk8s.io"}
+            "fqdn": f"{args.inputs.get('dnsPrefix')}-offline.hcp.westeurope.azmk8s.io",
+            "oidcIssuerProfile": {**(args.inputs.get("oidcIssuerProfile") or {}), "issuerURL": oidc_issuer(args.name)}}
+
+
+def oidc_issuer(cluster: str) -> str:
+    """The cluster's OIDC issuer, which workload identity's federated credentials trust."""
+    return f"https://westeurope.oic.prod-aks.azure.com/{TENANT_ID}/{_guid(f'{cluster}-oidc')}/"
+
+
+def secret_version(name: str) -> str:
+    """The version id Key Vault gives a secret's value (32 hex characters)."""
+    return _guid(f"{name}-version").replace("-", "")
+
+
+def _key_vault_secret(args) -> dict:
+    """A Key Vault secret: its ARM id under its vault, and its URIs (the version pins what pods read). Azure never
+    answers with the value."""
+    outputs = _arm("Microsoft.KeyVault/vaults/secrets", "secretName", under="vaultName")(args)
+    uri = f"https://{args.inputs.get('vaultName')}.vault.azure.net/secrets/{outputs['name']}"
+    properties = args.inputs.get("properties") or {}
+    if properties.get(SECRET_SIG_KEY) == SECRET_SIG:  # the value is secret, so the SDK marks all of `properties`
+        properties = properties.get("value") or {}
+    properties = {k: v for k, v in properties.items() if k != "value"}
+    return {**outputs, "properties": {**properties, "secretUri": uri,
+                                      "secretUriWithVersion": f"{uri}/{secret_version(args.name)}"}}
 
 
 def _identity(args) -> dict:
@@ -105,6 +131,12 @@ MOCK_OUTPUTS: dict[str, Callable] = {
     "azure-native:containerservice:AgentPool": _arm("Microsoft.ContainerService/managedClusters/agentPools",
                                                     "agentPoolName", under="resourceName"),
     "azure-native:managedidentity:UserAssignedIdentity": _identity,
+    "azure-native:keyvault:Vault": lambda args: {
+        **_arm("Microsoft.KeyVault/vaults", "vaultName")(args),
+        "properties": {**(args.inputs.get("properties") or {}),
+                       "vaultUri": f"https://{_arm('Microsoft.KeyVault/vaults', 'vaultName')(args)['name']}"
+                                   ".vault.azure.net/"}},
+    "azure-native:keyvault:Secret": _key_vault_secret,
     "azure-native:authorization:RoleAssignment": _scoped("Microsoft.Authorization/roleAssignments",
                                                          "roleAssignmentName"),
     "azure-native:authorization:ManagementLockByScope": _scoped("Microsoft.Authorization/locks", "lockName"),

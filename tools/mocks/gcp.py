@@ -65,6 +65,26 @@ def _node_pool(args) -> dict:
     return {"id": f"{args.inputs['cluster']}/nodePools/{args.inputs.get('name') or args.name}"}
 
 
+PROJECT_NUMBER = "314159265358"
+"""What getProject answers as every project's number (workload identity principals name the pool by it)."""
+
+
+def _secret(args) -> dict:
+    """A Secret Manager secret: Google names it by the project's number."""
+    secret = args.inputs.get("secretId") or args.name
+    return {"id": f"projects/{_project(args)}/secrets/{secret}", "name": f"projects/{PROJECT_NUMBER}/secrets/{secret}",
+            "secretId": secret}
+
+
+def _secret_version(args) -> dict:
+    """A secret's version: its resource name, which pins what the add-on mounts. Google never answers with the
+    value."""
+    secret = args.inputs["secret"].split("/")[-1]
+    version = str(int(_hex(args.name, 4), 16) % 9 + 1)
+    return {"name": f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{version}", "version": version,
+            "id": f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{version}"}
+
+
 def _address(args) -> dict:
     return {**_named("addresses")(args), "address": ADDRESS}
 
@@ -85,6 +105,9 @@ MOCK_OUTPUTS: dict[str, Callable] = {
     "gcp:compute/firewall:Firewall": _named("firewalls"),
     "gcp:serviceaccount/account:Account": _account,
     "gcp:projects/iAMMember:IAMMember": lambda args: {"etag": "BwOffline"},
+    "gcp:secretmanager/secret:Secret": _secret,
+    "gcp:secretmanager/secretVersion:SecretVersion": _secret_version,
+    "gcp:secretmanager/secretIamMember:SecretIamMember": lambda args: {"etag": "BwOffline"},
     "gcp:container/cluster:Cluster": _cluster,
     "gcp:container/nodePool:NodePool": _node_pool,
     "gcp:compute/globalAddress:GlobalAddress": _address,
@@ -109,4 +132,10 @@ def _zones(args) -> dict:
             "project": args.args.get("project") or _state["project"], "region": region}
 
 
-MOCK_CALLS: dict[str, Callable] = {"gcp:compute/getZones:getZones": _zones}
+def _project_info(args) -> dict:
+    project = args.args.get("projectId") or _state["project"]
+    return {"id": f"projects/{project}", "projectId": project, "number": PROJECT_NUMBER, "name": project}
+
+
+MOCK_CALLS: dict[str, Callable] = {"gcp:compute/getZones:getZones": _zones,
+                                   "gcp:organizations/getProject:getProject": _project_info}

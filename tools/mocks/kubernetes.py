@@ -13,7 +13,20 @@ def _pem(kind: str, seed: str) -> str:
     return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
 
 
+def autoname(resource_name: str) -> str:
+    """A stand-in for the name Pulumi gives an object without metadata.name at `up`: <resource name>-<8
+    characters> (random there, derived from the resource name here so plans and manifests are stable)."""
+    return f"{resource_name}-{hashlib.sha256(resource_name.encode()).hexdigest()[:8]}"
+
+
+def _autonamed(args) -> dict:
+    metadata = dict(args.inputs.get("metadata") or {})
+    metadata["name"] = metadata.get("name") or autoname(args.name)
+    return {"metadata": metadata}
+
+
 MOCK_OUTPUTS: dict[str, Callable] = {
+    "kubernetes:core/v1:Secret": _autonamed,
     "tls:index/privateKey:PrivateKey": lambda args: {
         "privateKeyPem": _pem("EC PRIVATE KEY", args.name), "publicKeyPem": _pem("PUBLIC KEY", args.name)},
     "tls:index/selfSignedCert:SelfSignedCert": lambda args: {"certPem": _pem("CERTIFICATE", args.name)},
