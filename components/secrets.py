@@ -6,7 +6,7 @@ Pure Python (no Pulumi import): the spec checks use it.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from .validation import Problems
 

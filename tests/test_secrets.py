@@ -51,8 +51,10 @@ def secret_value(value):
 
 def test_a_secure_value_and_a_reference_become_secret_settings_and_leave_the_plain_environment():
     text = (
-        "config:\n  apigw:target: kubernetes\n  apigw:phase: dev\n  apigw:services:\n    users-api:\n      image: a/b:1\n"
-        "      environment:\n        LOG_LEVEL: info\n        DB_PASSWORD:\n          secure: AAABAGVuY3J5cHRlZA==\n"
+        "config:\n  apigw:target: kubernetes\n  apigw:phase: dev\n"
+        "  apigw:services:\n    users-api:\n      image: a/b:1\n"
+        "      environment:\n        LOG_LEVEL: info\n"
+        "        DB_PASSWORD:\n          secure: AAABAGVuY3J5cHRlZA==\n"
         "        STRIPE_KEY:\n          secret_ref: payments-stripe/api-key\n")
     parsed = load(text, "apigw")
     assert parsed.secrets == {"services.users-api.environment.DB_PASSWORD"}
@@ -71,7 +73,8 @@ def test_a_secure_value_and_a_reference_become_secret_settings_and_leave_the_pla
     ({"secret_ref": "a/b", "other": 1}, "{'secret_ref': 'a/b', 'other': 1}"),
 ])
 def test_a_malformed_secret_entry_is_refused_naming_its_key(value, found):
-    raw = {"target": "kubernetes", "phase": "dev", "services": {"users-api": {"image": "a/b:1", "environment": {"TOKEN": value}}}}
+    raw = {"target": "kubernetes", "phase": "dev",
+           "services": {"users-api": {"image": "a/b:1", "environment": {"TOKEN": value}}}}
     with pytest.raises(SpecError) as err:
         parse_spec(raw)
     assert [str(p) for p in err.value.problems] == [
@@ -81,7 +84,8 @@ def test_a_malformed_secret_entry_is_refused_naming_its_key(value, found):
 
 
 def test_an_environment_name_a_process_cannot_have_is_refused():
-    raw = {"target": "kubernetes", "phase": "dev", "services": {"users-api": {"image": "a/b:1", "environment": {"1X": "a"}}}}
+    raw = {"target": "kubernetes", "phase": "dev",
+           "services": {"users-api": {"image": "a/b:1", "environment": {"1X": "a"}}}}
     with pytest.raises(SpecError) as err:
         parse_spec(raw)
     assert str(err.value) == ("services.users-api.environment.1X: found '1X'; allowed: an environment variable "
@@ -165,7 +169,8 @@ def test_aws_task_definition_passes_secrets_by_reference(aws_plan):
 
 
 def test_aws_each_service_reads_only_its_own_secrets(aws_plan):
-    policy = json.loads(aws_plan.one("aws:iam/rolePolicy:RolePolicy", "apigw-payments-api-secrets-read").inputs["policy"])
+    read = aws_plan.one("aws:iam/rolePolicy:RolePolicy", "apigw-payments-api-secrets-read")
+    policy = json.loads(read.inputs["policy"])
     assert policy["Statement"] == [{
         "Sid": "OwnSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
         "Resource": ["arn:aws:secretsmanager:us-east-1:123456789012:secret:apigw-aws-prod-payments-api-c1c771",

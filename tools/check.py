@@ -26,8 +26,16 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
-from tools.offline import (SECRET_SIG, SECRET_SIG_KEY, STACKS_DIR, StackFile, StackFileError, project_name, read_stack,
-                           stack_names)
+from tools.offline import (
+    SECRET_SIG,
+    SECRET_SIG_KEY,
+    STACKS_DIR,
+    StackFile,
+    StackFileError,
+    project_name,
+    read_stack,
+    stack_names,
+)
 
 # The pack process and its protocol; re-exported here, where the tests and callers import them.
 from tools.policy_pack import PACK_DIR, CheckError, PackError, PolicyPackProcess, Resource, Violation

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..phases import PHASES
-from ..targets import NEUTRAL_KEYS, Target
 from ..secrets import check_refs, kubernetes_ref
+from ..targets import NEUTRAL_KEYS, Target
 from ..validation import Problems
 from .options import check_kubernetes_spec, parse_kubernetes_options
 

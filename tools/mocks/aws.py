@@ -9,7 +9,7 @@ Nothing here is real: the account is the documentation account 123456789012.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 ACCOUNT_ID = "123456789012"
 ELB_ACCOUNT_ARN = "arn:aws:iam::127311923021:root"  # us-east-1's Elastic Load Balancing account
@@ -82,7 +82,8 @@ def _certificate(args) -> dict:
     return {"arn": _arn("acm", f"certificate/{_hex(domain, 8)}-0000-4000-8000-{_hex(domain, 12)}"),
             "domainValidationOptions": [{
                 "domainName": domain, "resourceRecordName": f"_{_hex(domain, 32)}.{domain}.",
-                "resourceRecordType": "CNAME", "resourceRecordValue": f"_{_hex(domain + 'v', 32)}.acm-validations.aws."}]}
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_hex(domain + 'v', 32)}.acm-validations.aws."}]}
 
 
 MOCK_OUTPUTS: dict[str, Callable] = {
