@@ -3,7 +3,6 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?=
-STATE_DIR := $(CURDIR)/.pulumi-state
 
 .PHONY: pulumi-cli help setup test lint plan manifests check preview up destroy loadtest bench-local local-status local-logs promote drift
 
@@ -15,7 +14,7 @@ help:
 	@echo "make plan PROGRAM=examples/kubernetes-gateway-python  the same for a program of its own"
 	@echo "make check [STACK=aws-prod]     offline policy check (every stack when STACK is unset); exit 1 on a mandatory violation"
 	@echo "make up STACK=local-dev         pulumi up (needs the Pulumi CLI; local file backend by default)"
-	@echo "make loadtest URL=... [REQUESTS=600] [CONCURRENCY=8]  bounded load: distribution, p50/p95/p99, errors, PNG"
+	@echo "make loadtest URL=... [REQUESTS=600] [CONCURRENCY=8] [MAX_ERROR_RATE=1]  bounded load; fails above 1 % errors"
 	@echo "make bench-local                distribution, latency/throughput per hop, failures, changes under load, algorithms (local)"
 	@echo "make local-status [STACK=local-dev]  every local process: ports, pid, state, health, restarts, log"
 	@echo "make local-logs [STACK=local-dev]    follow every local process's logs (tail -F)"
@@ -64,7 +63,7 @@ check: setup
 
 loadtest: setup
 	@test -n "$(URL)" || { echo "name a URL: make loadtest URL=http://127.0.0.1:8000/users [REQUESTS=600] [CONCURRENCY=8]"; exit 2; }
-	@$(PY) -m tools.loadtest --url "$(URL)" --requests $(or $(REQUESTS),600) --concurrency $(or $(CONCURRENCY),8) --out $(or $(OUT),build/loadtest)
+	@$(PY) -m tools.loadtest --url "$(URL)" --requests $(or $(REQUESTS),600) --concurrency $(or $(CONCURRENCY),8) --out $(or $(OUT),build/loadtest) $(if $(MAX_ERROR_RATE),--max-error-rate $(MAX_ERROR_RATE))
 
 bench-local: setup
 	@$(PY) -m tools.bench_local
@@ -78,13 +77,14 @@ local-logs: setup
 manifests: setup
 	@$(PY) -m tools.plan $(STACK) --manifests $(or $(MANIFESTS),build/manifests/$(STACK))
 
-# The real thing: needs the Pulumi CLI. Without PULUMI_BACKEND_URL (or a `pulumi login`), state
-# goes to a file backend under the repo so nothing leaves this machine.
+# The real thing: needs the Pulumi CLI, run through tools/pulumi_cli.py: PULUMI_BACKEND_URL, else the
+# current `pulumi login`, else a file backend under the repo (.pulumi-state/); a passphrase-encrypted stack
+# needs PULUMI_CONFIG_PASSPHRASE (or _FILE) set, never an empty one by accident.
 # Listed first among the prerequisites of the CLI targets, so nothing is installed in vain.
 pulumi-cli:
 	@command -v pulumi >/dev/null || { echo "The Pulumi CLI is not installed. Install it with the official installer: https://www.pulumi.com/docs/iac/download-install/ (curl -fsSL https://get.pulumi.com | sh), then re-run."; exit 127; }
 	@test -n "$(STACK)" || { echo "name a stack: STACK=<target>-<phase> (see stacks/)"; exit 2; }
-PULUMI_ENV = PULUMI_BACKEND_URL=$${PULUMI_BACKEND_URL:-file://$(STATE_DIR)} PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE-}
+PULUMI = $(PY) -m tools.pulumi_cli
 
 # The CLI runs the policy pack from its own virtualenv (policies/venv), created here once.
 policies/venv/.installed: policies/requirements.txt
@@ -96,14 +96,13 @@ policies/venv/.installed: policies/requirements.txt
 # by the CLI itself, not only by `make check`. With cloud credentials, tools/preflight.py first looks up
 # what an aws stack names (certificate issued, alarm topic, image-cache secret) and refuses by key.
 preview up: pulumi-cli setup policies/venv/.installed
-	@mkdir -p $(STATE_DIR)
 	@$(PY) -m tools.plan $(STACK) > /dev/null
 	@$(PY) -m tools.preflight $(STACK)
-	$(PULUMI_ENV) pulumi stack select --create $(STACK)
-	$(PULUMI_ENV) pulumi $@ --stack $(STACK) --policy-pack policies
+	$(PULUMI) stack select --create $(STACK)
+	$(PULUMI) $@ --stack $(STACK) --policy-pack policies
 
 destroy: pulumi-cli setup
-	$(PULUMI_ENV) pulumi destroy --stack $(STACK)
+	$(PULUMI) destroy --stack $(STACK)
 
 # A release moves from staging to prod by a reviewed change of the prod stack file (tools/promote.py):
 # diffs, offline plans and the policy pack first; DRY_RUN=1 writes nothing; UP=1 then previews and updates.
@@ -114,4 +113,4 @@ promote: setup
 
 # Drift: a preview-only refresh exits 0 even when it finds changes, so --expect-no-changes makes it fail.
 drift: pulumi-cli setup
-	$(PULUMI_ENV) pulumi preview --refresh --expect-no-changes --diff --stack $(STACK)
+	$(PULUMI) preview --refresh --expect-no-changes --diff --stack $(STACK)

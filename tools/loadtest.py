@@ -273,6 +273,10 @@ def _path(value: str) -> str:
     return value
 
 
+DEFAULT_MAX_ERROR_RATE = 1.0
+"""Percent of requests that may fail (no answer, or a status >= 400) before the run fails."""
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="loadtest", description="Bounded HTTP load against a stack's URL.")
     parser.add_argument("--url", required=True, type=_url, help="the stack's URL, e.g. http://127.0.0.1:8000/users")
@@ -286,8 +290,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="stop sending after this many seconds (default 300)")
     parser.add_argument("--out", default="build/loadtest", help="directory for loadtest.json and loadtest.png")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG (no matplotlib needed)")
-    parser.add_argument("--max-error-rate", type=float, default=None,
-                        help="exit 1 if the error rate (percent) is above this")
+    parser.add_argument("--max-error-rate", type=float, default=DEFAULT_MAX_ERROR_RATE, metavar="PERCENT",
+                        help=f"exit 1 if the error rate (percent) is above this (default {DEFAULT_MAX_ERROR_RATE}: "
+                             "a load test that cannot reach its target fails; 100 never fails)")
     return parser.parse_args(argv)
 
 
@@ -310,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"loadtest: --out {args.out}: cannot write the results: {err.strerror or err}", file=sys.stderr)
         return 2
-    if args.max_error_rate is not None and report.error_rate * 100 > args.max_error_rate:
+    if report.error_rate * 100 > args.max_error_rate:
         print(f"error rate {report.error_rate * 100:.2f} % is above --max-error-rate {args.max_error_rate}",
               file=sys.stderr)
         return 1

@@ -1,0 +1,102 @@
+"""Run the Pulumi CLI with the project's backend and passphrase rules: `python -m tools.pulumi_cli <args>`.
+
+`make preview|up|destroy|drift` call pulumi through this, so that:
+- **backend**: PULUMI_BACKEND_URL wins when set; otherwise a `pulumi login` (Pulumi Cloud or a
+  self-managed backend, recorded in ~/.pulumi/credentials.json) is kept; only when there is neither does
+  state go to the file backend `.pulumi-state/` in the repository (said on stderr, so nobody wonders
+  where their state went);
+- **passphrase**: a stack whose secrets are encrypted with a passphrase (the default outside Pulumi
+  Cloud) needs PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE. Unset, the CLI would stop and
+  ask, or fail in CI; this refuses first, saying how to set it (an empty passphrase is allowed only when
+  set explicitly: PULUMI_CONFIG_PASSPHRASE='').
+Exit codes: pulumi's own (this process becomes pulumi); 2 when the passphrase is missing; 127 when the
+CLI is not installed. Through make, any failure exits 2 and make's last line names the code (`Error 1`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import sys
+
+from tools.offline import REPO, STACKS_DIR
+
+STATE_DIR = REPO / ".pulumi-state"
+CLOUD_PREFIXES = ("https://", "http://")
+"""Backend URLs of Pulumi Cloud (app.pulumi.com or self-hosted): their stacks' secrets use the service's keys."""
+
+
+def current_login(home: pathlib.Path | None = None) -> str | None:
+    """The backend `pulumi login` recorded, if any."""
+    home = home or pathlib.Path(os.environ.get("PULUMI_HOME") or pathlib.Path.home() / ".pulumi")
+    try:
+        return json.loads((home / "credentials.json").read_text()).get("current") or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def backend(env: dict[str, str], home: pathlib.Path | None = None) -> tuple[str | None, str]:
+    """(PULUMI_BACKEND_URL to set, or None to keep the CLI's own; why)."""
+    if env.get("PULUMI_BACKEND_URL"):
+        return None, f"backend {env['PULUMI_BACKEND_URL']} (PULUMI_BACKEND_URL)"
+    login = current_login(home)
+    if login:
+        return None, f"backend {login} (pulumi login)"
+    return f"file://{STATE_DIR}", f"backend file://{STATE_DIR} (no PULUMI_BACKEND_URL and no pulumi login)"
+
+
+def stack_arg(args: list[str]) -> str | None:
+    """The stack a command names: --stack/-s, or `stack select <name>`."""
+    if args[:2] == ["stack", "select"]:
+        return next((a for a in args[2:] if not a.startswith("-")), None)
+    for i, arg in enumerate(args):
+        if arg in ("--stack", "-s") and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--stack="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def uses_passphrase(stack: str | None, backend_url: str) -> bool:
+    """Whether the stack's secrets provider is a passphrase: set in its stack file, or the default of a
+    backend that is not Pulumi Cloud."""
+    path = STACKS_DIR / f"Pulumi.{stack}.yaml" if stack else None
+    text = path.read_text() if path and path.is_file() else ""
+    for line in text.splitlines():
+        if line.startswith("secretsprovider:"):
+            return line.split(":", 1)[1].strip().strip("'\"") == "passphrase"
+    return not backend_url.startswith(CLOUD_PREFIXES)
+
+
+def passphrase_problem(env: dict[str, str], stack: str | None, backend_url: str) -> str | None:
+    if "PULUMI_CONFIG_PASSPHRASE" in env or env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        return None
+    if not uses_passphrase(stack, backend_url):
+        return None
+    return (f"stack {stack or '(selected)'} encrypts its secrets with a passphrase, and none is set: export "
+            "PULUMI_CONFIG_PASSPHRASE='<passphrase>' (or PULUMI_CONFIG_PASSPHRASE_FILE=<file>); for a throwaway "
+            "local stack an empty one is allowed when set explicitly: PULUMI_CONFIG_PASSPHRASE=''")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if shutil.which("pulumi") is None:
+        print("The Pulumi CLI is not installed: https://www.pulumi.com/docs/iac/download-install/", file=sys.stderr)
+        return 127
+    env = dict(os.environ)
+    url, why = backend(env)
+    if url:
+        env["PULUMI_BACKEND_URL"] = url
+        STATE_DIR.mkdir(exist_ok=True)
+    print(f"pulumi: {why}", file=sys.stderr)
+    problem = passphrase_problem(env, stack_arg(args), env.get("PULUMI_BACKEND_URL") or current_login() or "")
+    if problem:
+        print(f"pulumi: {problem}", file=sys.stderr)
+        return 2
+    os.execvpe("pulumi", ["pulumi", *args], env)
+    return 0  # not reached: exec replaces this process
+
+
+if __name__ == "__main__":
+    sys.exit(main())
