@@ -17,10 +17,22 @@ import pulumi_aws as aws
 import pytest
 
 from components.aws import args as aws_args
-from components.aws.args import (AccessLogsArgs, AutoscalingArgs, ContainerHealthCheckArgs, EcsClusterArgs,
-                                 FargateServiceArgs, HealthCheckArgs, LoadBalancerArgs, MonitoringArgs,
-                                 NetworkArgs, ScalingArgs, SecurityGroupsArgs, ServiceClusterArgs, TaskCountRange,
-                                 Zone)
+from components.aws.args import (
+    AccessLogsArgs,
+    AutoscalingArgs,
+    ContainerHealthCheckArgs,
+    EcsClusterArgs,
+    FargateServiceArgs,
+    HealthCheckArgs,
+    LoadBalancerArgs,
+    MonitoringArgs,
+    NetworkArgs,
+    ScalingArgs,
+    SecurityGroupsArgs,
+    ServiceClusterArgs,
+    TaskCountRange,
+    Zone,
+)
 from components.aws.autoscaling import Autoscaling
 from components.aws.ecs import EcsCluster, FargateService
 from components.aws.load_balancer import LoadBalancer

@@ -83,7 +83,8 @@ def test_the_dashboard_shows_each_gateway_task_and_each_service_task(plan_of):
             "users-api: CPU and memory per task (Container Insights)"} <= set(titles)
     requests = next(w for w in body["widgets"] if w["properties"]["title"] == "Requests per gateway task (access log)")
     assert requests["properties"]["metrics"] == [[{
-        "expression": "SEARCH('{apigw/gateway,Instance} MetricName=\"Requests\"', 'Sum', 60)", "label": "", "id": "e1"}]]
+        "expression": "SEARCH('{apigw/gateway,Instance} MetricName=\"Requests\"', 'Sum', 60)", "label": "",
+        "id": "e1"}]]
 
 
 @needs_nginx

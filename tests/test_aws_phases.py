@@ -3,7 +3,6 @@ tokens and the gateway's boot command."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import importlib
 import json
 import os
@@ -14,11 +13,11 @@ import subprocess
 import pulumi
 import pytest
 
-from tools.mocks import aws as offline_mocks
 from components.aws.gateway import BOOT_COMMAND, CONFIG_ENV, CONFIG_PATH, encode_config
 from components.spec import SpecError, parse_spec
 from tests.conftest import variant_config
 from tools import offline
+from tools.mocks import aws as offline_mocks
 from tools.offline import project_keys, run_program
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of.*:DeprecationWarning")

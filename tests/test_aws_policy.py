@@ -6,9 +6,8 @@ import copy
 
 import pytest
 
-from tools.offline import stack_config
-
 from tools import check  # noqa: E402
+from tools.offline import stack_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of.*:DeprecationWarning")
 SERVICES = ("users-api", "locations-api", "payments-api")

@@ -5,8 +5,14 @@ import itertools
 
 import pytest
 
-from components.aws.sizing import (FARGATE_SIZES, SERVICE_CONNECT_PROXY_CPU_UNITS, SERVICE_CONNECT_PROXY_MEMORY_MIB,
-                                   cpu_units, fargate_task_size, program_task_size)
+from components.aws.sizing import (
+    FARGATE_SIZES,
+    SERVICE_CONNECT_PROXY_CPU_UNITS,
+    SERVICE_CONNECT_PROXY_MEMORY_MIB,
+    cpu_units,
+    fargate_task_size,
+    program_task_size,
+)
 
 VALID = {(cpu, memory) for cpu, memories in FARGATE_SIZES.items() for memory in memories}
 CPU_NEEDS = [1, 100, 255, 256, 257, 512, 600, 1024, 1500, 2048, 3000, 4096, 6000, 8192, 10000, 16384]

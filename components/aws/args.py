@@ -8,7 +8,6 @@ program of your own can fill them in by hand. Fields another resource produces a
 package schema other languages use, and a field's docstring becomes its description there.
 """
 from dataclasses import field
-from typing import Optional
 
 import pulumi
 
@@ -69,7 +68,7 @@ class AccessLogBucketArgs:
     """Key prefix of the logs, without leading or trailing '/'."""
     retention_days: int = 90
     """Logs expire after this many days."""
-    connection_logs_prefix: Optional[str] = None
+    connection_logs_prefix: str | None = None
     """Key prefix of the ALB's connection logs too, apart from `prefix`; None: access logs only."""
 
 
@@ -118,7 +117,7 @@ class LoadBalancerArgs:
     """How the ALB checks each gateway task."""
     algorithm: str = "round_robin"
     """round_robin, least_outstanding_requests or weighted_random (the ALB's own names)."""
-    tls_certificate_arn: Optional[pulumi.Input[str]] = None
+    tls_certificate_arn: pulumi.Input[str] | None = None
     """An ACM certificate of the region: HTTPS on 443. None: plain HTTP on 80 (dev only)."""
     http_to_https_redirect: bool = True
     """With a certificate: port 80 redirects to HTTPS (false: it forwards plain HTTP too)."""
@@ -135,9 +134,9 @@ class LoadBalancerArgs:
     """Seconds a draining gateway task keeps serving in-flight requests, 0-3600."""
     slow_start_s: int = 0
     """Ramp-up of a new gateway task: 0 (off) or 30-900 s, round_robin only."""
-    access_logs: Optional[AccessLogsArgs] = None
+    access_logs: AccessLogsArgs | None = None
     """Access logs to S3; None: off."""
-    connection_logs: Optional[AccessLogsArgs] = None
+    connection_logs: AccessLogsArgs | None = None
     """Connection logs (client address and port, TLS protocol and cipher, handshake time) to S3, under a
     prefix of their own; the bucket's policy must let the ALB write there too. None: off."""
     zonal_shift: bool = True
@@ -162,11 +161,11 @@ class WebFirewallArgs:
 
     load_balancer_arn: pulumi.Input[str]
     """The ALB the web ACL protects."""
-    description: Optional[str] = None
+    description: str | None = None
     """Description of the web ACL."""
     rate_limit_per_5_min: int = 2000
     """Requests per client IP in any 5 minutes before WAF blocks it (10 to 2,000,000,000)."""
-    logging: Optional[WafLoggingArgs] = None
+    logging: WafLoggingArgs | None = None
     """Log the inspected requests; None: off (the web ACL's sampled requests only)."""
 
 
@@ -217,7 +216,7 @@ class EcsClusterArgs:
     """The cluster's region: only its ECS tasks may assume the execution role."""
     namespace: str
     """Name of the Cloud Map HTTP namespace Service Connect uses."""
-    namespace_description: Optional[str] = None
+    namespace_description: str | None = None
     """Description of the namespace."""
     container_insights: str = "enabled"
     """CloudWatch Container Insights: enhanced, enabled or disabled."""
@@ -289,7 +288,7 @@ class ScalingArgs:
     """Minimum and maximum number of tasks."""
     cpu_target_percent: int = 70
     """Average CPU utilization the CPU policy aims for."""
-    request_count_label: Optional[pulumi.Input[str]] = None
+    request_count_label: pulumi.Input[str] | None = None
     """`<alb arn suffix>/<target group arn suffix>`: also track ALBRequestCountPerTarget. None: CPU only."""
     requests_per_target_per_min: int = 1000
     """Requests per task per minute the request policy aims for (with request_count_label)."""
@@ -353,15 +352,15 @@ class FargateServiceArgs:
     """Days the log group keeps the logs (a CloudWatch Logs retention value)."""
     cpu_architecture: str = "X86_64"
     """X86_64 or ARM64: must match the image."""
-    health_check: Optional[ContainerHealthCheckArgs] = None
+    health_check: ContainerHealthCheckArgs | None = None
     """The container health check; None for images without a shell."""
-    user: Optional[str] = None
+    user: str | None = None
     """"uid:gid" to run as; None keeps the image's USER."""
     environment: dict[str, str] = field(default_factory=dict)
     """Environment variables of the container."""
-    entry_point: Optional[list[str]] = None
+    entry_point: list[str] | None = None
     """Replaces the image's ENTRYPOINT; None keeps it."""
-    command: Optional[list[str]] = None
+    command: list[str] | None = None
     """Replaces the image's CMD; None keeps it."""
     discoverable: bool = True
     """Service Connect server (backends) or client only (the gateway)."""
@@ -384,7 +383,7 @@ class FargateServiceArgs:
     execution_policies: list[pulumi.Input[str]] = field(default_factory=list)
     """With secrets, the service gets an execution role of its own (reading only its secrets): further
     policy documents that role needs, e.g. ImageCache.import_policy."""
-    target_group_arn: Optional[pulumi.Input[str]] = None
+    target_group_arn: pulumi.Input[str] | None = None
     """A load balancer target group the tasks register in; list its listeners in `opts.depends_on`
     (ECS refuses a target group no listener attaches to a load balancer yet)."""
 
@@ -407,13 +406,13 @@ class MonitoringArgs:
     """The gateway fleet's ECS service name."""
     service_names: dict[str, pulumi.Input[str]]
     """Backend service (Service Connect discovery) name -> its ECS service name."""
-    alarm_topic_arn: Optional[str] = None
+    alarm_topic_arn: str | None = None
     """SNS topic the alarms notify, on alarm and back to OK; None: they notify nobody."""
     alarm_5xx_percent: int = 5
     """Alarm when gateway 5xx responses exceed this share of requests (3 of 5 minutes)."""
     alarm_p99_ms: int = 1000
     """Alarm when the p99 target response time exceeds this (3 of 5 minutes)."""
-    gateway_log_group: Optional[pulumi.Input[str]] = None
+    gateway_log_group: pulumi.Input[str] | None = None
     """The gateway's log group: metric filters count its requests, 5xx and times per gateway task (Instance)."""
     minimum_tasks: dict[str, int] = field(default_factory=dict)
     """Program (gateway or a service) -> its autoscaling minimum: alarm when fewer tasks run."""

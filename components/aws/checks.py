@@ -6,10 +6,17 @@ that fills in the Args itself. Every message names the field and what is allowed
 """
 from __future__ import annotations
 
-from .args import (AutoscalingArgs, EcsClusterArgs, FargateServiceArgs, LoadBalancerArgs, NetworkArgs,
-                   TaskCountRange)
-from .options import (ALB_ALGORITHMS, ALB_HEALTH_CHECK_RANGES, CONTAINER_INSIGHTS, CPU_ARCHITECTURES,
-                      DESYNC_MODES, MAX_IDLE_TIMEOUT_S, NAT_MODES, TASK_ZONES)
+from .args import AutoscalingArgs, EcsClusterArgs, FargateServiceArgs, LoadBalancerArgs, NetworkArgs, TaskCountRange
+from .options import (
+    ALB_ALGORITHMS,
+    ALB_HEALTH_CHECK_RANGES,
+    CONTAINER_INSIGHTS,
+    CPU_ARCHITECTURES,
+    DESYNC_MODES,
+    MAX_IDLE_TIMEOUT_S,
+    NAT_MODES,
+    TASK_ZONES,
+)
 from .sizing import program_task_size
 
 MAX_ZONE_SLOTS = 8

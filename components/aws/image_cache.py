@@ -44,7 +44,7 @@ class ImageCache(pulumi.ComponentResource):
         self._args = args
         prefixes = [rule_prefix(args.prefix, UPSTREAMS[host]) for host in args.registries]
         self.rules = []
-        for host, prefix in zip(args.registries, prefixes):
+        for host, prefix in zip(args.registries, prefixes, strict=True):
             secret = args.credentials.get(host)
             if secret is not None and not SECRET_ARN_RE.match(secret):
                 # A name: looked up, so a missing secret fails the preview, naming it, not the first pull.

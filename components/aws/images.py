@@ -3,7 +3,7 @@ cache of it.
 
 Why a cache: every task start pulls its image, and Docker Hub allows about 10 anonymous pulls per
 hour per address. Tasks pull through the NAT gateways' few addresses, so one prod rollout at minimum
-size (10 tasks) uses the hour's allowance, and the next rollout or a scale-out fails with
+size (12 tasks) uses the hour's allowance, and the next rollout or a scale-out fails with
 `toomanyrequests`. A pull-through cache rule makes ECR fetch each image once, authenticated, and
 serve every later pull from the account's private registry.
 

@@ -102,7 +102,8 @@ def instance_widgets(names: MetricNames, programs: dict[str, str], y: int) -> li
                 "Sum", names, 0, y),
         _widget("p99 response time per gateway task (s)",
                 [_search(f'{gateway} MetricName="ResponseTime"', "p99", "")], "p99", names, 12, y),
-        _widget("5xx per gateway task", [_search(f'{gateway} MetricName="Errors5xx"', "Sum", "")], "Sum", names, 0, y + 6),
+        _widget("5xx per gateway task", [_search(f'{gateway} MetricName="Errors5xx"', "Sum", "")], "Sum", names, 0,
+                y + 6),
         _widget("Running tasks against the minimum",
                 [["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", names.cluster, "ServiceName", service,
                   {"label": f"{program} (min {(names.minimum_tasks or {}).get(program, '?')})"}]
@@ -171,7 +172,7 @@ class Monitoring(pulumi.ComponentResource):
         for key, zone in args.zones.items():   # one zone's outage: a zonal shift moves traffic off it
             healthy_below(f"gateway-healthy-in-{key}", 1, {**target_group, "AvailabilityZone": zone},
                           f"No healthy gateway target in {zone} for 3 minutes (a zonal shift can move traffic off it)")
-        for service, ecs_name in args.service_names.items():
+        for service in args.service_names:
             client = {"ClusterName": args.cluster_name, "ServiceName": args.gateway_service_name,
                       "TargetDiscoveryName": service}
             self.alarms[f"{service}-5xx-rate"] = aws.cloudwatch.MetricAlarm(
@@ -191,7 +192,7 @@ class Monitoring(pulumi.ComponentResource):
         body = pulumi.Output.all(args.load_balancer_arn_suffix, args.target_group_arn_suffix, args.cluster_name,
                                  args.gateway_service_name, *args.service_names.values()).apply(
             lambda v: json.dumps(dashboard_body(MetricNames(args.region, v[0], v[1], v[2], v[3],
-                                                            dict(zip(service_names, v[4:])),
+                                                            dict(zip(service_names, v[4:], strict=True)),
                                                             dict(args.minimum_tasks))), sort_keys=True))
         self.metric_filters = [] if args.gateway_log_group is None else [
             aws.cloudwatch.LogMetricFilter(

@@ -15,9 +15,9 @@ from ..spec import GATEWAY_NAME
 from ..validation import Problems
 from .domain import check_domain, parse_domain
 from .images import check_image_cache, parse_credentials
-from .task_secrets import refs_problem
 from .production_options import ADDITION_KEYS, ProductionAdditions, check_additions, with_additions
 from .sizing import GATEWAY_SCRATCH_MIB, SERVICE_SCRATCH_MIB, program_task_size
+from .task_secrets import refs_problem
 
 GATEWAY_PROGRAM = GATEWAY_NAME
 """The gateway fleet's name in per-program maps (container_health_checks, container_users)."""
@@ -238,7 +238,7 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
                                             1000) or DEFAULT_RULES_PER_SECURITY_GROUP,
         container_health_checks=_per_program(p, raw, "container_health_checks", programs, _check_command),
         container_users=_per_program(p, raw, "container_users", programs, _check_user),
-        **dict(zip(("domain", "hosted_zone"), parse_domain(p, raw))),
+        **dict(zip(("domain", "hosted_zone"), parse_domain(p, raw), strict=True)),
         image_cache=p.boolean(raw, "image_cache", "aws.image_cache", spec.phase in ("staging", "prod")),
         image_cache_prefix=p.string(raw, "image_cache_prefix", "aws.image_cache_prefix", None)
         or f"{spec.project}-{spec.phase or 'dev'}",

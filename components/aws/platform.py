@@ -12,9 +12,23 @@ import pulumi_aws as aws
 from ..spec import StackSpec, platform_tags
 from .access_logs import AccessLogBucket
 from .additions import connection_logs, connection_logs_prefix, gateway_zones, network_additions, waf_logging
-from .args import (AccessLogBucketArgs, AccessLogsArgs, ContainerHealthCheckArgs, DomainArgs, EcsClusterArgs,
-                   FargateServiceArgs, HealthCheckArgs, ImageCacheArgs, LoadBalancerArgs, MonitoringArgs, NetworkArgs,
-                   ScalingArgs, SecurityGroupsArgs, TaskCountRange, WebFirewallArgs)
+from .args import (
+    AccessLogBucketArgs,
+    AccessLogsArgs,
+    ContainerHealthCheckArgs,
+    DomainArgs,
+    EcsClusterArgs,
+    FargateServiceArgs,
+    HealthCheckArgs,
+    ImageCacheArgs,
+    LoadBalancerArgs,
+    MonitoringArgs,
+    NetworkArgs,
+    ScalingArgs,
+    SecurityGroupsArgs,
+    TaskCountRange,
+    WebFirewallArgs,
+)
 from .dns import Domain
 from .domain import serves_tls
 from .ecs import HEALTH_CHECK_GRACE_S, EcsCluster, FargateService
@@ -97,7 +111,8 @@ def fargate_args(spec: StackSpec, prefix: str, cluster: EcsCluster, cache: Image
     command = health_check_command(options, name, program.port, program.health_check_path)
     return FargateServiceArgs(
         cluster=cluster.service_cluster, subnet_ids=subnet_ids, security_group_id=security_group_id,
-        program=name, image=cache.image(program.image) if cache else program.image, port=program.port, cpu_millicores=program.cpu_millicores,
+        program=name, image=cache.image(program.image) if cache else program.image, port=program.port,
+        cpu_millicores=program.cpu_millicores,
         memory_mib=program.memory_mib, task_family=f"{prefix}-{name}", log_group_name=f"/ecs/{prefix}/{name}",
         scaling=scaling, scratch_mib=scratch_mib, log_retention_days=options.log_retention_days,
         cpu_architecture=options.cpu_architecture,
