@@ -20,9 +20,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 
 from components.local import processes, procfs  # noqa: E402
-from components.local.topology import plan_topology  # noqa: E402
 from components.local.status import restarts_of  # noqa: E402
 from components.local.timeouts import timeouts_of  # noqa: E402
+from components.local.topology import plan_topology  # noqa: E402
 from tools.bench_scenarios import measure_health_failover, measure_hung_backend, measure_kill_restart  # noqa: E402
 from tools.bench_support import Traffic, haproxy_server_up, local_spec, set_delay_ms  # noqa: E402
 from tools.loadtest import run_load  # noqa: E402
@@ -151,7 +151,7 @@ def test_a_clean_stop_leaves_no_process_and_no_listening_port(start):
     pids = {pid for r in records for pid in processes.group_members(r)}
     assert len(pids) > len(records)  # nginx workers included
     processes.stop_all(topology.processes)
-    for plan, record in zip(topology.processes, records):
+    for plan, record in zip(topology.processes, records, strict=True):
         assert not processes.is_alive(record) and processes.group_members(record) == [], plan.key
         assert not any(processes.port_in_use(p) for p in plan.ports), plan.key
     assert not any(pathlib.Path(f"/proc/{pid}").exists() and procfs.stat(pid)[0] not in "ZX" for pid in pids)

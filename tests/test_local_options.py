@@ -1,5 +1,6 @@
 """The `apigw:local` block and the local target's rules in the spec (pure, no process started)."""
 import copy
+import json
 import pathlib
 import sys
 
@@ -9,6 +10,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 
 from components.local.options import LocalOptions, planned_ports  # noqa: E402
+from components.local.topology import plan_topology  # noqa: E402
 from components.spec import SpecError, parse_spec  # noqa: E402
 from tools.bench_local import stack_raw  # noqa: E402
 
@@ -113,11 +115,31 @@ def test_unknown_keys_and_bad_types_name_the_key(raw):
     assert found[1] == "local.start_timeout_s: found 'soon'; allowed: an integer from 1 to 300"
 
 
+def test_log_rotation_size_and_count_come_from_the_config(raw, tmp_path):
+    assert (LocalOptions().log_max_size_mib, LocalOptions().log_keep_files) == (10, 3)
+    raw["local"].update(log_max_size_mib=2, log_keep_files=5)
+    spec = parse_spec(raw)
+    supervisor = json.loads(plan_topology(spec, tmp_path).get("supervisor").files[0][1])
+    assert (supervisor["log_max_bytes"], supervisor["log_keep_files"]) == (2 * 1024 * 1024, 5)
+
+
+@pytest.mark.parametrize("key,value,allowed", [
+    ("log_max_size_mib", 0, "an integer from 1 to 1024"),
+    ("log_max_size_mib", "10M", "an integer from 1 to 1024"),
+    ("log_max_size_mib", 2048, "an integer from 1 to 1024"),
+    ("log_keep_files", 0, "an integer from 1 to 50"),
+    ("log_keep_files", 2.5, "an integer from 1 to 50"),
+])
+def test_bad_log_rotation_settings_name_the_key_and_the_allowed_values(raw, key, value, allowed):
+    raw["local"][key] = value
+    assert problems(raw) == [f"local.{key}: found {value!r}; allowed: {allowed}"]
+
+
 @pytest.mark.parametrize("phase", ["staging", "prod"])
 def test_local_serves_the_dev_phase_only(raw, phase):
     raw["phase"] = phase
-    assert ("phase: found %r; allowed: dev only on the local target (one host is never staging or prod: "
-            "%s runs on aws, azure, gcp, kubernetes)" % (phase, phase)) in problems(raw)
+    assert (f"phase: found {phase!r}; allowed: dev only on the local target (one host is never staging or prod: "
+            f"{phase} runs on aws, azure, gcp, kubernetes)") in problems(raw)
 
 
 def test_algorithms_the_local_target_cannot_honour(raw):

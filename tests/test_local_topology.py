@@ -17,8 +17,16 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 
 from components.local.haproxy import HAPROXY_BALANCE, haproxy_expect, render_haproxy  # noqa: E402
-from components.local.topology import (ProcessPlan, all_upstreams, gateway_view, plan_topology,  # noqa: E402
-                                       render_local_gateway, spec_from_dict, spec_to_dict, status_matches)
+from components.local.topology import (  # noqa: E402
+    ProcessPlan,
+    all_upstreams,
+    gateway_view,
+    plan_topology,
+    render_local_gateway,
+    spec_from_dict,
+    spec_to_dict,
+    status_matches,
+)
 from components.spec import parse_spec  # noqa: E402
 from tools.bench_local import stack_raw  # noqa: E402
 
@@ -169,7 +177,7 @@ def test_the_readiness_controller_renders_the_gateways_config_byte_for_byte(raw,
 def changed_processes(before, after):
     """Keys whose Pulumi inputs differ: the resources an update restarts (the provider's diff)."""
     assert [p.key for p in before.processes] == [p.key for p in after.processes]
-    return [a.key for b, a in zip(before.processes, after.processes) if b.to_inputs() != a.to_inputs()]
+    return [a.key for b, a in zip(before.processes, after.processes, strict=True) if b.to_inputs() != a.to_inputs()]
 
 
 def test_a_change_to_one_services_program_restarts_that_service_only(raw, tmp_path):

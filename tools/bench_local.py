@@ -34,11 +34,28 @@ from components.local import processes
 from components.local.timeouts import timeouts_of
 from components.local.topology import Topology
 from components.spec import SpecError
-from tools.bench_scenarios import (algorithm_figures, apply_change, changed_topology, load_balancer_config,
-                                   measure_change, measure_health_failover, measure_hung_backend,
-                                   measure_kill_restart, service_config)
-from tools.bench_support import (Answer, RunningTopology, Traffic, free_port_base, haproxy_server_up,  # noqa: F401
-                                 local_spec, set_delay_ms, set_health_failing, stack_raw)
+from tools.bench_scenarios import (
+    algorithm_figures,
+    apply_change,
+    changed_topology,
+    load_balancer_config,
+    measure_change,
+    measure_health_failover,
+    measure_hung_backend,
+    measure_kill_restart,
+    service_config,
+)
+from tools.bench_support import (  # noqa: F401
+    Answer,
+    RunningTopology,
+    Traffic,
+    free_port_base,
+    haproxy_server_up,
+    local_spec,
+    set_delay_ms,
+    set_health_failing,
+    stack_raw,
+)
 from tools.loadtest import LoadReport, run_load
 from tools.offline import REPO, StackFileError
 
@@ -118,16 +135,18 @@ def print_failures(topology: Topology, service: str) -> None:
 
 def print_changes(topology: Topology, stack: str, service: str) -> Topology:
     lb = topology.spec.load_balancer
-    print(f"\nconfig changes under load (4 clients through HAProxy, none retrying), applied as `pulumi up` does")
+    print("\nconfig changes under load (4 clients through HAProxy, none retrying), applied as `pulumi up` does")
     print(f"{'change':<44} {'updated':<34} {'restarted':>9} {'s':>6} {'reqs':>6} {'failed':>6}")
     hc = lb.health_check
     changes = [
         (f"{service}: environment (rolling restart)",
          lambda t: {"services": service_config(t, **{service: {"environment": {"FEATURE": "on"}}})}),
         (f"health check: interval {hc.interval_s}s -> {hc.interval_s + 1}s",
-         lambda t: {"services": service_config(t), "load_balancer": load_balancer_config(t, interval_s=hc.interval_s + 1)}),
+         lambda t: {"services": service_config(t),
+                    "load_balancer": load_balancer_config(t, interval_s=hc.interval_s + 1)}),
         (f"algorithm: {lb.algorithm} -> least_connections",
-         lambda t: {"services": service_config(t), "load_balancer": load_balancer_config(t, algorithm="least_connections")}),
+         lambda t: {"services": service_config(t),
+                    "load_balancer": load_balancer_config(t, algorithm="least_connections")}),
     ]
     current = topology
     path = f"{next(s.path_prefix for s in topology.spec.services if s.name == service).rstrip('/')}/change"

@@ -17,7 +17,7 @@ import os
 import pathlib
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 OWNER_FILE = "owner.json"
 

@@ -9,6 +9,10 @@ is deleted), in one of two ways:
   started): copied, then truncated in place (`copytruncate`, as logrotate calls it). The process
   keeps writing at the new end (the file is open with O_APPEND). Lines written between the copy
   and the truncation are lost; the copy takes milliseconds.
+
+As root, nginx's workers run as `nobody` and reopen the files themselves, in a state dir they may
+not be allowed to enter (pytest's and mkdtemp's directories are 0700); so when the supervisor
+runs as root it copies and truncates nginx's logs too (nginx also appends with O_APPEND).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import os
 import pathlib
 import shutil
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 
 def _shift(path: pathlib.Path, keep: int) -> None:
@@ -48,6 +52,11 @@ def rotate_reopen(path: str | os.PathLike, keep: int, reopen: Callable[[], bool]
     _shift(path, keep)
     os.replace(path, path.with_name(f"{path.name}.1"))
     reopen()
+
+
+def workers_can_reopen() -> bool:
+    """Whether a process started by this user reopens its logs as this user (see the module doc)."""
+    return os.geteuid() != 0
 
 
 def signal_reopen(pid: int, signal_name: str) -> Callable[[], bool]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 
@@ -30,7 +29,6 @@ from components.local.options import REPO, options_of
 from components.local.provider import LocalProcess, PortCheck
 from components.local.topology import Topology, plan_topology
 from components.spec import StackSpec
-
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ class LocalService(pulumi.ComponentResource):
     TYPE = "apigw:local:Service"
 
     def __init__(self, name: str, args: LocalPlatformArgs, service: str, depends_on: list,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
         self.processes = _rolling(name, args.topology.backends(service), args.repo, depends_on, self)
         self.register_outputs({"pids": {k: p.pid for k, p in self.processes.items()}})
@@ -74,7 +72,7 @@ class GatewayFleet(pulumi.ComponentResource):
     TYPE = "apigw:local:GatewayFleet"
 
     def __init__(self, name: str, args: LocalPlatformArgs, depends_on: list,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
         self.processes = _rolling(name, args.topology.by_role("gateway"), args.repo, depends_on, self)
         self.readiness = LocalProcess(f"{name}-readiness", args.topology.get("readiness"), args.repo,
@@ -89,7 +87,7 @@ class LocalLoadBalancer(pulumi.ComponentResource):
     TYPE = "apigw:local:LoadBalancer"
 
     def __init__(self, name: str, args: LocalPlatformArgs, depends_on: list,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
         topology = args.topology
         self.haproxy = LocalProcess(f"{name}-haproxy", topology.get("lb"), args.repo,
@@ -102,7 +100,7 @@ class LocalLoadBalancer(pulumi.ComponentResource):
 class LocalPlatform(pulumi.ComponentResource):
     TYPE = "apigw:local:Platform"
 
-    def __init__(self, name: str, args: LocalPlatformArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: LocalPlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
         topology = args.topology
         self.port_check = PortCheck(f"{name}-ports", topology, args.repo, args.stack,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import pathlib
 import socket
-from typing import Iterable
+from collections.abc import Iterable
 
 from components.local.procfs import all_pids, cmdline, is_alive, read_record, stat
 

@@ -17,7 +17,6 @@ tests exercise is what `pulumi up` runs. Linux only (reads /proc).
 """
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import pathlib
@@ -26,15 +25,14 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.parse
-from typing import Sequence
+from collections.abc import Sequence
 
 # Re-exported: callers (the provider, the tests, the benchmark) see one module.
+from components.local.health import http_status, is_healthy, log_tail  # noqa: F401
 from components.local.locks import key_lock, state_paths
 from components.local.ports import busy_port_problems, port_in_use  # noqa: F401
-from components.local.procfs import (ProcessRecord, group_members, is_alive, read_record,  # noqa: F401
-                                     stat)
-from components.local.topology import ProcessPlan, status_matches
+from components.local.procfs import ProcessRecord, group_members, is_alive, read_record, stat  # noqa: F401
+from components.local.topology import ProcessPlan
 
 EXTRA_PATH = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 POLL_S = 0.05
@@ -58,45 +56,6 @@ def find_program(name: str) -> str:
         raise ProcessError(f"{name}: not found on PATH or in {', '.join(EXTRA_PATH)} "
                            f"(Debian: apt-get install {name})")
     return found
-
-
-# ---------------------------------------------------------------- health
-
-def http_status(url: str, timeout_s: float) -> int | None:
-    """Status of a GET to url, or None if nothing answered. http.client: never goes through a proxy."""
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
-    try:
-        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                     headers={"User-Agent": "apigw-local-health"})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
-
-
-def is_healthy(plan: ProcessPlan, pid: int | None = None, timeout_s: float = 1.0) -> bool:
-    if plan.health_url:
-        status = http_status(plan.health_url, timeout_s)
-        return status is not None and status_matches(status, plan.health_status)
-    if plan.ready_file:
-        try:
-            data = json.loads(pathlib.Path(plan.ready_file).read_text())
-        except (OSError, ValueError):
-            return False
-        return pid is None or data.get("pid") == pid
-    return True
-
-
-def log_tail(path: str, lines: int = 15) -> str:
-    try:
-        text = pathlib.Path(path).read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 # ---------------------------------------------------------------- start and stop
@@ -134,7 +93,7 @@ def _start_locked(plan: ProcessPlan, check_ports: bool) -> ProcessRecord:
     if previous is not None and (is_alive(previous) or group_members(previous)):
         stop(previous)  # the same key from an earlier run of this state dir: ours to replace
     if check_ports:
-        problems = busy_port_problems(((port, plan.description) for port in plan.ports))
+        problems = busy_port_problems((port, plan.description) for port in plan.ports)
         if problems:
             raise PortInUse("; ".join(problems))
     for directory in plan.dirs:

@@ -50,7 +50,7 @@ class ProcessPlan:
         return d
 
     @classmethod
-    def from_inputs(cls, d: dict) -> "ProcessPlan":
+    def from_inputs(cls, d: dict) -> ProcessPlan:
         """Inverse of to_inputs; tolerant of Pulumi's wire form (numbers as floats, extra keys)."""
         known = {f for f in cls.__dataclass_fields__}
         d = {k: v for k, v in d.items() if k in known}

@@ -27,7 +27,7 @@ class ProcessRecord:
         return json.dumps({**asdict(self), "argv": list(self.argv), "ports": list(self.ports)}, indent=2)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ProcessRecord":
+    def from_dict(cls, d: dict) -> ProcessRecord:
         return cls(key=str(d["key"]), pid=int(d["pid"]), start_ticks=int(d["start_ticks"]),
                    argv=tuple(d.get("argv") or ()), ports=tuple(int(p) for p in d.get("ports") or ()),
                    log_path=str(d.get("log_path") or ""), started_at=float(d.get("started_at") or 0))

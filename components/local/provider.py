@@ -25,15 +25,14 @@ the offline mocks (tools/offline.py) nothing here runs: the resources are only r
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
-from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource,
-                            UpdateResult)
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from components.local import locks, processes, rollout, status
-from components.local.processes import ProcessError, ProcessRecord
 from components.local.options import options_of
+from components.local.processes import ProcessError, ProcessRecord
 from components.local.topology import ProcessPlan, Topology
 
 PROCESS_TYPE = "pulumi-python:dynamic/local:Process"
@@ -231,7 +230,7 @@ class LocalProcess(Resource, module="local", name="Process"):
     pid: pulumi.Output[Any]
     started_at: pulumi.Output[Any]
 
-    def __init__(self, name: str, plan: ProcessPlan, repo: str, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, plan: ProcessPlan, repo: str, opts: pulumi.ResourceOptions | None = None):
         props = {**plan.to_inputs(), **{k: None for k in OUTPUT_KEYS}}
         super().__init__(_make_provider("process", repo), name, props, opts)
 
@@ -241,7 +240,7 @@ class PortCheck(Resource, module="local", name="PortCheck"):
     already uses on this machine; owns the state dir for the stack from create to delete."""
 
     def __init__(self, name: str, topology: Topology, repo: str, stack: str,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         props = {"state_dir": topology.state_dir, "host": options_of(topology.spec).listen_host,
                  "ports": [{"port": u.port, "user": u.user} for u in topology.port_uses],
                  "stack": stack, "project": topology.spec.project}

@@ -104,7 +104,7 @@ class Controller:
     def check_all(self) -> None:
         statuses = list(self.pool.map(lambda b: http_status(b.health_url, self.timeout_s), self.backends))
         now = time.time()
-        for backend, status in zip(self.backends, statuses):
+        for backend, status in zip(self.backends, statuses, strict=True):
             if backend.record(status, self.plan["matcher"], self.plan["rise"], self.plan["fall"], now):
                 state = "back in rotation" if backend.up else f"out of rotation (last status {status})"
                 print(f"{time.strftime('%H:%M:%S')} {backend.instance} {state}", flush=True)

@@ -32,12 +32,12 @@ import pathlib
 import re
 import signal
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from components.local import processes
 from components.local.locks import key_lock
-from components.local.procfs import ProcessRecord, is_alive, read_record, workers_of
 from components.local.processplan import ProcessPlan
+from components.local.procfs import ProcessRecord, is_alive, read_record, workers_of
 
 IN_PLACE_FIELDS = ("health_url", "health_status", "start_timeout_s", "description")
 POLL_S = 0.02
@@ -186,6 +186,17 @@ def _wait_in_haproxy(plan: ProcessPlan, timeout_s: float) -> None:
 # ---------------------------------------------------------------- the update
 
 
+def how_to_apply(old: ProcessPlan, new: ProcessPlan, alive: bool) -> str:
+    """"in place", "reload" or "restart" (see the module doc); a dead process is always restarted."""
+    changed = {k for k, v in new.to_inputs().items() if old.to_inputs().get(k) != v}
+    if alive and changed <= set(IN_PLACE_FIELDS):
+        return "in place"
+    same_signal = old.reload_signal is not None and new.reload_signal == old.reload_signal
+    if alive and same_signal and changed <= {"files", *IN_PLACE_FIELDS}:
+        return "reload"
+    return "restart"
+
+
 def update(old: ProcessPlan, new: ProcessPlan, old_record: ProcessRecord | None, *,
            start: Callable[[ProcessPlan], ProcessRecord] = processes.start, repair: bool = False,
            fail_timeout_s: float = 0.0, rotation_timeout_s: float = 30.0) -> ProcessRecord:
@@ -195,13 +206,12 @@ def update(old: ProcessPlan, new: ProcessPlan, old_record: ProcessRecord | None,
         current = read_record(new.pid_path)
         record = current if is_alive(current) else old_record
         alive = is_alive(record) and not repair
-        changed = {k for k, v in new.to_inputs().items() if old.to_inputs().get(k) != v}
-        if alive and changed <= set(IN_PLACE_FIELDS):
+        how = how_to_apply(old, new, alive)
+        if how == "in place":
             processes.write_file_atomic(processes.state_paths(new.pid_path)[0],
                                         json.dumps(new.to_inputs(), indent=1, sort_keys=True))
             return record
-        if alive and old.reload_signal and new.reload_signal == old.reload_signal and \
-                changed <= {"files", *IN_PLACE_FIELDS}:
+        if how == "reload":
             return _reload(old, new, record)
         drained = new.role == "backend" and alive and set_drained(new, True)
         processes.stop(record, pid_path=new.pid_path)

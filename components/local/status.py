@@ -14,8 +14,8 @@ import os
 import pathlib
 
 from components.local.processes import is_healthy
-from components.local.procfs import ProcessRecord, is_alive, read_record, stat
 from components.local.processplan import ProcessPlan
+from components.local.procfs import ProcessRecord, is_alive, read_record, stat
 
 HEALTH_TIMEOUT_S = 1.0
 

@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass
 
 from components.local import logrotate, processes
 from components.local.locks import key_lock, state_paths
-from components.local.procfs import is_alive, read_record, stat
 from components.local.processplan import ProcessPlan
+from components.local.procfs import is_alive, read_record, stat
 
 POLL_S = 0.1
 ROTATE_EVERY_S = 1.0
@@ -64,6 +64,7 @@ class Watch:
     state: str = "new"
     """running, stopped (SIGSTOP), waiting (dead, backing off), restarting, failed (the last attempt)."""
     pid: int | None = None
+    died_at: float | None = None
     next_attempt_at: float = 0.0
     last_restart_at: float | None = None
     last_error: str | None = None
@@ -127,7 +128,7 @@ class Supervisor:
             if watch.state in ("new", "running", "stopped"):  # it just died
                 if record is None or now - record.started_at >= RESET_AFTER_S:
                     watch.streak = 0
-                watch.state, watch.pid = "waiting", None
+                watch.state, watch.pid, watch.died_at = "waiting", None, now
                 watch.next_attempt_at = now + restart_delay(watch.streak + 1)
             if now >= watch.next_attempt_at:
                 thread = threading.Thread(target=self.restart, args=(plan, watch), daemon=True)
@@ -168,7 +169,7 @@ class Supervisor:
                 self.rotations += 1
             for path in plan.own_logs:
                 reopen = logrotate.signal_reopen(record.pid, plan.reopen_signal) \
-                    if alive and plan.reopen_signal else None
+                    if alive and plan.reopen_signal and logrotate.workers_can_reopen() else None
                 if logrotate.rotate_if_large(path, self.log_max_bytes, self.log_keep_files, reopen):
                     self.rotations += 1
 

@@ -28,12 +28,10 @@ from dataclasses import asdict, dataclass, field, replace
 from components.gateway.limits import GatewayLimits
 from components.gateway.nginx import render_gateway_config, routing_of
 from components.local.haproxy import HAPROXY_SOURCE_ADDRESS, render_haproxy
-from components.local.options import (REPO, LocalOptions, gateway_instance_id, options_of, planned_ports,
-                                      service_port)
+from components.local.options import REPO, LocalOptions, gateway_instance_id, options_of, planned_ports, service_port
 from components.local.processplan import ProcessPlan, status_matches  # noqa: F401 - re-exported
 from components.local.timeouts import timeouts_of
-from components.spec import (Gateway, HealthCheck, Instances, LoadBalancer, Monitoring, Service,
-                             StackSpec)
+from components.spec import Gateway, HealthCheck, Instances, LoadBalancer, Monitoring, Service, StackSpec
 
 DEMO_BACKEND_MODULE = "components.local.demo_backend"
 READINESS_MODULE = "components.local.readiness"
@@ -223,7 +221,8 @@ def plan_topology(spec: StackSpec, state_dir: str | pathlib.Path, *, python: str
     processes.append(ProcessPlan(
         key="readiness", role="readiness", description="the backend readiness controller",
         argv=(python, "-m", READINESS_MODULE, "--plan", str(plan_path)), cwd=str(REPO),
-        log_path=_files_dir(state_dir, "logs", "readiness.log"), pid_path=_files_dir(state_dir, "pids", "readiness.json"),
+        log_path=_files_dir(state_dir, "logs", "readiness.log"),
+        pid_path=_files_dir(state_dir, "pids", "readiness.json"),
         env=(("PYTHONPATH", str(REPO)), ("PYTHONUNBUFFERED", "1")),
         files=((str(plan_path), json.dumps(readiness_plan, indent=2, sort_keys=True) + "\n"),),
         ready_file=readiness_plan["status_path"], start_timeout_s=options.start_timeout_s))
