@@ -168,8 +168,12 @@ def test_a_gateway_restart_waits_until_haproxy_has_it_back(start):
 
 
 def test_source_ip_hash_spreads_clients_over_every_instance_by_their_real_address(start):
-    topology = start(load_balancer={"algorithm": "source_ip_hash", "health_check": {
-        "path": "/healthz", "interval_s": 2, "timeout_s": 1, "healthy_threshold": 2, "unhealthy_threshold": 2}})
+    before = start()  # round robin; the change reloads HAProxy and the gateways
+    topology = changed_topology(before, services=service_config(before),
+                                load_balancer=load_balancer_config(before, algorithm="source_ip_hash"))
+    assert apply_change(before, topology) == ["gw-1", "gw-2", "readiness", "lb"]
+    # Measured at once: when `up` returns, every gateway runs the new config (the readiness
+    # controller of the old spec does not revert it, the new one is ready once it has applied it).
     instances = [p.instance_id for p in topology.backends("users-api")]
     figures = spread(requests_from(topology.url, "/users/hash", client_addresses(32), per_client=4), instances)
     assert figures["errors"] == 0 and figures["clients"] == 32

@@ -41,7 +41,13 @@ from components.local.processes import http_status, write_file_atomic
 from components.local.procfs import cmdline
 from components.local.rollout import drain_dir, reload_process
 from components.local.timeouts import timeouts_of
-from components.local.topology import render_local_gateway, spec_from_dict, status_matches
+from components.local.topology import (
+    gateway_spec_digest,
+    render_local_gateway,
+    spec_digest_of,
+    spec_from_dict,
+    status_matches,
+)
 
 POLL_S = 0.1
 
@@ -78,6 +84,7 @@ class Controller:
     def __init__(self, plan: dict):
         self.plan = plan
         self.spec = spec_from_dict(plan["spec"])
+        self.digest = gateway_spec_digest(self.spec)
         self.backends = [Backend(b) for b in plan["backends"]]
         self.interval_s = float(plan["interval_s"])
         self.timeout_s = float(plan["timeout_s"])
@@ -159,10 +166,15 @@ class Controller:
         wanted = render_local_gateway(self.spec, self.plan["state_dir"], gateway["index"], upstreams)
         path = pathlib.Path(gateway["conf_path"])
         try:
-            if path.read_text() == wanted:
-                return False
+            current = path.read_text()
         except OSError:
-            pass
+            current = None
+        if current == wanted:
+            return False
+        if current is not None and spec_digest_of(current) not in (None, self.digest):
+            # Written from another spec by an update in progress (the gateways are updated before
+            # this controller): not ours to revert; the controller of that spec takes over.
+            return False
         write_file_atomic(path, wanted)
         return True
 
@@ -192,6 +204,9 @@ class Controller:
     def run(self) -> None:
         self.read_drains()
         self.reconcile()
+        for future, _ in list(self.pending.values()):
+            future.result()  # ready (status.json names this pid) once the gateways run its config
+        self._collect()
         self.write_status()
         start = time.monotonic()
         tick = 0

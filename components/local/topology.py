@@ -19,6 +19,7 @@ tools/bench_local.py all start exactly what `plan_topology` returns, in its orde
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import pathlib
 import shlex
@@ -84,7 +85,22 @@ def render_local_gateway(spec: StackSpec, state_dir: str, i: int,
         listen_host=options.listen_host,
         pid_path=str(directory / "nginx.pid"), temp_dir=str(directory / "tmp"),
         access_log=str(directory / "access.log"), error_log=str(directory / "error.log"),
-        instance_id=gateway_instance_id(i))
+        instance_id=gateway_instance_id(i), note=f"{SPEC_NOTE}{gateway_spec_digest(spec)}")
+
+
+SPEC_NOTE = "rendered from spec "
+
+
+def gateway_spec_digest(spec: StackSpec) -> str:
+    """Names the spec a gateway config was rendered from (as far as the config depends on it), so
+    the readiness controller leaves alone a config an update in progress wrote from a newer spec."""
+    text = json.dumps(spec_to_dict(gateway_view(spec)), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def spec_digest_of(conf: str) -> str | None:
+    first = conf.split("\n", 1)[0]
+    return first[len(f"# {SPEC_NOTE}"):] if first.startswith(f"# {SPEC_NOTE}") else None
 
 
 def all_upstreams(spec: StackSpec) -> dict[str, list[str]]:
