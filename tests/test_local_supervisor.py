@@ -127,6 +127,16 @@ def test_refresh_reports_stopped_unhealthy_and_restarted_processes_and_up_repair
     assert provider.diff("process", plan.key, olds, plan.to_inputs()).changes is False  # nothing to repair
 
 
+def test_a_process_started_without_a_plan_is_supervised_after_an_update_in_place(topology, fresh_run):
+    plan = topology.get("svc-locations-api-1")
+    outs = provider.create("process", plan.to_inputs()).outs
+    state_paths(plan.pid_path)[0].unlink()  # as an earlier version of the provider left it
+    assert provider.diff("process", plan.key, outs, plan.to_inputs()).changes is True
+    updated = provider.update("process", plan.key, outs, plan.to_inputs()).outs
+    assert updated["pid"] == outs["pid"] and state_paths(plan.pid_path)[0].exists()  # not restarted
+    assert provider.diff("process", plan.key, updated, plan.to_inputs()).changes is False
+
+
 def ports_props(topology, stack):
     return {"state_dir": topology.state_dir, "host": "127.0.0.1", "stack": stack, "project": "apigw",
             "ports": [{"port": u.port, "user": u.user} for u in topology.port_uses]}

@@ -170,11 +170,19 @@ def _needs_repair(olds: dict) -> bool:
     return st is None or st[0] in "Tt" or olds.get("status") not in (None, RUNNING)
 
 
+def _unsupervised(olds: dict) -> bool:
+    """Running without a plan for the supervisor (started by a version without one): an update
+    in place records it, nothing restarts."""
+    path = olds.get("pid_path")
+    return bool(path) and not locks.state_paths(path)[0].exists()
+
+
 def diff(kind: str, id_: str, olds: dict, news: dict) -> DiffResult:
     if kind == "ports":
         return DiffResult(changes=_inputs(olds) != _inputs(news), replaces=[])
     changed = _normalized(olds) != _normalized(news)
-    return DiffResult(changes=changed or _needs_repair(olds), replaces=[], delete_before_replace=True)
+    return DiffResult(changes=changed or _needs_repair(olds) or _unsupervised(olds), replaces=[],
+                      delete_before_replace=True)
 
 
 def update(kind: str, id_: str, olds: dict, news: dict) -> UpdateResult:
