@@ -15,7 +15,7 @@ SHIPPED_TARGETS = sorted({stack.split("-")[0] for stack in stack_names()})
 
 
 def test_every_registered_target_declares_itself_and_every_shipped_stack_uses_one():
-    assert targets.names() == ("aws", "azure", "gcp", "kubernetes", "local")
+    assert targets.names() == ("aws", "azure", "docker", "gcp", "kubernetes", "local")
     for name in targets.names():
         declared = targets.target(name)
         assert declared.name == name
@@ -44,7 +44,7 @@ def test_pulumi_yaml_declares_exactly_the_registered_option_blocks():
     assert blocks - neutral_objects == set(targets.option_blocks())
 
 
-@pytest.mark.parametrize("stack", ["aws-dev", "kubernetes-prod", "local-dev"])
+@pytest.mark.parametrize("stack", ["aws-dev", "docker-staging", "kubernetes-prod", "local-dev"])
 def test_renaming_the_project_changes_no_component_type_token(plan_of, stack):
     renamed = {("acme:" + key.split(":", 1)[1]) if key.startswith("apigw:") else key: value
                for key, value in stack_config(stack).items()}
@@ -88,6 +88,9 @@ def test_unhonoured_keys_name_what_a_target_would_ignore():
     ("kubernetes-dev", lambda raw: raw["load_balancer"].setdefault("health_check", {}).update(matcher="200-299"),
      "load_balancer.health_check.matcher: found '200-299'; allowed: nothing on the kubernetes target, which does "
      "not honour it: kubelet probes count any status from 200 to 399 as healthy"),
+    ("docker-staging", lambda raw: raw["gateway"]["instances"].update(max=6),
+     "gateway.instances.max: found 6; allowed: nothing on the docker target, which does not honour it: nothing "
+     "autoscales on one Docker host: instances.min containers run"),
     ("local-dev", lambda raw: raw.update(labels={"team": "a"}),
      "labels: found {'team': 'a'}; allowed: nothing on the local target, which does not honour it: processes "
      "carry no labels"),
@@ -103,7 +106,7 @@ def test_the_spec_refuses_a_key_its_target_ignores_saying_what_it_does_instead(s
     assert [str(p) for p in err.value.problems] == [expected]
 
 
-@pytest.mark.parametrize("document", ["README.md", "docs/targets.md"])
+@pytest.mark.parametrize("document", ["docs/configuration.md", "docs/targets.md"])
 def test_the_table_of_honoured_keys_in_the_docs_is_the_registrys(document):
     import pathlib
     text = (pathlib.Path(__file__).resolve().parents[1] / document).read_text()
