@@ -59,3 +59,67 @@ def test_every_relative_link_resolves(doc):
 def test_the_checks_can_fail():
     assert named_make_targets("run `make nothing-here`") - make_targets() == {"nothing-here"}
     assert "docs" not in make_targets() and {"plan", "check", "up", "preview", "lint"} <= make_targets()
+
+
+# --- config keys: the docs and the spec agree ---------------------------------------------------
+
+def block_keys() -> dict[str, set[str]]:
+    """Each target option block's keys, as its own parser declares them (the "known keys" of a refusal)."""
+    from components import targets
+    from components.spec import parse_spec
+    from components.validation import SpecError
+    from tools.offline import project_keys, stack_config, stack_names
+
+    keys: dict[str, set[str]] = {}
+    for target in targets.all_targets():
+        stack = next(s for s in stack_names() if s.startswith(f"{target.name}-"))
+        for block in target.option_blocks:
+            raw = project_keys(stack_config(stack))
+            raw[block] = {**(raw.get(block) or {}), "zz_not_a_key": 1}
+            with pytest.raises(SpecError) as err:
+                parse_spec(raw)
+            allowed = next(p.allowed for p in err.value.problems if p.path == f"{block}.zz_not_a_key")
+            keys.setdefault(block, set()).update(allowed.removeprefix("known keys: ").split(", "))
+    return keys
+
+
+def neutral_patterns() -> list[str]:
+    from components.targets import NEUTRAL_KEYS
+    return list(NEUTRAL_KEYS)
+
+
+def all_docs_text() -> str:
+    return "\n".join(doc.read_text() for doc in DOCS)
+
+
+def test_every_option_key_is_documented():
+    text = all_docs_text()
+    missing = sorted(f"{block}.{key}" for block, keys in block_keys().items() for key in keys
+                     if not re.search(rf"`(?:apigw:)?(?:{re.escape(block)}\.)?{re.escape(key)}\b", text))
+    assert not missing, f"option keys no doc mentions: {missing}"
+
+
+def test_every_option_key_the_docs_name_exists():
+    keys = block_keys()
+    # Not keys: host names (docker.io, kubernetes.io/tls) and resource tokens (aws.ecr.PullThroughCacheRule).
+    named = re.findall(rf"`(?:apigw:)?({'|'.join(map(re.escape, keys))})\.([a-z_]+)(?![a-z_])(?!\.[A-Z]|/)",
+                       all_docs_text())
+    unknown = sorted({f"{block}.{key}" for block, key in named if key not in keys[block] and key != "io"})
+    assert not unknown, f"the docs name option keys the spec does not know: {unknown}"
+
+
+def _neutral(path: str) -> str:
+    path = re.sub(r"<[^>]+>|\b(users|locations|payments|orders)-api\b", "*", path)
+    return re.sub(r"^(services\.\*\.environment)\..*$", r"\1", path)
+
+
+def test_every_neutral_key_is_documented_and_every_one_named_exists():
+    text = (REPO / "docs" / "configuration.md").read_text()
+    patterns = neutral_patterns()
+    undocumented = [k for k in patterns if f"`{k}`" not in text and f"`apigw:{k}`" not in text
+                    and f".{k.rsplit('.', 1)[-1]}`" not in text]
+    assert not undocumented, f"neutral keys docs/configuration.md does not document: {undocumented}"
+    named = {_neutral(m) for m in re.findall(r"`(?:apigw:)?((?:gateway|load_balancer|monitoring|services)\.[a-z_.*<>-]+)`",
+                                              all_docs_text())}
+    unknown = sorted(k for k in named if not any(p == k or p.startswith(f"{k}.") for p in patterns))
+    assert not unknown, f"the docs name neutral keys the spec does not know: {unknown}"
