@@ -123,3 +123,17 @@ def test_every_neutral_key_is_documented_and_every_one_named_exists():
                                               all_docs_text())}
     unknown = sorted(k for k in named if not any(p == k or p.startswith(f"{k}.") for p in patterns))
     assert not unknown, f"the docs name neutral keys the spec does not know: {unknown}"
+
+
+def test_pulumi_yaml_describes_every_key_or_names_a_page_that_does():
+    import yaml
+    declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
+    keys = block_keys()
+    for block, body in declared.items():
+        description = body.get("description", "")
+        assert "README" not in description, f"{block}: the README no longer holds the reference"
+        pages = re.findall(r"docs/[a-z-]+\.md", description)
+        assert all((REPO / page).exists() for page in pages), (block, pages)
+        if block in keys and not re.search(r"options: see docs/", description):  # a list of keys: all of them
+            missing = sorted(k for k in keys[block] if k not in description)
+            assert not missing, f"Pulumi.yaml's {block} description omits {missing}"
