@@ -137,3 +137,15 @@ def test_pulumi_yaml_describes_every_key_or_names_a_page_that_does():
         if block in keys and not re.search(r"options: see docs/", description):  # a list of keys: all of them
             missing = sorted(k for k in keys[block] if k not in description)
             assert not missing, f"Pulumi.yaml's {block} description omits {missing}"
+
+
+def test_the_layout_names_every_top_level_entry_and_every_tool():
+    import subprocess
+    layout = (REPO / "docs" / "development.md").read_text()
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    top = {line.split("/", 1)[0] for line in tracked.splitlines()}
+    tools = {p.name for p in (REPO / "tools").glob("*.py") if p.name != "__init__.py"}
+    missing = sorted(name for name in top | tools | {p.name for p in (REPO / "components").iterdir()
+                                                     if p.suffix == ".py" and p.name != "__init__.py"}
+                     if name.removesuffix(".py") not in layout)
+    assert not missing, f"docs/development.md's layout misses {missing}"
