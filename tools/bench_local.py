@@ -136,7 +136,7 @@ def print_failures(topology: Topology, service: str) -> None:
 def print_changes(topology: Topology, stack: str, service: str) -> Topology:
     lb = topology.spec.load_balancer
     print("\nconfig changes under load (4 clients through HAProxy, none retrying), applied as `pulumi up` does")
-    print(f"{'change':<44} {'updated':<34} {'restarted':>9} {'s':>6} {'reqs':>6} {'failed':>6}")
+    print(f"{'change':<44} {'updated':<51} {'restarted':>9} {'s':>6} {'reqs':>6} {'failed':>6}")
     hc = lb.health_check
     changes = [
         (f"{service}: environment (rolling restart)",
@@ -153,7 +153,7 @@ def print_changes(topology: Topology, stack: str, service: str) -> Topology:
     for name, config in changes:
         after = changed_topology(current, stack, **config(current))
         r = measure_change(current, after, path)
-        print(f"{name:<44} {', '.join(r['updated']) or 'nothing':<34} {len(r['restarted']):>9} "
+        print(f"{name:<44} {', '.join(r['updated']) or 'nothing':<51} {len(r['restarted']):>9} "
               f"{r['duration_s']:>6.2f} {r['requests']:>6} {r['failed']:>6}")
         current = after
     return current
