@@ -303,6 +303,12 @@ def _parse_image(p: Problems, raw: dict, key: str, path: str, default: str | Non
     return image
 
 
+def parse_image(p: Problems, raw: dict, key: str, path: str, default: str | None) -> str:
+    """An image reference pinned by tag or digest, never `latest`: the rule of gateway.image and
+    services.*.image, for the images a target's own block names (docker.haproxy_image)."""
+    return _parse_image(p, raw, key, path, default)
+
+
 SERVICE_KEYS = ("image", "port", "path_prefix", "health_check_path", "instances", "cpu_millicores",
                 "memory_mib", "environment", "command")
 

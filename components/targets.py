@@ -22,6 +22,7 @@ from .validation import Problems
 REGISTRY: dict[str, str] = {
     "aws": ".aws.target",
     "azure": ".azure.target",
+    "docker": ".docker.target",
     "gcp": ".gcp.target",
     "kubernetes": ".kubernetes.target",
     "local": ".local.target",

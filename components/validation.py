@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,3 +204,38 @@ class Problems:
         for key in raw:
             if key not in known:
                 self.add(f"{path}.{key}" if path else key, raw[key], f"known keys: {', '.join(known)}")
+
+    def per_program(self, raw: dict, key: str, path: str, programs: Iterable[str],
+                    check: Callable[[str], str | None]) -> dict[str, str]:
+        """A map of program name (gateway, a service, ...) -> a string `check` accepts (it returns what
+        is wrong, or None); entries for other names, or that `check` refuses, are reported and dropped."""
+        programs = tuple(programs)
+        result = {}
+        for name, entry in self.string_map(raw, key, path).items():
+            if name not in programs:
+                self.add(f"{path}.{name}", entry, f"a program of this stack: {', '.join(programs)}")
+            elif problem := check(entry):
+                self.add(f"{path}.{name}", entry, problem)
+            else:
+                result[name] = entry
+        return result
+
+
+CONTAINER_USER = re.compile(r"^[0-9]+(:[0-9]+)?$")
+
+
+def container_user_problem(value: str) -> str | None:
+    """What is wrong with a per-program container user: "uid[:gid]" (numbers, not root), or `image` to
+    keep the image's own USER."""
+    if value == "image":
+        return None
+    if not CONTAINER_USER.match(value):
+        return '"uid" or "uid:gid" (numbers), or image to keep the image\'s USER'
+    if value.split(":")[0] == "0":
+        return "a non-root uid (not 0); image keeps the image's USER"
+    return None
+
+
+def shell_command_problem(value: str) -> str | None:
+    """What is wrong with a per-program container health check: a shell command on one line, or none."""
+    return None if value.strip() and "\n" not in value else "a shell command on one line, or none"

@@ -110,7 +110,7 @@ def test_plan_on_a_target_outside_the_registry_names_the_registered_ones(tmp_pat
     path.write_text(yaml.safe_dump(config))
     result = run_plan("openstack-dev", "--stack-file", str(path))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    found = "  apigw:target: found 'openstack'; allowed: one of aws, azure, gcp, kubernetes, local"
+    found = "  apigw:target: found 'openstack'; allowed: one of aws, azure, docker, gcp, kubernetes, local"
     assert f"{found} (required)" not in result.stderr
     assert found in result.stderr.splitlines()
 

@@ -870,11 +870,12 @@ def test_prod_never_runs_on_the_local_target():
     component = R("apigw:local:Platform", "apigw", {})
     with start("prod", target="local") as pack:
         found = run(pack, [component])
-    assert {(v.policy, v.resource, v.level) for v in found if v.policy == "prod-no-local-target"} == {
-        ("prod-no-local-target", "", "mandatory"), ("prod-no-local-target", "apigw", "mandatory")}
+    assert {(v.policy, v.resource, v.level) for v in found if v.policy == "prod-no-single-host-target"} == {
+        ("prod-no-single-host-target", "", "mandatory"), ("prod-no-single-host-target", "apigw", "mandatory")}
     messages = " | ".join(v.message for v in found)
-    assert 'stack config apigw:target is "local"; prod needs a multi-host target' in messages
-    assert "apigw (apigw:local:Platform): is a local-target component" in messages
+    assert 'stack config apigw:target is "local" (processes on localhost ports); prod needs a multi-host target' \
+        in messages
+    assert "apigw (apigw:local:Platform): is a local-target component (processes on localhost ports)" in messages
 
 
 def test_outside_prod_every_rule_is_advisory_and_local_is_allowed(k8s):

@@ -15,7 +15,7 @@ from policies.rules import RULES, common
 from policies.rules import types as T
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "gcp": "pulumi_gcp",
+PACKAGES = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "docker": "pulumi_docker", "gcp": "pulumi_gcp",
             "kubernetes": "pulumi_kubernetes"}
 
 
@@ -32,7 +32,12 @@ def _resource_file(token: str) -> pathlib.Path | None:
     spec = importlib.util.find_spec(PACKAGES[provider])
     root = pathlib.Path(next(iter(spec.submodule_search_locations)))
     quoted = (f"'{token}'", f'"{token}"')
-    for path in sorted((root / re.split(r"[/.]", module)[0]).rglob("*.py")):
+    # A provider's `index` module is the package itself (pulumi_docker.Container), whose __init__.py only
+    # registers the tokens: the class is declared in a module of its own.
+    folder = re.split(r"[/.]", module)[0]
+    found = [p for p in root.glob("*.py") if p.name != "__init__.py"] if folder == "index" \
+        else (root / folder).rglob("*.py")
+    for path in sorted(found):
         text = path.read_text()
         if any(q in text for q in quoted):
             return path
@@ -74,6 +79,16 @@ def test_pack_pins_the_project_sdk_versions():
     assert pack == [f"pulumi=={pinned['pulumi']}", f"pulumi-policy=={pinned['pulumi-policy']}"]
     project = yaml.safe_load((REPO / "policies/PulumiPolicy.yaml").read_text())
     assert project["runtime"]["name"] == "python" and project["version"]
+
+
+def test_the_docker_labels_the_rules_read_are_the_ones_the_docker_target_sets(plan_of):
+    from policies.rules.common import GATEWAY_COMPONENT, labels_of
+    from policies.rules.prod_load_balanced_gateway import DOCKER_LOAD_BALANCER
+    from policies.rules.types import DOCKER_CONTAINER
+
+    containers = plan_of("docker-staging").by_type(DOCKER_CONTAINER)
+    components = sorted(labels_of(r.inputs).get("component") for r in containers)
+    assert components.count(DOCKER_LOAD_BALANCER) == 1 and components.count(GATEWAY_COMPONENT) == 3
 
 
 def test_local_process_token_and_roles_match_the_local_target(plan_of):
@@ -127,12 +142,16 @@ NESTED_PATHS = {
     "aws:lb/listener:Listener": ["defaultActions.type", "defaultActions.redirect.protocol"],
     "aws:ec2/launchTemplate:LaunchTemplate": ["networkInterfaces.associatePublicIpAddress"],
     "aws:autoscaling/group:Group": ["tags.key", "tags.value"],
+    "docker:index/container:Container": ["healthcheck.tests", "labels.label", "labels.value", "ports.ip",
+                                         "ports.external", "ports.internal", "envs"],
+    "docker:index/remoteImage:RemoteImage": ["name"],
 }
 
 
 def _args_class(token: str) -> type:
     provider, module, name = token.split(":")
-    package = importlib.import_module(f"{PACKAGES[provider]}.{module.split('/')[0]}")
+    folder = module.split("/")[0]
+    package = importlib.import_module(PACKAGES[provider] if folder == "index" else f"{PACKAGES[provider]}.{folder}")
     return getattr(package, f"{name}Args")
 
 

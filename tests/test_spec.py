@@ -35,7 +35,7 @@ def with_service(**fields) -> dict:
 
 
 @pytest.mark.parametrize("raw, expected", [
-    (base(target="openstack"), "target: found 'openstack'; allowed: one of aws, azure, gcp, kubernetes, local"),
+    (base(target="openstack"), "target: found 'openstack'; allowed: one of aws, azure, docker, gcp, kubernetes, local"),
     (base(phase="qa"), "phase: found 'qa'; allowed: one of dev, staging, prod"),
     (with_service(instances={"min": 3, "max": 2}),
      "services.users-api.instances: found {'min': 3, 'max': 2}; allowed: min <= max"),
@@ -78,7 +78,7 @@ def with_service(**fields) -> dict:
     (base(phase="prod"),
      "load_balancer.tls_certificate: found None; allowed: a certificate reference: prod serves HTTPS"),
     (base(gatway={}), "gatway: found {}; allowed: known keys: target, phase, region, gateway, services, "
-                      "load_balancer, mesh, monitoring, labels, aws, azure, gcp, kubernetes, local"),
+                      "load_balancer, mesh, monitoring, labels, aws, azure, docker, gcp, kubernetes, local"),
     (base(mesh="consul"), "mesh: found 'consul'; allowed: one of none, istio, linkerd"),
     (base(load_balancer={"health_check": {"matcher": "600"}}),
      "load_balancer.health_check.matcher: found '600'; allowed: HTTP codes from 200 to 499: "

@@ -119,8 +119,8 @@ def test_prod_without_monitoring_is_refused_saying_what_it_loses():
 
 
 @pytest.mark.parametrize("raw_target, expected", [
-    (None, "target: found None; allowed: one of aws, azure, gcp, kubernetes, local (required)"),
-    ("openstack", "target: found 'openstack'; allowed: one of aws, azure, gcp, kubernetes, local"),
+    (None, "target: found None; allowed: one of aws, azure, docker, gcp, kubernetes, local (required)"),
+    ("openstack", "target: found 'openstack'; allowed: one of aws, azure, docker, gcp, kubernetes, local"),
 ])
 def test_a_missing_or_unknown_target_is_the_one_problem_reported(raw_target, expected):
     raw = raw_of("kubernetes-dev")

@@ -50,9 +50,13 @@ def print_tree(plan: Plan, out=sys.stdout) -> None:
     for resource in plan.resources:
         children[resource.parent].append(resource)
 
+    by_urn = {r.urn: r for r in plan.resources}
+
     def walk(parent_urn: str, depth: int) -> None:
         for resource in sorted(children.get(parent_urn, []), key=lambda r: (r.custom, r.type, r.name)):
             out.write(f"{'    ' * depth}{'+ ' if resource.custom else '= '}{resource.type}  {resource.name}\n")
+            for line in DETAILS.get(resource.type, lambda r, _: [])(resource, by_urn):
+                out.write(f"{'    ' * (depth + 1)}  {line}\n")
             walk(resource.urn, depth + 1)
 
     out.write(f"stack {plan.project}/{plan.stack} (offline plan under mocks: nothing is created)\n")
@@ -63,6 +67,41 @@ def print_tree(plan: Plan, out=sys.stdout) -> None:
         out.write(f"  {count:4d}  {type_token}\n")
     components = sum(1 for r in plan.resources if not r.custom)
     out.write(f"  {sum(counts.values()):4d}  resources in all, in {components} components\n")
+
+
+def _number(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def docker_container_lines(resource: CapturedResource, by_urn: dict[str, CapturedResource]) -> list[str]:
+    """What a Docker container runs with: image, user, limits, health check, hardening, network and ports."""
+    i = resource.inputs
+    pulled = [by_urn[u].inputs.get("name") for u in resource.property_dependencies.get("image", []) if u in by_urn]
+    check = i.get("healthcheck") or {}
+    tests = check.get("tests") or []
+    health = "none" if tests in ([], ["NONE"]) else (
+        f"{' '.join(tests[1:]) if tests[0] == 'CMD-SHELL' else tests} every {check.get('interval')}, timeout "
+        f"{check.get('timeout')}, unhealthy after {_number(check.get('retries'))} failures, start period "
+        f"{check.get('startPeriod')}")
+    network = [f"{n.get('name')}" + (f" as {', '.join(n['aliases'])}" if n.get("aliases") else "")
+               + (f" at {n['ipv4Address']}" if n.get("ipv4Address") else "") for n in i.get("networksAdvanced") or []]
+    ports = [f"{p.get('ip')}:{_number(p.get('external'))}->{_number(p.get('internal'))}/{p.get('protocol')}"
+             for p in i.get("ports") or []]
+    drops = ",".join((i.get("capabilities") or {}).get("drops") or []) or "none"
+    image = pulled[0] if pulled else i.get("image")
+    return [
+        f"name {i.get('name')}, image {image}, user {i.get('user') or '(the image USER)'}",
+        f"limits: cpus {i.get('cpus')}, memory {_number(i.get('memory'))} MiB (swap {_number(i.get('memorySwap'))} "
+        f"MiB in all), tmpfs {', '.join(f'{k} ({v})' for k, v in (i.get('tmpfs') or {}).items())}",
+        f"health: {health}",
+        f"restart {i.get('restart')}, root filesystem {'read-only' if i.get('readOnly') else 'WRITABLE'}, "
+        f"capabilities dropped {drops}, {', '.join(i.get('securityOpts') or []) or 'no security options'}",
+        f"network {', '.join(network)}; published: {', '.join(ports) or 'nothing'}",
+    ]
+
+
+DETAILS = {"docker:index/container:Container": docker_container_lines}
+"""Type token -> the lines printed under such a resource in the plan (what a reviewer checks there)."""
 
 
 def manifest(resource: CapturedResource) -> dict | None:

@@ -13,7 +13,7 @@ from . import (
     prod_min_nodes,
     prod_monitoring,
     prod_multi_zone,
-    prod_no_local_target,
+    prod_no_single_host_target,
     prod_service_mesh,
     prod_spread_across_hosts,
     prod_strict_mtls,
@@ -27,7 +27,7 @@ from . import (
 )
 
 RULES = (
-    prod_min_instances, prod_multi_zone, prod_spread_across_hosts, prod_min_nodes, prod_no_local_target,
+    prod_min_instances, prod_multi_zone, prod_spread_across_hosts, prod_min_nodes, prod_no_single_host_target,
     prod_load_balanced_gateway, prod_disruption_budget, prod_monitoring, prod_service_mesh, prod_strict_mtls,
     health_checks, security_https, security_waf, security_deletion_protection, security_no_public_ip,
     security_image_tag, security_image_digest, security_secret_env,

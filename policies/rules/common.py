@@ -166,12 +166,14 @@ def is_internal(props: dict) -> bool:
 
 def labels_of(props: dict) -> dict:
     """Kubernetes metadata labels, AWS/Azure tags or GCP labels, whichever the resource has
-    (an auto scaling group's list of {key, value} tags too)."""
+    (an auto scaling group's list of {key, value} tags and a Docker container's {label, value} labels too)."""
     for path in ("metadata.labels", "tags", "labels", "resourceLabels"):
         found = dig(props, path)
         if isinstance(found, dict):
             return found
-        pairs = {t.get("key"): t.get("value") for t in listed(found) if isinstance(t, dict) and "key" in t}
+        # An auto scaling group's tags are {key, value}, a Docker container's labels {label, value}.
+        pairs = {t.get("key", t.get("label")): t.get("value") for t in listed(found)
+                 if isinstance(t, dict) and ("key" in t or "label" in t)}
         if pairs:  # GCP `tags` are network tags (strings): keep looking for `labels`
             return pairs
     return {}

@@ -4,12 +4,15 @@ A load balancer without a health check keeps sending requests to a dead instance
 containers need a readiness probe (out of rotation while unhealthy) and a liveness probe
 (restarted when stuck). On ECS the target group's health check plays both parts (ECS replaces
 tasks that fail it), so task definitions are not required to carry a container health check.
+On the docker target the gateway and load-balancer containers carry Docker's health check (what `pulumi
+up` waits for and `docker ps` shows); a service container may go without one, as an image without a
+shell must: the gateways take a failing instance out (nginx max_fails), like the target group on ECS.
 """
 from __future__ import annotations
 
-from .common import dig, items, message, plain, resource_policy
+from .common import GATEWAY_COMPONENT, dig, items, labels_of, message, plain, resource_policy
 from .kube import container_path, containers, pod_spec
-from .types import AWS_TARGET_GROUPS, AZ_APP_GATEWAY, GCP_BACKEND_SERVICES, K8S_LONG_RUNNING
+from .types import AWS_TARGET_GROUPS, AZ_APP_GATEWAY, DOCKER_CONTAINER, GCP_BACKEND_SERVICES, K8S_LONG_RUNNING
 
 NAME = "health-checks"
 TOKENS = {
@@ -17,8 +20,11 @@ TOKENS = {
     **{t: ("healthCheck", "targetType", "protocol") for t in AWS_TARGET_GROUPS},
     AZ_APP_GATEWAY: ("probes", "backendHttpSettingsCollection"),
     **{t: ("healthChecks",) for t in GCP_BACKEND_SERVICES},
+    DOCKER_CONTAINER: ("healthcheck", "labels"),
 }
 PROBES = ("readinessProbe", "livenessProbe")
+CHECKED_DOCKER_COMPONENTS = (GATEWAY_COMPONENT, "load_balancer")
+"""The docker containers that must carry a health check (their `component` label)."""
 
 
 def _kubernetes(args, props, report):
@@ -60,6 +66,15 @@ def _app_gateway(args, props, report):
                            "every backend setting needs a custom probe", NAME))
 
 
+def _docker_container(args, props, report):
+    component = labels_of(props).get("component")
+    tests = dig(props, "healthcheck.tests") or []
+    if component in CHECKED_DOCKER_COMPONENTS and (not tests or tests[0] == "NONE"):
+        report(message(args.name, args.resource_type, "healthcheck.tests", tests or None,
+                       f"a {component} container needs a health check (a command that probes it, "
+                       "e.g. CMD-SHELL wget of its health path)", NAME))
+
+
 def validate(args, report):
     t = args.resource_type
     props = plain(args.props)
@@ -71,6 +86,8 @@ def validate(args, report):
         _app_gateway(args, props, report)
     elif t in GCP_BACKEND_SERVICES and not props.get("healthChecks"):  # a link or a list of links
         report(message(args.name, t, "healthChecks", None, "attach a health check to every backend service", NAME))
+    elif t == DOCKER_CONTAINER:
+        _docker_container(args, props, report)
 
 
 POLICY = resource_policy(
@@ -78,5 +95,6 @@ POLICY = resource_policy(
     "Every load-balancer backend has a health check; every container has readiness and liveness probes.",
     validate,
     "Set load_balancer.health_check and each service's health_check_path in the stack file; the program "
-    "turns them into target-group health checks, probes and Application Gateway probes.",
+    "turns them into target-group health checks, probes, Application Gateway probes and Docker health checks "
+    "(docker.container_health_checks: none only for a service whose image has no shell).",
 )

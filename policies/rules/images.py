@@ -1,4 +1,5 @@
-"""Where images are named: Kubernetes containers and ECS container definitions."""
+"""Where images are named: Kubernetes containers, ECS container definitions and the images the docker
+target pulls (a Docker container runs the pulled image's id, so its image is judged where it is named)."""
 from __future__ import annotations
 
 import json
@@ -6,9 +7,10 @@ from collections.abc import Iterator
 
 from .common import UnknownValueError, unknown
 from .kube import container_path, containers, pod_spec
-from .types import AWS_ECS_TASK_DEFINITION, K8S_POD_BEARING
+from .types import AWS_ECS_TASK_DEFINITION, DOCKER_REMOTE_IMAGE, K8S_POD_BEARING
 
-TOKENS = {**{t: ("spec",) for t in K8S_POD_BEARING}, AWS_ECS_TASK_DEFINITION: ("containerDefinitions",)}
+TOKENS = {**{t: ("spec",) for t in K8S_POD_BEARING}, AWS_ECS_TASK_DEFINITION: ("containerDefinitions",),
+          DOCKER_REMOTE_IMAGE: ("name",)}
 
 
 def image_refs(resource_type: str, props: dict) -> Iterator[tuple[str, str]]:
@@ -28,6 +30,8 @@ def image_refs(resource_type: str, props: dict) -> Iterator[tuple[str, str]]:
         for index, container in enumerate(definitions if isinstance(definitions, list) else []):
             if isinstance(container, dict):
                 yield f"containerDefinitions[{container.get('name') or index}].image", container.get("image")
+    elif resource_type == DOCKER_REMOTE_IMAGE:
+        yield "name", props.get("name")
 
 
 def split(image: str) -> tuple[str, str | None, str | None]:

@@ -5,7 +5,9 @@ rule follows the routes the program declares (Ingress/HTTPRoute/LoadBalancer Ser
 Deployment behind it; ALB listener to target group to ECS service, auto scaling group or
 attachments) to the gateway fleet (labelled or tagged `component: gateway`) and counts its
 instances at their minimum (HPA minReplicas, scalable-target min capacity, ...). An entry point
-that only reaches other programs does not count.
+that only reaches other programs does not count. On the single-host targets HAProxy is the entry
+point and balances over every gateway: a process with role load_balancer (local), a container
+labelled component: load_balancer (docker).
 
 A cloud load balancer in front of the cluster is an entry point of its own, and the Kubernetes
 Service it reaches is a hop, not a second entry point:
@@ -25,7 +27,17 @@ preview could still be the link.
 """
 from __future__ import annotations
 
-from .common import PROD_MIN_INSTANCES, Stack, resource_message, setting, show, stack_policy, unknown
+from .common import (
+    GATEWAY_COMPONENT,
+    PROD_MIN_INSTANCES,
+    Stack,
+    labels_of,
+    resource_message,
+    setting,
+    show,
+    stack_policy,
+    unknown,
+)
 from .kube import AZURE_LB_IPV4, GKE_NEG
 from .topology import (
     AWS_TG_ATTACHMENT,
@@ -50,6 +62,7 @@ from .types import (
     AWS_SCALABLE_TARGET,
     AWS_TARGET_GROUPS,
     AZ_APP_GATEWAY,
+    DOCKER_CONTAINER,
     GCP_BACKEND_SERVICES,
     K8S_HPAS,
     K8S_INGRESS,
@@ -61,6 +74,8 @@ NAME = "prod-load-balanced-gateway"
 LOCAL_PROCESS = "pulumi-python:dynamic/local:Process"
 """The local target's processes (components/local/provider.py); `role` says what each one is.
 Not a provider SDK token, so not in TOKENS: tests/test_policy_tokens.py checks it against local-dev."""
+DOCKER_LOAD_BALANCER = "load_balancer"
+"""The `component` label of the docker target's HAProxy container (its gateways are `component: gateway`)."""
 
 TOKENS = {
     K8S_INGRESS: ("spec", "metadata"), K8S_SERVICE: ("spec", "metadata"),
@@ -75,6 +90,7 @@ TOKENS = {
     AWS_TG_ATTACHMENT: ("targetGroupArn",),
     AZ_APP_GATEWAY: ("backendAddressPools",),
     **{t: ("backends", "loadBalancingScheme") for t in GCP_BACKEND_SERVICES},
+    DOCKER_CONTAINER: ("labels",),
 }
 
 
@@ -103,7 +119,18 @@ def load_balancers(stack: Stack, reaches: dict) -> list[tuple[object, list]]:
     # HAProxy balances over every gateway process together: the fleet is their count.
     fleet = [Backend(gateways[0], len(gateways), f"{len(gateways)} gateway processes", True)] if gateways else []
     entries += [(lb, fleet) for lb in local]
-    return entries
+    return entries + _docker_entries(stack)
+
+
+def _docker_entries(stack: Stack) -> list[tuple[object, list]]:
+    """The docker target's HAProxy container balances over every gateway container together."""
+    containers = stack.of_type(DOCKER_CONTAINER)
+
+    def labelled(component: str) -> list:
+        return [c for c in containers if labels_of(stack.props[c.urn]).get("component") == component]
+    gateways = labelled(GATEWAY_COMPONENT)
+    fleet = [Backend(gateways[0], len(gateways), f"{len(gateways)} gateway containers", True)] if gateways else []
+    return [(lb, fleet) for lb in labelled(DOCKER_LOAD_BALANCER)]
 
 
 def validate(args, report):

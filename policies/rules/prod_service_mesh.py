@@ -10,7 +10,7 @@ added later is in the mesh too; a pod template that opts out (`sidecar.istio.io/
 create cannot be verified and is reported as such; the mesh's own control-plane namespaces
 (istio-system, aks-istio-system, one labelled linkerd.io/is-control-plane: "true") are not judged.
 On aws, ECS Service Connect is the mesh: every ECS service has `serviceConnectConfiguration.enabled: true`.
-The local target creates none of these (and prod-no-local-target refuses it).
+The local target creates none of these (and prod-no-single-host-target refuses it).
 Values unknown during a preview count as set.
 """
 from __future__ import annotations

@@ -3,16 +3,19 @@
 aws: ECS services do not assign public IPs; launch templates and instances do not associate
 one. azure: AKS pools keep enableNodePublicIP off. gcp: GKE nodes are private (the cluster's
 privateClusterConfig.enablePrivateNodes, or a node pool's networkConfig.enablePrivateNodes).
+docker: only the load-balancer container (labelled component: load_balancer) publishes a port on the
+Docker host; the gateways and services are reached through it, on the stack's network.
 """
 from __future__ import annotations
 
-from .common import Stack, dig, listed, message, stack_policy, truthy, unknown
+from .common import Stack, dig, labels_of, listed, message, show, stack_policy, truthy, unknown
 from .types import (
     AWS_ECS_SERVICE,
     AWS_INSTANCE,
     AWS_LAUNCH_TEMPLATE,
     AZ_AGENT_POOL,
     AZ_MANAGED_CLUSTER,
+    DOCKER_CONTAINER,
     GCP_CLUSTER,
     GCP_NODE_POOL,
 )
@@ -26,6 +29,7 @@ TOKENS = {
     AZ_MANAGED_CLUSTER: ("agentPoolProfiles",),
     GCP_CLUSTER: ("privateClusterConfig", "removeDefaultNodePool", "nodePools", "enableAutopilot"),
     GCP_NODE_POOL: ("networkConfig", "cluster"),
+    DOCKER_CONTAINER: ("ports", "labels"),
 }
 PASSES = "prod needs false: only the load balancer faces the internet"
 
@@ -86,10 +90,23 @@ def _gcp(stack: Stack, report):
                            None if own is not None else "not set and its cluster's nodes are public"), pool.urn)
 
 
+def _docker(stack: Stack, report):
+    for container in stack.of_type(DOCKER_CONTAINER):
+        props = stack.props[container.urn]
+        if labels_of(props).get("component") == "load_balancer":
+            continue
+        for i, port in enumerate(p for p in listed(props.get("ports")) if isinstance(p, dict)):
+            published = f"{port.get('ip') or '0.0.0.0'}:{show(port.get('external'))}->{show(port.get('internal'))}"
+            report(message(container.name, container.resource_type, f"ports[{i}]", port,
+                           "only the load-balancer container publishes a port; reach this one through it", NAME,
+                           published), container.urn)
+
+
 def validate(args, report):
     stack = Stack(args.resources)
     _aws_and_azure(stack, report)
     _gcp(stack, report)
+    _docker(stack, report)
 
 
 POLICY = stack_policy(
@@ -97,5 +114,5 @@ POLICY = stack_policy(
     "Tasks and nodes have no public IP address; only the load balancer is public.",
     validate,
     "Run tasks and nodes in private subnets (aws: assign_public_ip=False with a NAT gateway or VPC endpoints; "
-    "azure: enableNodePublicIP false; gcp: private nodes).",
+    "azure: enableNodePublicIP false; gcp: private nodes; docker: publish the load balancer's port only).",
 )

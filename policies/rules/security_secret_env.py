@@ -5,6 +5,8 @@ definition, and shown by `kubectl describe` or the ECS console. A secret belongs
 and reaches the container by reference: `valueFrom.secretKeyRef` (Kubernetes), the task definition's
 `secrets` (ECS). Flagged: a plain value whose name looks like a credential (*_PASSWORD, *_TOKEN,
 *_SECRET, *_KEY, ...; the `allowed_names` config lists false positives), and any value Pulumi marks secret.
+A Docker container's `envs` are judged too (Docker has no secret store outside swarm mode: the docker
+target refuses secret settings, so none should ever reach one).
 """
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import json
 from .common import listed, plain, resource_message, resource_policy, setting, unknown
 from .kube import container_path, containers, pod_spec
 from .secrets import is_secret, looks_like_credential
-from .types import AWS_ECS_TASK_DEFINITION, K8S_POD_BEARING
+from .types import AWS_ECS_TASK_DEFINITION, DOCKER_CONTAINER, K8S_POD_BEARING
 
 NAME = "security-secret-env"
-TOKENS = {**{t: ("spec",) for t in K8S_POD_BEARING}, AWS_ECS_TASK_DEFINITION: ("containerDefinitions",)}
+TOKENS = {**{t: ("spec",) for t in K8S_POD_BEARING}, AWS_ECS_TASK_DEFINITION: ("containerDefinitions",),
+          DOCKER_CONTAINER: ("envs",)}
 FIX = "move it to the service's secret settings (pulumi config set --secret, or {secret_ref: ...})"
 
 
@@ -39,6 +42,12 @@ def _plain_env(resource_type: str, props: dict, raw_definitions) -> list[tuple[s
                 if isinstance(entry, dict):
                     where = f"containerDefinitions[{container.get('name') or index}].environment"
                     found.append((f"{where}[{entry.get('name')}]", str(entry.get("name")), entry.get("value")))
+    elif resource_type == DOCKER_CONTAINER:
+        # `KEY=VALUE` strings: a secret value makes the whole entry secret, so the entry is what is judged.
+        for entry in listed(props.get("envs")):
+            if isinstance(entry, str) and not unknown(entry):
+                name, _, value = entry.partition("=")
+                found.append((f"envs[{name}]", name, entry if is_secret(entry) else value))
     return found
 
 

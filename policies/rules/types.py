@@ -72,6 +72,11 @@ AZ_LOCK_AT_RESOURCE = "azure-native:authorization:ManagementLockAtResourceLevel"
 AZ_LOCK_BY_SCOPE = "azure-native:authorization:ManagementLockByScope"
 AZ_LOCKS = (AZ_LOCK_AT_RESOURCE, AZ_LOCK_BY_SCOPE)
 
+# Docker (pulumi-docker): the docker target's containers and the images they are pulled from. Labels
+# arrive as a list of {label, value}.
+DOCKER_CONTAINER = "docker:index/container:Container"
+DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+
 # GCP (pulumi-gcp).
 GCP_CLUSTER = "gcp:container/cluster:Cluster"
 GCP_NODE_POOL = "gcp:container/nodePool:NodePool"
