@@ -181,7 +181,8 @@ def test_drift_runs_a_refresh_that_fails_on_changes_with_the_shared_credentials(
     import yaml
     repo = pathlib.Path(__file__).resolve().parents[1]
     makefile = (repo / "Makefile").read_text()
-    assert "pulumi preview --refresh --expect-no-changes --diff --stack $(STACK)" in makefile
+    assert "$(PULUMI) preview --refresh --expect-no-changes --diff --stack $(STACK)" in makefile
+    assert "PULUMI = $(PY) -m tools.pulumi_cli" in makefile  # backend and passphrase rules (tools/pulumi_cli.py)
     drift = yaml.safe_load((repo / ".github/workflows/drift.yml").read_text())
     assert drift[True]["schedule"] == [{"cron": "17 5 * * *"}]
     for workflow, job in (("drift.yml", "drift"), ("pull-request.yml", "preview")):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..gateway.nginx import KEEPALIVE_TIMEOUT_S
 from ..spec import GATEWAY_NAME
-from ..validation import Problems
+from ..validation import Problems, container_user_problem, shell_command_problem
 from .domain import check_domain, parse_domain
 from .images import check_image_cache, parse_credentials
 from .production_options import ADDITION_KEYS, ProductionAdditions, check_additions, with_additions
@@ -51,7 +51,6 @@ ACM_ARN_RE = re.compile(rf"^arn:{_PARTITION}:acm:(?P<region>{_REGION}):\d{{12}}:
 SNS_ARN_RE = re.compile(rf"^arn:{_PARTITION}:sns:{_REGION}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
-USER_RE = re.compile(r"^[0-9]+(:[0-9]+)?$")
 TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 TAG_VALUE_RE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
 
@@ -236,8 +235,10 @@ def parse_aws_options(raw: dict, p: Problems, spec) -> AwsOptions:
         security_group_rule_quota=p.integer(raw, "security_group_rule_quota", "aws.security_group_rule_quota",
                                             DEFAULT_RULES_PER_SECURITY_GROUP, DEFAULT_RULES_PER_SECURITY_GROUP,
                                             1000) or DEFAULT_RULES_PER_SECURITY_GROUP,
-        container_health_checks=_per_program(p, raw, "container_health_checks", programs, _check_command),
-        container_users=_per_program(p, raw, "container_users", programs, _check_user),
+        container_health_checks=p.per_program(raw, "container_health_checks", "aws.container_health_checks", programs,
+                                              shell_command_problem),
+        container_users=p.per_program(raw, "container_users", "aws.container_users", programs,
+                                      container_user_problem),
         **dict(zip(("domain", "hosted_zone"), parse_domain(p, raw), strict=True)),
         image_cache=p.boolean(raw, "image_cache", "aws.image_cache", spec.phase in ("staging", "prod")),
         image_cache_prefix=p.string(raw, "image_cache_prefix", "aws.image_cache_prefix", None)
@@ -337,36 +338,6 @@ def _namespace(p: Problems, raw: dict, default: str) -> str:
               "a DNS-style name: lowercase letters, digits, '-' and '.', at most 253 characters")
         return default
     return value
-
-
-def _check_command(value: str) -> str | None:
-    return None if value.strip() and "\n" not in value else "a shell command on one line, or none"
-
-
-def _check_user(value: str) -> str | None:
-    if value == "image":
-        return None
-    if not USER_RE.match(value):
-        return '"uid" or "uid:gid" (numbers), or image to keep the image\'s USER'
-    if value.split(":")[0] == "0":
-        return "a non-root uid (not 0); image keeps the image's USER"
-    return None
-
-
-def _per_program(p: Problems, raw: dict, key: str, programs: tuple[str, ...], check) -> dict[str, str]:
-    path = f"aws.{key}"
-    value = p.string_map(raw, key, path)
-    result = {}
-    for name, entry in value.items():
-        if name not in programs:
-            p.add(f"{path}.{name}", entry, f"a program of this stack: {', '.join(programs)}")
-            continue
-        problem = check(entry)
-        if problem:
-            p.add(f"{path}.{name}", entry, problem)
-            continue
-        result[name] = entry
-    return result
 
 
 def _check_aws_limits(p: Problems, spec) -> None:
