@@ -119,8 +119,8 @@ def test_every_neutral_key_is_documented_and_every_one_named_exists():
     undocumented = [k for k in patterns if f"`{k}`" not in text and f"`apigw:{k}`" not in text
                     and f".{k.rsplit('.', 1)[-1]}`" not in text]
     assert not undocumented, f"neutral keys docs/configuration.md does not document: {undocumented}"
-    named = {_neutral(m) for m in re.findall(r"`(?:apigw:)?((?:gateway|load_balancer|monitoring|services)\.[a-z_.*<>-]+)`",
-                                              all_docs_text())}
+    neutral_ref = r"`(?:apigw:)?((?:gateway|load_balancer|monitoring|services)\.[a-z_.*<>-]+)`"
+    named = {_neutral(m) for m in re.findall(neutral_ref, all_docs_text())}
     unknown = sorted(k for k in named if not any(p == k or p.startswith(f"{k}.") for p in patterns))
     assert not unknown, f"the docs name neutral keys the spec does not know: {unknown}"
 
