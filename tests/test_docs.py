@@ -149,3 +149,12 @@ def test_the_layout_names_every_top_level_entry_and_every_tool():
                                                      if p.suffix == ".py" and p.name != "__init__.py"}
                      if name.removesuffix(".py") not in layout)
     assert not missing, f"docs/development.md's layout misses {missing}"
+
+
+def test_the_offline_samples_are_what_the_commands_print_now():
+    """`python -m tools.docs_samples --write` refreshes them; the live ones (`--live`) vary by run."""
+    from tools import docs_samples
+    assert docs_samples.refresh(live=False, write=False) == []
+    assert set(docs_samples.OFFLINE) <= {n for doc in docs_samples.documents()
+                                         for n in docs_samples.samples_in(doc.read_text())}
+    assert "bench-local" in docs_samples.samples_in((REPO / "docs" / "local.md").read_text())
