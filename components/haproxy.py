@@ -81,6 +81,9 @@ class HaproxySite:
     before a gateway's name resolves and follows its address when the container is replaced."""
     dns_hold_s: int = 10
     """How long HAProxy keeps a resolved address before asking again (with `nameserver`)."""
+    admin_socket: str | None = None
+    """A path for HAProxy's runtime API (`stats socket`, owner only), through which the local
+    target drains a gateway before a planned restart."""
 
 
 def render_haproxy_config(site: HaproxySite) -> str:
@@ -97,6 +100,7 @@ def render_haproxy_config(site: HaproxySite) -> str:
         "    maxconn 4096",
         "    log stdout format raw local0 info",
         "    hard-stop-after 5s",
+        *([f"    stats socket {site.admin_socket} mode 600 level admin"] if site.admin_socket else []),
         "",
         *resolvers,
         "defaults",

@@ -255,6 +255,8 @@ def test_offline_plan_registers_the_processes_without_starting_any():
     lb = by_name["apigw-lb-haproxy"].inputs
     assert lb["ports"] == [8000, 8404] and lb["argv"][:3] == ["haproxy", "-W", "-db"]
     assert lb["reload_signal"] == "SIGUSR2" and by_name["apigw-gateway-1"].inputs["reload_signal"] == "SIGHUP"
+    # Graceful stops: HAProxy's master soft-stops, nginx quits once its requests are answered.
+    assert (lb["stop_signal"], by_name["apigw-gateway-1"].inputs["stop_signal"]) == ("SIGUSR1", "SIGQUIT")
     ports = by_name["apigw-ports"].inputs
     assert (ports["stack"], ports["project"]) == ("local-dev", "apigw")  # the state dir's owner
     assert set((REPO / ".state" / "local-dev" / "pids").glob("*.json")) == before  # nothing started

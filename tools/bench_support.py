@@ -110,11 +110,12 @@ class Traffic:
     not retry), recording who answered, when and how fast."""
 
     def __init__(self, url: str, path: str, rate_hz: float = 100.0, max_seconds: float = 120.0,
-                 clients: int = 1, timeout_s: float = 30.0):
+                 clients: int = 1, timeout_s: float = 30.0, method: str = "GET"):
         parts = url.split("://", 1)[1].split("/", 1)[0]
         self.host, _, port = parts.partition(":")
         self.port = int(port or 80)
         self.path, self.period_s, self.max_seconds, self.timeout_s = path, 1.0 / rate_hz, max_seconds, timeout_s
+        self.method = method
         self.samples: list[Answer] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -137,7 +138,7 @@ class Traffic:
             start, t0 = time.time(), time.monotonic()
             try:
                 conn = conn or http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
-                conn.request("GET", self.path)
+                conn.request(self.method, self.path, body=b"{}" if self.method == "POST" else None)
                 response = conn.getresponse()
                 response.read()
                 sample = Answer(start, response.status, next((response.getheader(h) for h in INSTANCE_HEADERS

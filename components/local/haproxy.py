@@ -28,6 +28,9 @@ from components.spec import StackSpec
 HAPROXY_SOURCE_ADDRESS = "127.0.0.2"
 """HAProxy's own loopback address towards the gateways (Linux routes all of 127.0.0.0/8 to lo);
 every other local client connects from 127.0.0.1."""
+ADMIN_SOCKET = "unix@admin.sock"
+"""HAProxy's runtime API (rollout.py drains a gateway through it), relative to HAProxy's working
+directory `<state_dir>/haproxy`: a socket path may not be longer than 107 bytes, a state dir may."""
 
 
 def render_haproxy(spec: StackSpec) -> str:
@@ -42,4 +45,4 @@ def render_haproxy(spec: StackSpec) -> str:
         servers=[(gateway_instance_id(i), f"{host}:{options.gateway_base_port + i - 1}")
                  for i in range(1, spec.gateway.instances.min + 1)],
         connect_timeout_s=timeouts.connect_s, server_timeout_s=timeouts.haproxy_server_s,
-        source_address=HAPROXY_SOURCE_ADDRESS))
+        source_address=HAPROXY_SOURCE_ADDRESS, admin_socket=ADMIN_SOCKET))

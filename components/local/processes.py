@@ -143,11 +143,12 @@ def wait_healthy(plan: ProcessPlan, proc: subprocess.Popen, timeout_s: float) ->
 
 
 def stop(record: ProcessRecord | None, *, pid_path: str | os.PathLike | None = None,
-         grace_s: float = STOP_GRACE_S) -> None:
-    """SIGTERM the process (and its group), SIGKILL what is left after grace_s; idempotent."""
+         grace_s: float = STOP_GRACE_S, stop_signal: str = "SIGTERM") -> None:
+    """Signal the process (SIGTERM, or the plan's graceful stop_signal), SIGKILL what is left of
+    its group after grace_s; idempotent."""
     if record is not None:
         if is_alive(record):
-            _signal(record.pid, signal.SIGTERM)  # the leader stops its own workers cleanly
+            _signal(record.pid, getattr(signal, stop_signal))  # the leader stops its own workers cleanly
             _signal(record.pid, signal.SIGCONT)  # a stopped (SIGSTOP) process handles it only when continued
         else:
             for pid in group_members(record):
@@ -179,16 +180,16 @@ def _wait_gone(record: ProcessRecord, timeout_s: float) -> bool:
         time.sleep(POLL_S)
 
 
-def retire(record: ProcessRecord | None, pid_path: str | os.PathLike) -> None:
+def retire(record: ProcessRecord | None, pid_path: str | os.PathLike, stop_signal: str = "SIGTERM") -> None:
     """Stop for good: the supervisor no longer restarts this key (its plan goes first)."""
     with key_lock(pid_path):
         state_paths(pid_path)[0].unlink(missing_ok=True)
-        stop(record, pid_path=pid_path)
+        stop(record, pid_path=pid_path, stop_signal=stop_signal)
 
 
 def stop_plan(plan: ProcessPlan) -> None:
     with key_lock(plan.pid_path):
-        retire(read_record(plan.pid_path), plan.pid_path)
+        retire(read_record(plan.pid_path), plan.pid_path, plan.stop_signal)
 
 
 def kill(plan: ProcessPlan, sig: int = signal.SIGKILL) -> None:

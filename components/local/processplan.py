@@ -38,6 +38,9 @@ class ProcessPlan:
     """Reopens `own_logs` on this signal after they were renamed (nginx SIGUSR1)."""
     own_logs: tuple[str, ...] = ()
     """Log files the process opens itself (besides its output, which goes to `log_path`)."""
+    stop_signal: str = "SIGTERM"
+    """Asks it to stop once its requests in flight are answered (nginx SIGQUIT, HAProxy's master
+    SIGUSR1; SIGTERM would make both drop them); SIGKILL follows after the grace period."""
 
     def to_inputs(self) -> dict:
         d = asdict(self)

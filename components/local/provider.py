@@ -223,9 +223,10 @@ def delete(kind: str, id_: str, props: dict) -> None:
     pid_path = props.get("pid_path")
     if pid_path:
         # The pid file may name a newer process of the same key (restarted by the supervisor).
+        stop_signal = ProcessPlan.from_inputs(_inputs(props)).stop_signal
         with locks.key_lock(pid_path):
-            processes.retire(_record(props), pid_path)
-            processes.retire(processes.read_record(pid_path), pid_path)
+            processes.retire(_record(props), pid_path, stop_signal)
+            processes.retire(processes.read_record(pid_path), pid_path, stop_signal)
     else:
         processes.stop(_record(props))
 

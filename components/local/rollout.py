@@ -15,8 +15,9 @@ at a time: each depends on the previous one) is the first that applies of:
    - a backend: the readiness controller drops it from every gateway's upstreams (a drain file;
      it confirms once every gateway runs the new config and its old workers, with their requests
      in flight, are gone), and puts it back once it answers again;
-   - a gateway: HAProxy's retries carry the requests of a gateway that refuses connections; the
-     update waits until HAProxy's health check marks the new one up again.
+   - a gateway: HAProxy drains it first (its runtime API: no new request, and the update waits
+     until it has none in progress), it stops gracefully (nginx SIGQUIT), starts, is enabled
+     again, and the update waits until HAProxy's health check has it up.
    A planned restart therefore sends no request to a stopped instance, so nginx's passive
    failure marking (max_fails / fail_timeout, from the health check) never counts one against it
    and never takes a whole service out. Without a readiness controller to drain through (the
@@ -25,21 +26,24 @@ at a time: each depends on the previous one) is the first that applies of:
 """
 from __future__ import annotations
 
+import csv
 import http.client
 import json
 import os
 import pathlib
 import re
 import signal
+import socket
 import time
 from collections.abc import Callable
 
 from components.local import processes
+from components.local.haproxy import ADMIN_SOCKET
 from components.local.locks import key_lock
 from components.local.processplan import ProcessPlan
 from components.local.procfs import ProcessRecord, is_alive, read_record, workers_of
 
-IN_PLACE_FIELDS = ("health_url", "health_status", "start_timeout_s", "description")
+IN_PLACE_FIELDS = ("health_url", "health_status", "start_timeout_s", "description", "stop_signal")
 POLL_S = 0.02
 DRAIN_TIMEOUT_S = 15.0
 """How long an update waits for the readiness controller to confirm a drain (a drain waits for the
@@ -175,7 +179,55 @@ def haproxy_reports_up(state_dir: pathlib.Path, server: str) -> bool | None:
     return None if match is None else match.group(1) == "1"
 
 
+def haproxy_admin(state_dir: pathlib.Path, command: str) -> str | None:
+    """One command to HAProxy's runtime API (haproxy.ADMIN_SOCKET); its answer, or None if HAProxy
+    does not answer. The socket is reached through the directory's descriptor, so the path stays
+    short whatever the state dir's."""
+    try:
+        directory = os.open(state_dir / "haproxy", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(2.0)
+            conn.connect(f"/proc/self/fd/{directory}/{ADMIN_SOCKET.removeprefix('unix@')}")
+            conn.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(directory)
+
+
+def _sessions(state_dir: pathlib.Path, server: str) -> int | None:
+    """Requests HAProxy has in progress on a gateway (`scur` of `show stat`)."""
+    answer = haproxy_admin(state_dir, "show stat")
+    rows = csv.reader(line for line in (answer or "").lstrip("# ").splitlines() if line)
+    header = next(rows, None)
+    if not header or "scur" not in header:
+        return None
+    for row in rows:
+        if row[:2] == ["gateways", server]:
+            return int(row[header.index("scur")] or 0)
+    return None
+
+
+def _drain_in_haproxy(plan: ProcessPlan, timeout_s: float) -> bool:
+    """HAProxy sends the gateway no new request; True once it has none in progress either."""
+    state_dir, server = state_dir_of(plan), str(plan.instance_id)
+    if haproxy_admin(state_dir, f"set server gateways/{server} state drain") != "\n":
+        return False  # no HAProxy to drain through (the first `up`): its retries cover the restart
+    deadline = time.monotonic() + timeout_s
+    while (_sessions(state_dir, server) or 0) > 0 and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    return True
+
+
 def _wait_in_haproxy(plan: ProcessPlan, timeout_s: float) -> None:
+    haproxy_admin(state_dir_of(plan), f"set server gateways/{plan.instance_id} state ready")
     deadline = time.monotonic() + timeout_s
     while haproxy_reports_up(state_dir_of(plan), str(plan.instance_id)) is False:
         if time.monotonic() > deadline:
@@ -214,7 +266,9 @@ def update(old: ProcessPlan, new: ProcessPlan, old_record: ProcessRecord | None,
         if how == "reload":
             return _reload(old, new, record)
         drained = new.role == "backend" and alive and set_drained(new, True)
-        processes.stop(record, pid_path=new.pid_path)
+        if new.role == "gateway" and alive:
+            _drain_in_haproxy(new, DRAIN_TIMEOUT_S)
+        processes.stop(record, pid_path=new.pid_path, stop_signal=old.stop_signal)
         started = start(new)
         if new.role == "backend":
             set_drained(new, False)  # waits until every gateway sends it requests again

@@ -216,7 +216,7 @@ def plan_topology(spec: StackSpec, state_dir: str | pathlib.Path, *, python: str
             dirs=(str(directory / "tmp"),),
             health_url=f"http://{host}:{port}{spec.gateway.health_check_path}", health_status="200",
             instance_id=gateway_instance_id(i), start_timeout_s=options.start_timeout_s,
-            reload_signal="SIGHUP", reopen_signal="SIGUSR1",
+            reload_signal="SIGHUP", reopen_signal="SIGUSR1", stop_signal="SIGQUIT",
             own_logs=(str(directory / "access.log"), str(directory / "error.log"))))
 
     readiness_dir = pathlib.Path(state_dir, "readiness")
@@ -248,6 +248,7 @@ def plan_topology(spec: StackSpec, state_dir: str | pathlib.Path, *, python: str
         key="lb", role="load_balancer", description="the load balancer (HAProxy)",
         # -W: master-worker, so SIGUSR2 reloads without closing the listening socket; -db: in the foreground.
         argv=(haproxy, "-W", "-db", "-f", str(cfg)), cwd=str(cfg.parent), reload_signal="SIGUSR2",
+        stop_signal="SIGUSR1",
         log_path=_files_dir(state_dir, "logs", "lb.log"), pid_path=_files_dir(state_dir, "pids", "lb.json"),
         ports=(options.load_balancer_port, options.haproxy_stats_port), files=((str(cfg), render_haproxy(spec)),),
         # Through HAProxy to a gateway: healthy means the whole front of the chain answers.
