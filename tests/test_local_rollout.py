@@ -120,12 +120,14 @@ def test_a_rolling_config_change_under_load_fails_no_request(start):
         address = f"127.0.0.1:{plan.ports[0]}"
         in_rotation.append(all(address in g["upstreams"]["users-api"] for g in applied(after).values()))
 
-    with Traffic(before.url, "/users/roll", clients=4) as traffic:
+    with Traffic(before.url, "/users/roll", clients=3) as traffic, \
+            Traffic(before.url, "/users/roll", clients=2, method="POST") as posts:  # never replayed
         traffic.wait_answers(100, time.time())
         updated = apply_change(before, after, on_update=check)
         traffic.wait_answers(100, time.time())
     assert updated == ["svc-users-api-1", "svc-users-api-2", "svc-users-api-3"]
     assert in_rotation == [True, True, True]
+    assert posts.failures() == [] and len(posts.snapshot()) > 50
     assert all(pids(after)[k] != old[k] for k in updated)
     assert all(pids(after)[k] == old[k] for k in old if k not in updated)
     assert traffic.failures() == [] and len(traffic.snapshot()) > 200
