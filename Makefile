@@ -13,7 +13,7 @@ help:
 	@echo "make plan STACK=kubernetes-prod offline plan under Pulumi's mocks [MANIFESTS=dir]"
 	@echo "make plan PROGRAM=examples/kubernetes-gateway-python  the same for a program of its own"
 	@echo "make check [STACK=aws-prod]     offline policy check (every stack when STACK is unset); exit 1 on a mandatory violation"
-	@echo "make up STACK=local-dev         pulumi up (needs the Pulumi CLI; local file backend by default)"
+	@echo "make up STACK=local-dev         pulumi up (installs the Pulumi CLI if missing; local file backend by default)"
 	@echo "make loadtest URL=... [REQUESTS=600] [CONCURRENCY=8] [MAX_ERROR_RATE=1]  bounded load; fails above 1 % errors"
 	@echo "make bench-local                distribution, latency/throughput per hop, failures, changes under load, algorithms (local)"
 	@echo "make local-status [STACK=local-dev]  every local process: ports, pid, state, health, restarts, log"
@@ -81,8 +81,8 @@ manifests: setup
 # current `pulumi login`, else a file backend under the repo (.pulumi-state/); a passphrase-encrypted stack
 # needs PULUMI_CONFIG_PASSPHRASE (or _FILE) set, never an empty one by accident.
 # Listed first among the prerequisites of the CLI targets, so nothing is installed in vain.
+# (A missing CLI is installed by tools/pulumi_cli.py, matching the pinned SDK, into .pulumi-cli/.)
 pulumi-cli:
-	@command -v pulumi >/dev/null || { echo "The Pulumi CLI is not installed. Install it with the official installer: https://www.pulumi.com/docs/iac/download-install/ (curl -fsSL https://get.pulumi.com | sh), then re-run."; exit 127; }
 	@test -n "$(STACK)" || { echo "name a stack: STACK=<target>-<phase> (see stacks/)"; exit 2; }
 PULUMI = $(PY) -m tools.pulumi_cli
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -33,7 +35,7 @@ def home(tmp_path):
 
 def run(env, *args):
     result = subprocess.run([sys.executable, "-m", "tools.pulumi_cli", *args], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=60)
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     return result.returncode, result.stdout, result.stderr
 
 
@@ -75,12 +77,54 @@ def test_a_passphrase_stack_without_a_passphrase_is_refused_before_pulumi_runs(h
     assert code == 3 and "passphrase=\n" in out
 
 
-def test_no_cli_is_a_message_and_127(tmp_path):
-    code, out, err = run({"PATH": str(tmp_path), "HOME": str(tmp_path)}, "up")
-    assert (code, err) == (127, "The Pulumi CLI is not installed: https://www.pulumi.com/docs/iac/download-install/\n")
+def test_a_missing_cli_is_installed_with_the_sdks_installer_and_used(tmp_path, monkeypatch, capsys):
+    from pulumi.automation import PulumiCommand
+
+    def install(cls, root=None, version=None, skip_version_check=False):
+        """What the SDK's installer leaves behind: <root>/bin/pulumi (here the fake)."""
+        (pathlib.Path(root) / "bin").mkdir(parents=True)
+        (pathlib.Path(root) / "bin" / "pulumi").write_text(FAKE)
+        return types.SimpleNamespace(command=str(pathlib.Path(root) / "bin" / "pulumi"))
+
+    ran = []
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "pw")
+    monkeypatch.setattr(pulumi_cli, "CLI_DIR", tmp_path / ".pulumi-cli")
+    monkeypatch.setattr(PulumiCommand, "install", classmethod(install))
+    pulumi_cli.main(["up", "--stack", "local-dev"], exec_cli=lambda path, argv, env: ran.append((path, argv, env)))
+    cli = str(tmp_path / ".pulumi-cli" / "bin" / "pulumi")
+    assert ran[0][:2] == (cli, [cli, "up", "--stack", "local-dev"])
+    assert ran[0][2]["PATH"].startswith(f"{tmp_path / '.pulumi-cli' / 'bin'}:")
+    assert "installing the version of the pinned SDK into .pulumi-cli/" in capsys.readouterr().err
+    # The next run finds it there and installs nothing.
+    monkeypatch.setattr(PulumiCommand, "install", classmethod(lambda cls, **kw: pytest.fail("installed twice")))
+    pulumi_cli.main(["up", "--stack", "local-dev"], exec_cli=lambda path, argv, env: ran.append(path))
+    assert ran[1] == cli
+
+
+def test_without_internet_the_message_says_how_to_install_by_hand(tmp_path, monkeypatch, capsys):
+    from pulumi.automation import PulumiCommand
+
+    def offline(cls, **kw):
+        raise OSError("Temporary failure in name resolution")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(pulumi_cli, "CLI_DIR", tmp_path / ".pulumi-cli")
+    monkeypatch.setattr(PulumiCommand, "install", classmethod(offline))
+    assert pulumi_cli.main(["up"], exec_cli=lambda *a: pytest.fail("nothing to run")) == 127
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "pulumi: the CLI could not be installed (OSError: Temporary failure in name resolution); without internet "
+        "access, install it by hand: https://www.pulumi.com/docs/iac/download-install/ "
+        "(curl -fsSL https://get.pulumi.com | sh)")
 
 
 def test_the_stack_is_found_in_every_spelling():
     assert [pulumi_cli.stack_arg(a) for a in (["up", "--stack", "x"], ["up", "-s", "x"], ["up", "--stack=x"],
                                               ["stack", "select", "--create", "x"], ["whoami"])] == \
         ["x", "x", "x", "x", None]
+
+
+def test_at_a_terminal_pulumi_asks_for_the_passphrase_and_that_is_said(capsys):
+    assert pulumi_cli.passphrase_problem({}, "local-dev", "file:///x", interactive=True) is None
+    assert capsys.readouterr().err == (
+        "pulumi: stack local-dev encrypts its secrets with a passphrase: pulumi will ask for it (export "
+        "PULUMI_CONFIG_PASSPHRASE to skip the question)\n")
