@@ -16,10 +16,12 @@ from components.kubernetes.secret_delivery import store_problems
 from components.spec import parse_spec
 from components.validation import SpecError
 from tests.conftest import variant_config
+from tests.test_secrets import plain_occurrences
+from tests.test_secrets import secret_value as secret
 from tools import check
 from tools.mocks.azure import SUBSCRIPTION_ID, TENANT_ID, _guid, oidc_issuer, secret_version
 from tools.mocks.gcp import PROJECT_NUMBER
-from tools.offline import SECRET_PLACEHOLDER, SECRET_SIG, SECRET_SIG_KEY, project_keys, run_program
+from tools.offline import SECRET_PLACEHOLDER, project_keys, run_program
 from tools.plan import write_manifests
 
 AZURE_REF = (f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/apigw-shared/providers/Microsoft.KeyVault/vaults/"
@@ -48,23 +50,6 @@ def problems(stack: str, ref: str | None = None, **extra) -> list[str]:
     with pytest.raises(SpecError) as err:
         parse_spec(project_keys(with_secrets(stack, ref, **extra)))
     return [str(p) for p in err.value.problems]
-
-
-def secret(value):
-    """The value inside Pulumi's secret marker (the test fails if it is not marked)."""
-    assert isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG, value
-    return value["value"]
-
-
-def plain_occurrences(value, needle: str, path: str = "") -> list[str]:
-    """Paths where `needle` appears outside a secret marker."""
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
-            return []
-        return [p for k, v in value.items() for p in plain_occurrences(v, needle, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in plain_occurrences(v, needle, f"{path}[{i}]")]
-    return [path] if isinstance(value, str) and needle in value else []
 
 
 def pod(plan, service: str = "payments-api") -> dict:
