@@ -16,7 +16,9 @@ so adding an instance or a service never renames the others. Instances of one se
 the gateways) depend on each other in turn, so an update restarts them one at a time (each
 waits until the one before is back in rotation: components/local/rollout.py).
 Everything depends on the supervisor, so `pulumi destroy` stops it last, after the others in
-reverse order. Processes, configs and logs live in the state dir (default `.state/<stack>`).
+reverse order. Processes, configs and logs live in the state dir (default `.state/<stack>`); a
+service's secret values in `secrets/<service>.json` there (mode 0600, secretfiles.py), passed to its
+instances as a Pulumi secret input of their own, never in a plan.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ class LocalPlatformArgs:
     """The stack that owns the state dir (a second stack naming the same dir is refused)."""
 
 
-def _rolling(name: str, plans: list, repo: str, depends_on: list, parent) -> dict:
+def _rolling(name: str, plans: list, repo: str, depends_on: list, parent, secrets: dict | None = None) -> dict:
     """One process per instance, each after the previous one: an update that restarts them all
     goes one instance at a time, so the others keep serving (no all-down moment)."""
     processes: dict = {}
@@ -49,7 +51,7 @@ def _rolling(name: str, plans: list, repo: str, depends_on: list, parent) -> dic
     for plan in plans:
         number = plan.instance_id.rsplit("-", 1)[1]
         processes[plan.instance_id] = LocalProcess(f"{name}-{number}", plan, repo, pulumi.ResourceOptions(
-            parent=parent, depends_on=[*depends_on, *previous]))
+            parent=parent, depends_on=[*depends_on, *previous]), secrets=secrets)
         previous = [processes[plan.instance_id]]
     return processes
 
@@ -62,7 +64,10 @@ class LocalService(pulumi.ComponentResource):
     def __init__(self, name: str, args: LocalPlatformArgs, service: str, depends_on: list,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
-        self.processes = _rolling(name, args.topology.backends(service), args.repo, depends_on, self)
+        # Its secret values go to each instance as a Pulumi secret input of their own (never in the
+        # plan): the provider writes them to <state_dir>/secrets/<service>.json, mode 0600.
+        self.processes = _rolling(name, args.topology.backends(service), args.repo, depends_on, self,
+                                  args.topology.secret_values(service))
         self.register_outputs({"pids": {k: p.pid for k, p in self.processes.items()}})
 
 

@@ -14,6 +14,8 @@ tests exercise is what `pulumi up` runs. Linux only (reads /proc).
   (supervisor.py) restarts when the process dies. `retire` (a stop for good: delete, destroy, an
   undone start) removes it first. Start, stop and restart of one key hold its lock (locks.py), so
   the provider and the supervisor never act on the same process at once.
+- A backend with secret settings gets them as environment variables read from its service's
+  secrets file (`plan.secrets_path`, secretfiles.py) at every start; the plan holds no value.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
+
+from components.local import secretfiles
 
 # Re-exported: callers (the provider, the tests, the benchmark) see one module.
 from components.local.health import http_status, is_healthy, log_tail  # noqa: F401
@@ -101,6 +105,7 @@ def _start_locked(plan: ProcessPlan, check_ports: bool) -> ProcessRecord:
     for path, content in plan.files:
         write_file_atomic(path, content)
     argv = [find_program(plan.argv[0]), *plan.argv[1:]]
+    secrets = _secrets_of(plan)
     log_path = pathlib.Path(plan.log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(plan.pid_path).parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +115,7 @@ def _start_locked(plan: ProcessPlan, check_ports: bool) -> ProcessRecord:
         log.flush()
         try:
             proc = subprocess.Popen(argv, cwd=plan.cwd if os.path.isdir(plan.cwd) else None,
-                                    env={**os.environ, **dict(plan.env)}, stdin=subprocess.DEVNULL,
+                                    env={**os.environ, **secrets, **dict(plan.env)}, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as err:
             raise ProcessError(f"{plan.description}: cannot run {argv[0]}: {err}") from None
@@ -124,6 +129,17 @@ def _start_locked(plan: ProcessPlan, check_ports: bool) -> ProcessRecord:
         stop(record, pid_path=plan.pid_path)
         raise
     return record
+
+
+def _secrets_of(plan: ProcessPlan) -> dict[str, str]:
+    """The service's secret settings, read from its file at every start (never from the plan)."""
+    if not plan.secrets_path:
+        return {}
+    try:
+        return secretfiles.read(plan.secrets_path)
+    except (OSError, ValueError) as err:
+        raise ProcessError(f"{plan.description}: cannot read its secret settings from {plan.secrets_path} "
+                           f"({type(err).__name__}); `pulumi up` writes that file") from None
 
 
 def wait_healthy(plan: ProcessPlan, proc: subprocess.Popen, timeout_s: float) -> None:

@@ -41,6 +41,10 @@ class ProcessPlan:
     stop_signal: str = "SIGTERM"
     """Asks it to stop once its requests in flight are answered (nginx SIGQUIT, HAProxy's master
     SIGUSR1; SIGTERM would make both drop them); SIGKILL follows after the grace period."""
+    secrets_path: str | None = None
+    """A JSON file {KEY: value} (mode 0600, in the state dir) whose settings the process gets as
+    environment variables, read at each start (supervisor restarts too). The plan names the file
+    only: the values never enter a plan, an input or a file other than that one."""
 
     def to_inputs(self) -> dict:
         d = asdict(self)

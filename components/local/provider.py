@@ -30,7 +30,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.local import locks, processes, rollout, status
+from components.local import locks, processes, rollout, secretfiles, status
 from components.local.options import options_of
 from components.local.processes import ProcessError, ProcessRecord
 from components.local.topology import ProcessPlan, Topology
@@ -38,6 +38,10 @@ from components.local.topology import ProcessPlan, Topology
 PROCESS_TYPE = "pulumi-python:dynamic/local:Process"
 PORT_CHECK_TYPE = "pulumi-python:dynamic/local:PortCheck"
 OUTPUT_KEYS = ("pid", "start_ticks", "started_at", "status", "restarts")
+SECRETS_KEY = "secrets"
+"""A backend's secret values {KEY: value}: an input of its own, a Pulumi secret (the engine keeps the
+output of the same name secret too), never part of the plan. The provider writes them to the
+service's secrets file (secretfiles.py) before a start."""
 RUNNING = "running"
 
 
@@ -124,7 +128,18 @@ def _outputs(props: dict, record: ProcessRecord) -> dict:
 
 
 def _start(props: dict) -> dict:
-    return _outputs(props, _start_plan(ProcessPlan.from_inputs(_inputs(props))))
+    plan = ProcessPlan.from_inputs(_inputs(props))
+    _write_secrets(plan, props)
+    return _outputs(props, _start_plan(plan))
+
+
+def _write_secrets(plan: ProcessPlan, props: dict) -> None:
+    if plan.secrets_path:
+        secretfiles.write(plan.secrets_path, dict(props.get(SECRETS_KEY) or {}))
+
+
+def _secrets_changed(olds: dict, news: dict) -> bool:
+    return (olds.get(SECRETS_KEY) or {}) != (news.get(SECRETS_KEY) or {})  # unknown in a preview: changed
 
 
 def _start_plan(plan: ProcessPlan, **_: object) -> ProcessRecord:
@@ -180,7 +195,7 @@ def _unsupervised(olds: dict) -> bool:
 def diff(kind: str, id_: str, olds: dict, news: dict) -> DiffResult:
     if kind == "ports":
         return DiffResult(changes=_inputs(olds) != _inputs(news), replaces=[])
-    changed = _normalized(olds) != _normalized(news)
+    changed = _normalized(olds) != _normalized(news) or _secrets_changed(olds, news)
     return DiffResult(changes=changed or _needs_repair(olds) or _unsupervised(olds), replaces=[],
                       delete_before_replace=True)
 
@@ -190,8 +205,11 @@ def update(kind: str, id_: str, olds: dict, news: dict) -> UpdateResult:
         _claim(news)
         return UpdateResult(_inputs(news))
     old, new = ProcessPlan.from_inputs(_inputs(olds)), ProcessPlan.from_inputs(_inputs(news))
+    _write_secrets(new, news)
     record = rollout.update(old, new, _live_record(olds), start=_start_plan, repair=_needs_repair(olds),
-                            fail_timeout_s=_fail_timeout_s(new))
+                            fail_timeout_s=_fail_timeout_s(new), restart=_secrets_changed(olds, news))
+    if old.secrets_path != new.secrets_path:
+        secretfiles.forget_if_unused(old.secrets_path, str(rollout.state_dir_of(new)))
     return UpdateResult(_outputs(news, record))
 
 
@@ -218,15 +236,19 @@ def read(kind: str, id_: str, props: dict) -> ReadResult:
 
 def delete(kind: str, id_: str, props: dict) -> None:
     if kind == "ports":
+        # The last of a destroy: every process is gone, so is every secrets file.
+        if props.get("state_dir"):
+            secretfiles.remove_all(str(props["state_dir"]))
         locks.release_state_dir(*_owner(props))
         return
     pid_path = props.get("pid_path")
     if pid_path:
         # The pid file may name a newer process of the same key (restarted by the supervisor).
-        stop_signal = ProcessPlan.from_inputs(_inputs(props)).stop_signal
+        plan = ProcessPlan.from_inputs(_inputs(props))
         with locks.key_lock(pid_path):
-            processes.retire(_record(props), pid_path, stop_signal)
-            processes.retire(processes.read_record(pid_path), pid_path, stop_signal)
+            processes.retire(_record(props), pid_path, plan.stop_signal)
+            processes.retire(processes.read_record(pid_path), pid_path, plan.stop_signal)
+        secretfiles.forget_if_unused(plan.secrets_path, str(rollout.state_dir_of(plan)))
     else:
         processes.stop(_record(props))
 
@@ -239,8 +261,12 @@ class LocalProcess(Resource, module="local", name="Process"):
     pid: pulumi.Output[Any]
     started_at: pulumi.Output[Any]
 
-    def __init__(self, name: str, plan: ProcessPlan, repo: str, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, plan: ProcessPlan, repo: str, opts: pulumi.ResourceOptions | None = None,
+                 secrets: dict[str, str] | None = None):
         props = {**plan.to_inputs(), **{k: None for k in OUTPUT_KEYS}}
+        if plan.secrets_path:
+            # A separate input, a Pulumi secret: encrypted in the state, `[secret]` in previews.
+            props[SECRETS_KEY] = pulumi.Output.secret(dict(secrets or {}))
         super().__init__(_make_provider("process", repo), name, props, opts)
 
 

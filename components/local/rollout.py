@@ -251,14 +251,17 @@ def how_to_apply(old: ProcessPlan, new: ProcessPlan, alive: bool) -> str:
 
 def update(old: ProcessPlan, new: ProcessPlan, old_record: ProcessRecord | None, *,
            start: Callable[[ProcessPlan], ProcessRecord] = processes.start, repair: bool = False,
-           fail_timeout_s: float = 0.0, rotation_timeout_s: float = 30.0) -> ProcessRecord:
+           fail_timeout_s: float = 0.0, rotation_timeout_s: float = 30.0,
+           restart: bool = False) -> ProcessRecord:
     """Apply `new` to the process running `old` with the least disruption (see the module doc).
-    `repair`: the process is not running as it should (stopped, unhealthy): restart it."""
+    `repair`: the process is not running as it should (stopped, unhealthy): restart it.
+    `restart`: something the plan does not show changed (a secret value, read at start): a rolling
+    restart even if the plan is the same."""
     with key_lock(new.pid_path):
         current = read_record(new.pid_path)
         record = current if is_alive(current) else old_record
         alive = is_alive(record) and not repair
-        how = how_to_apply(old, new, alive)
+        how = "restart" if restart else how_to_apply(old, new, alive)
         if how == "in place":
             processes.write_file_atomic(processes.state_paths(new.pid_path)[0],
                                         json.dumps(new.to_inputs(), indent=1, sort_keys=True))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from components.local.haproxy import HAPROXY_BALANCE
 from components.local.options import check_local_spec, parse_local_options
-from components.secrets import refuse_secrets
+from components.secrets import check_refs
 from components.targets import NEUTRAL_KEYS, Target
 from components.validation import Problems
 
@@ -29,7 +29,11 @@ NOT_HONOURED = {
 
 def check_spec(spec, p: Problems) -> None:
     check_local_spec(spec, p)
-    refuse_secrets(p, spec, "a plain value on the local target (dev only): it has no secret store")
+    # Values: kept in <state_dir>/secrets/<service>.json (mode 0600), given to the processes as
+    # environment variables at start. References: one machine has no secret store to refer to.
+    check_refs(p, spec, lambda ref: None,
+               "a secret value (pulumi config set --secret --path ...): the local target has no secret store "
+               "to refer to; it keeps values in a file of its state dir (mode 0600)")
 
 
 TARGET = Target(

@@ -31,8 +31,9 @@ from components.gateway.nginx import render_gateway_config, routing_of
 from components.local.haproxy import HAPROXY_SOURCE_ADDRESS, render_haproxy
 from components.local.options import REPO, LocalOptions, gateway_instance_id, options_of, planned_ports, service_port
 from components.local.processplan import ProcessPlan, status_matches  # noqa: F401 - re-exported
+from components.local.secretfiles import secrets_path
 from components.local.timeouts import timeouts_of
-from components.spec import Gateway, HealthCheck, Instances, LoadBalancer, Monitoring, Service, StackSpec
+from components.spec import Gateway, HealthCheck, Instances, LoadBalancer, Monitoring, SecretSetting, Service, StackSpec
 
 DEMO_BACKEND_MODULE = "components.local.demo_backend"
 READINESS_MODULE = "components.local.readiness"
@@ -59,6 +60,12 @@ class Topology:
 
     def backends(self, service: str) -> list[ProcessPlan]:
         return [p for p in self.processes if p.role == "backend" and p.service == service]
+
+    def secret_values(self, service: str) -> dict[str, str]:
+        """The service's secret values, for its secrets file (the provider's `secrets` input, a
+        Pulumi secret); {} without any. References are refused by the target's check."""
+        found = next(s for s in self.spec.services if s.name == service)
+        return {key: setting.value for key, setting in sorted(found.secrets.items()) if setting.value is not None}
 
 
 def backend_instance_id(service: str, i: int) -> str:
@@ -110,7 +117,10 @@ def all_upstreams(spec: StackSpec) -> dict[str, list[str]]:
 
 
 def spec_to_dict(spec: StackSpec) -> dict:
-    return asdict(spec)
+    """The spec as plain data, secret values left out (each secret setting keeps its key and its
+    reference, never its value): what the processes' plans may carry."""
+    return asdict(replace(spec, services=tuple(
+        replace(s, secrets={k: SecretSetting(ref=v.ref) for k, v in s.secrets.items()}) for s in spec.services)))
 
 
 def gateway_view(spec: StackSpec) -> StackSpec:
@@ -122,7 +132,7 @@ def gateway_view(spec: StackSpec) -> StackSpec:
     """
     options = options_of(spec)
     return replace(spec, services=tuple(replace(s, image="", cpu_millicores=0, memory_mib=0, environment={},
-                                                command=None) for s in spec.services),
+                                                command=None, secrets={}) for s in spec.services),
                    options=LocalOptions(listen_host=options.listen_host,
                                         gateway_base_port=options.gateway_base_port))
 
@@ -134,7 +144,9 @@ def spec_from_dict(d: dict) -> StackSpec:
     return StackSpec(**{
         **d,
         "gateway": Gateway(**{**g, "instances": Instances(**g["instances"]), "limits": GatewayLimits(**g["limits"])}),
-        "services": tuple(Service(**{**s, "instances": Instances(**s["instances"])}) for s in d["services"]),
+        "services": tuple(Service(**{**s, "instances": Instances(**s["instances"]),
+                                     "secrets": {k: SecretSetting(**v) for k, v in (s.get("secrets") or {}).items()}})
+                          for s in d["services"]),
         "load_balancer": LoadBalancer(**{**lb, "health_check": HealthCheck(**lb["health_check"])}),
         "monitoring": Monitoring(**d["monitoring"]),
         "options": LocalOptions(**d["options"]) if d.get("options") else None,
@@ -158,13 +170,15 @@ def _backend(spec: StackSpec, service: Service, i: int, state_dir: str, python: 
                 "--health-path", service.health_check_path)
     env = {**service.environment, "PORT": str(port), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     key = f"svc-{instance}"
+    has_values = any(setting.value is not None for setting in service.secrets.values())
     return ProcessPlan(
         key=key, role="backend", description=f"{service.name} instance {i}", argv=argv, cwd=str(REPO),
         log_path=_files_dir(state_dir, "logs", f"{key}.log"), pid_path=_files_dir(state_dir, "pids", f"{key}.json"),
         ports=(port,), env=tuple(sorted(env.items())),
         health_url=f"http://{host}:{port}{service.health_check_path}",
         health_status=spec.load_balancer.health_check.matcher, instance_id=instance, service=service.name,
-        start_timeout_s=options.start_timeout_s)
+        start_timeout_s=options.start_timeout_s,
+        secrets_path=secrets_path(state_dir, service.name) if has_values else None)
 
 
 def _supervisor(options: LocalOptions, state_dir: str, python: str) -> ProcessPlan:
