@@ -8,9 +8,7 @@ Health checks every 2 s (the spec's minimum with timeout_s 1 < interval_s), fall
 an instance must leave within 2 x 2 + 1 = 5 s and come back within 5 s.
 """
 import http.client
-import os
 import pathlib
-import shutil
 import sys
 import time
 
@@ -22,37 +20,14 @@ sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 from components.local import processes, procfs  # noqa: E402
 from components.local.status import restarts_of  # noqa: E402
 from components.local.timeouts import timeouts_of  # noqa: E402
-from components.local.topology import plan_topology  # noqa: E402
 from tools.bench_scenarios import measure_health_failover, measure_hung_backend, measure_kill_restart  # noqa: E402
-from tools.bench_support import Traffic, haproxy_server_up, local_spec, set_delay_ms  # noqa: E402
+from tools.bench_support import Traffic, haproxy_server_up, set_delay_ms  # noqa: E402
 from tools.loadtest import run_load  # noqa: E402
 
 HEALTH = {"path": "/healthz", "interval_s": 2, "timeout_s": 1, "healthy_threshold": 2, "unhealthy_threshold": 2}
 
 
-@pytest.fixture(autouse=True)
-def _programs():
-    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    missing = [n for n in ("haproxy", "nginx") if shutil.which(n, path=path) is None]
-    if missing and not os.environ.get("CI"):
-        pytest.skip(f"not installed: {', '.join(missing)} (apt-get install {' '.join(missing)})")
-
-
-@pytest.fixture
-def start(tmp_path):
-    """start(**config changes) -> running topology; everything is stopped after the test."""
-    started = []
-
-    def _start(**changes):
-        state = tmp_path / f"state{len(started)}"
-        topology = plan_topology(local_spec("local-dev", state, **changes), state)
-        started.append(topology)
-        processes.start_all(topology.processes, topology.state_dir)
-        return topology
-
-    yield _start
-    for topology in started:
-        processes.stop_all(topology.processes)
+pytestmark = pytest.mark.usefixtures("local_programs")  # tests/conftest.py: skip without haproxy and nginx
 
 
 def within_share(counts: dict, names: list[str], total: int, tolerance: float = 0.10):

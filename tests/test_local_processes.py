@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import pathlib
-import shutil
 import signal
 import socket
 import sys
@@ -21,21 +20,8 @@ sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 
 from components.local import processes, procfs  # noqa: E402
 from components.local.topology import plan_topology  # noqa: E402
+from tests.conftest import require_programs  # noqa: E402
 from tools.bench_local import local_spec, set_delay_ms, set_health_failing  # noqa: E402
-
-
-def require(*names):
-    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    missing = [n for n in names if shutil.which(n, path=path) is None]
-    if missing and not os.environ.get("CI"):
-        pytest.skip(f"not installed: {', '.join(missing)} (apt-get install {' '.join(missing)})")
-
-
-@pytest.fixture
-def topology(tmp_path):
-    topology = plan_topology(local_spec("local-dev", tmp_path / "state"), tmp_path / "state")
-    yield topology
-    processes.stop_all(topology.processes)  # whatever the test left running
 
 
 def get(port, path, method="GET"):
@@ -87,7 +73,7 @@ def test_demo_backend_answers_under_its_prefix_with_its_identity(topology):
 
 
 def test_start_refuses_a_port_already_in_use_naming_both_users(topology):
-    require("nginx", "haproxy")
+    require_programs("nginx", "haproxy")
     taken = topology.get("svc-users-api-2").ports[0]
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", taken))
@@ -102,7 +88,7 @@ def test_start_refuses_a_port_already_in_use_naming_both_users(topology):
 
 
 def test_a_failed_start_stops_what_that_run_started(tmp_path):
-    require("nginx", "haproxy")
+    require_programs("nginx", "haproxy")
     spec = local_spec("local-dev", tmp_path / "state", services={
         "locations-api": {"instances": {"min": 2}},
         "payments-api": {"command": "sh -c 'echo broken; exit 3' {port}"},
@@ -141,7 +127,7 @@ def test_a_recycled_pid_is_not_taken_for_the_recorded_process():
 
 
 def test_stop_reaches_nginx_workers_that_outlive_their_master(topology):
-    require("nginx")
+    require_programs("nginx")
     plan = topology.get("gw-1")
     record = processes.start(plan)  # nginx needs no backend to start
     assert get(plan.ports[0], "/healthz")[0] == 200

@@ -29,19 +29,6 @@ URN = "urn:pulumi:test::apigw::apigw:local:Service$pulumi-python:dynamic/local:P
 
 
 @pytest.fixture
-def topology(tmp_path):
-    topology = plan_topology(local_spec("local-dev", tmp_path / "state"), tmp_path / "state")
-    yield topology
-    processes.stop_all(topology.processes)
-
-
-@pytest.fixture
-def fresh_run(monkeypatch):
-    monkeypatch.setattr(processes, "RUN", processes.Run())
-    return processes.RUN
-
-
-@pytest.fixture
 def provider_host(tmp_path):
     """The dynamic provider process, as the Pulumi CLI starts it (foreign cwd, no PYTHONPATH)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -35,29 +35,7 @@ from tools.bench_scenarios import (  # noqa: E402
 )
 from tools.bench_support import Traffic, haproxy_server_up, local_spec  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _programs():
-    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    missing = [n for n in ("haproxy", "nginx") if shutil.which(n, path=path) is None]
-    if missing and not os.environ.get("CI"):
-        pytest.skip(f"not installed: {', '.join(missing)} (apt-get install {' '.join(missing)})")
-
-
-@pytest.fixture
-def start(tmp_path):
-    started = []
-
-    def _start(**changes):
-        state = tmp_path / f"state{len(started)}"
-        topology = plan_topology(local_spec("local-dev", state, **changes), state)
-        started.append(topology)
-        processes.start_all(topology.processes, topology.state_dir)
-        return topology
-
-    yield _start
-    for topology in started:
-        processes.stop_all(topology.processes)
+pytestmark = pytest.mark.usefixtures("local_programs")  # tests/conftest.py: skip without haproxy and nginx
 
 
 def pids(topology) -> dict[str, int]:

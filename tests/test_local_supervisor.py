@@ -20,29 +20,10 @@ sys.path.insert(0, str(REPO)) if str(REPO) not in sys.path else None
 from components.local import processes, provider, supervisor  # noqa: E402
 from components.local.locks import state_paths  # noqa: E402
 from components.local.status import restarts_of, supervisor_status  # noqa: E402
-from components.local.topology import plan_topology  # noqa: E402
-from tools.bench_support import _wait, local_spec, set_health_failing  # noqa: E402
+from tools.bench_support import _wait, set_health_failing  # noqa: E402
 from tools.local_status import main as local_status  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _programs():
-    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    missing = [n for n in ("haproxy", "nginx") if shutil.which(n, path=path) is None]
-    if missing and not os.environ.get("CI"):
-        pytest.skip(f"not installed: {', '.join(missing)} (apt-get install {' '.join(missing)})")
-
-
-@pytest.fixture
-def topology(tmp_path):
-    topology = plan_topology(local_spec("local-dev", tmp_path / "state"), tmp_path / "state")
-    yield topology
-    processes.stop_all(topology.processes)
-
-
-@pytest.fixture
-def fresh_run(monkeypatch):
-    monkeypatch.setattr(processes, "RUN", processes.Run())
+pytestmark = pytest.mark.usefixtures("local_programs")  # tests/conftest.py: skip without haproxy and nginx
 
 
 def entry(topology, key) -> dict:
