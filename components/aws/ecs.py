@@ -17,6 +17,7 @@ from ..gateway.nginx import SERVICE_PROXY_IDLE_S, SERVICE_PROXY_TIMEOUT_S
 from .args import AutoscalingArgs, EcsClusterArgs, FargateServiceArgs, ServiceClusterArgs
 from .autoscaling import Autoscaling
 from .checks import check_cluster, check_fargate_service
+from .iam import service_trust_policy
 from .options import partition
 from .sizing import cpu_units, program_task_size
 from .task_secrets import RECOVERY_WINDOW_DAYS, container_secrets, read_policy
@@ -32,16 +33,8 @@ EXECUTION_POLICY = "iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolic
 
 def ecs_tasks_trust_policy(region: str, account_id: str) -> str:
     """Only ECS tasks of this account and region may assume the role (confused-deputy guard)."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
-                          "ArnLike": {"aws:SourceArn": f"arn:{partition(region)}:ecs:{region}:{account_id}:*"}},
-        }],
-    }, sort_keys=True)
+    return service_trust_policy("ecs-tasks.amazonaws.com", account_id,
+                                f"arn:{partition(region)}:ecs:{region}:{account_id}:*")
 
 
 class EcsCluster(pulumi.ComponentResource):

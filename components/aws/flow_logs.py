@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .args import FlowLogsArgs
+from .iam import service_trust_policy
 from .options import partition
 
 TRAFFIC_TYPES = ("ALL", "ACCEPT", "REJECT")
@@ -22,17 +23,8 @@ DELIVERY_PRINCIPAL = "vpc-flow-logs.amazonaws.com"
 
 def delivery_trust_policy(region: str, account_id: str) -> str:
     """Only this account's flow logs in this region may assume the role (confused-deputy guard)."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": DELIVERY_PRINCIPAL},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
-                          "ArnLike": {"aws:SourceArn":
-                                      f"arn:{partition(region)}:ec2:{region}:{account_id}:vpc-flow-log/*"}},
-        }],
-    }, sort_keys=True)
+    return service_trust_policy(DELIVERY_PRINCIPAL, account_id,
+                                f"arn:{partition(region)}:ec2:{region}:{account_id}:vpc-flow-log/*")
 
 
 def delivery_policy(log_group_arn: str) -> str:
