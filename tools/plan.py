@@ -108,7 +108,7 @@ def manifest(resource: CapturedResource) -> dict | None:
     """A Kubernetes resource's inputs are already its manifest (apiVersion, kind, camelCase)."""
     if not resource.type.startswith("kubernetes:") or "apiVersion" not in resource.inputs:
         return None
-    body = _ints(resource.inputs)
+    body = _manifest_value(resource.inputs)
     if isinstance(body.get("metadata"), dict) and not body["metadata"].get("name"):
         # Pulumi names it at `up` (an immutable Secret: a new name per content); the manifest shows a stand-in.
         from tools.mocks.kubernetes import autoname
@@ -125,14 +125,15 @@ def _hidden(value):
     return SECRET_PLACEHOLDER
 
 
-def _ints(value):
-    # The mock engine hands numbers over as floats (3.0); Kubernetes wants integers.
+def _manifest_value(value):
+    """An input as a manifest holds it: the mock engine's floats (3.0) as the integers Kubernetes wants, and a
+    secret's values hidden."""
     if isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG:
         return _hidden(value.get("value"))
     if isinstance(value, dict):
-        return {k: _ints(v) for k, v in value.items()}
+        return {k: _manifest_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_ints(v) for v in value]
+        return [_manifest_value(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -42,14 +42,15 @@ def current_login(home: pathlib.Path | None = None) -> str | None:
         return None
 
 
-def backend(env: dict[str, str], home: pathlib.Path | None = None) -> tuple[str | None, str]:
-    """(PULUMI_BACKEND_URL to set, or None to keep the CLI's own; why)."""
+def backend(env: dict[str, str], home: pathlib.Path | None = None) -> tuple[str, bool, str]:
+    """(the backend pulumi will use, whether PULUMI_BACKEND_URL must be set to it, why)."""
     if env.get("PULUMI_BACKEND_URL"):
-        return None, f"backend {env['PULUMI_BACKEND_URL']} (PULUMI_BACKEND_URL)"
+        return env["PULUMI_BACKEND_URL"], False, f"backend {env['PULUMI_BACKEND_URL']} (PULUMI_BACKEND_URL)"
     login = current_login(home)
     if login:
-        return None, f"backend {login} (pulumi login)"
-    return f"file://{STATE_DIR}", f"backend file://{STATE_DIR} (no PULUMI_BACKEND_URL and no pulumi login)"
+        return login, False, f"backend {login} (pulumi login)"
+    url = f"file://{STATE_DIR}"
+    return url, True, f"backend {url} (no PULUMI_BACKEND_URL and no pulumi login)"
 
 
 def stack_arg(args: list[str]) -> str | None:
@@ -116,13 +117,12 @@ def main(argv: list[str] | None = None, exec_cli=os.execve) -> int:
         return 127
     env = dict(os.environ)
     env["PATH"] = f"{pathlib.Path(cli).parent}{os.pathsep}{env.get('PATH', '')}"  # its language host and plugins
-    url, why = backend(env)
-    if url:
+    url, set_url, why = backend(env)
+    if set_url:
         env["PULUMI_BACKEND_URL"] = url
         STATE_DIR.mkdir(exist_ok=True)
     print(f"pulumi: {why}", file=sys.stderr)
-    problem = passphrase_problem(env, stack_arg(args), env.get("PULUMI_BACKEND_URL") or current_login() or "",
-                                 interactive=sys.stdin.isatty())
+    problem = passphrase_problem(env, stack_arg(args), url, interactive=sys.stdin.isatty())
     if problem:
         print(f"pulumi: {problem}", file=sys.stderr)
         return 2

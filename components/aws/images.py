@@ -134,13 +134,14 @@ def check_image_cache(p: Problems, spec) -> None:
             continue
         p.add(path, ref, f"with aws.image_cache on, an image from a registry the ECR pull-through cache supports "
                          f"({', '.join(UPSTREAMS)}) or from a private ECR; or aws.image_cache: false")
-    used = [UPSTREAMS[h] for h in upstreams_used([ref for _, ref in programs]) if h in UPSTREAMS]
+    hosts = upstreams_used([ref for _, ref in programs])
+    used = [UPSTREAMS[h] for h in hosts if h in UPSTREAMS]
     prefix, room = options.image_cache_prefix, MAX_REPOSITORY_PREFIX - 1 - max((len(u.short) for u in used), default=0)
     if not REPOSITORY_PREFIX_RE.match(prefix) or len(prefix) > room:
         p.add("aws.image_cache_prefix", prefix,
               f"lowercase letters, digits and . _ - / (ECR repository syntax), at most {room} characters "
               f"(ECR allows {MAX_REPOSITORY_PREFIX} for the rule's prefix <image_cache_prefix>/<registry>)")
-    for host in upstreams_used([ref for _, ref in programs]):
+    for host in hosts:
         upstream = UPSTREAMS.get(host)
         if upstream and upstream.needs_credentials and host not in options.image_cache_credentials:
             p.add(f"aws.image_cache_credentials.{host}", None,
