@@ -50,7 +50,7 @@ def aws_problems(spec: StackSpec, client: Client) -> list[str]:
             problems.append(f"monitoring.alarm_topic: {topic} cannot be read in SNS ({_error_code(err)}); create the "
                             "topic and subscribe your on-call to it, or name an existing one")
     options = spec.options
-    for host, secret in sorted(getattr(options, "image_cache_credentials", {}).items()) if options.image_cache else ():
+    for host, secret in sorted(options.image_cache_credentials.items()) if options.image_cache else ():
         try:
             client("secretsmanager", spec.region).describe_secret(SecretId=secret)
         except ClientError as err:
